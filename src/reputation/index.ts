@@ -1,0 +1,11 @@
+/**
+ * Reputation: a pure, deterministic function of the ledger's round evidence that
+ * scores peers, gates committee eligibility and weights committee selection, with
+ * decay, Sybil throttling and permanent exclusion of equivocators.
+ * See docs/architecture/reputation.md.
+ */
+export type { MemberInfo, RoundEvidence, PeerReputation } from './types.ts'
+export type { ReputationParams } from './params.ts'
+export { DEFAULT_REPUTATION_PARAMS, resolveReputationParams } from './params.ts'
+export { computeReputation, committeeCandidates } from './compute.ts'
+export { InvalidPeerIdError, isPeerId, assertPeerId, peerIdBytes, comparePeerIds } from './peer-id.ts'
