@@ -1,0 +1,126 @@
+/**
+ * Krum and Multi-Krum (Blanchard, El Mhamdi, Guerraoui, Stainer, "Machine Learning
+ * with Adversaries: Byzantine Tolerant Gradient Descent", NeurIPS 2017, Sec. 4).
+ *
+ * score(i) = sum of the squared distances from V_i to its n - f - 2 nearest
+ * other vectors. Krum outputs the vector with the lowest score; Multi-Krum the
+ * average of the m vectors with the lowest scores (scores computed once, as in
+ * the paper). Requires n >= 2f + 3. Ties go to the lower index, so the choice is
+ * deterministic.
+ */
+import { AggregationInputError } from './errors.ts'
+import { checkInteger, resolveParams } from './params.ts'
+import { pairwiseSquaredDistances } from './pairwise.ts'
+import { statelessState } from './state.ts'
+import { checkInputs } from './vector.ts'
+import type { AggregationResult, AggregationRule, RuleState } from './types.ts'
+
+export interface KrumParams {
+  /** Byzantine inputs tolerated; null = the most the input count allows, floor((n - 3) / 2). */
+  readonly f: number | null
+}
+
+export interface MultiKrumParams extends KrumParams {
+  /** Vectors averaged; null = n - f (the paper's choice for its experiments). */
+  readonly m: number | null
+}
+
+const krumDefaults: Readonly<KrumParams> = Object.freeze({ f: null })
+const multiKrumDefaults: Readonly<MultiKrumParams> = Object.freeze({ f: null, m: null })
+
+export function resolveKrumParams(partial?: Partial<KrumParams>): Readonly<KrumParams> {
+  return resolveParams('krum', krumDefaults, partial, (p) => {
+    if (p.f !== null) checkInteger('krum.f', p.f, 0)
+  })
+}
+
+export function resolveMultiKrumParams(partial?: Partial<MultiKrumParams>): Readonly<MultiKrumParams> {
+  return resolveParams('multi-krum', multiKrumDefaults, partial, (p) => {
+    if (p.f !== null) checkInteger('multi-krum.f', p.f, 0)
+    if (p.m !== null) checkInteger('multi-krum.m', p.m, 1)
+  })
+}
+
+/**
+ * Krum scores of the inputs (lower is more central), for n >= 2f + 3. Exposed for
+ * diagnostics and for the min-max style attacks that target Krum.
+ */
+export function krumScores(inputs: readonly Float32Array[], f: number): Float64Array {
+  const { n } = checkInputs(inputs)
+  checkInteger('krum.f', f, 0)
+  if (n < 2 * f + 3) throw new AggregationInputError(`krum: needs n >= 2f + 3, got n = ${n}, f = ${f}`)
+  return scoresOf(inputs, f)
+}
+
+function scoresOf(inputs: readonly Float32Array[], f: number): Float64Array {
+  const n = inputs.length
+  const dist = pairwiseSquaredDistances(inputs)
+  const k = n - f - 2
+  const scores = new Float64Array(n)
+  const row = new Float64Array(n - 1)
+  for (let i = 0; i < n; i++) {
+    let c = 0
+    for (let j = 0; j < n; j++) if (j !== i) row[c++] = dist[i * n + j]
+    row.sort()
+    let s = 0
+    for (let r = 0; r < k; r++) s += row[r]
+    scores[i] = s
+  }
+  return scores
+}
+
+/** Indices ordered by (score, index) ascending. */
+function ranking(scores: Float64Array): number[] {
+  const idx = Array.from(scores.keys())
+  idx.sort((a, b) => (scores[a] - scores[b]) || (a - b))
+  return idx
+}
+
+function krumCore(rule: 'krum' | 'multi-krum', inputs: readonly Float32Array[], fParam: number | null, mParam: number | null): { aggregate: Float32Array, selected: number[] } {
+  const { n, d } = checkInputs(inputs)
+  const f = fParam ?? Math.floor((n - 3) / 2)
+  if (f < 0 || n < 2 * f + 3) throw new AggregationInputError(`${rule}: needs n >= 2f + 3, got n = ${n}, f = ${f}`)
+  const m = mParam ?? n - f
+  if (m > n) throw new AggregationInputError(`${rule}: m = ${m} exceeds n = ${n}`)
+  const selected = ranking(scoresOf(inputs, f)).slice(0, m)
+  // Average the selected vectors in ascending index order (canonical, not score order).
+  const order = selected.slice().sort((a, b) => a - b)
+  const acc = new Float64Array(d)
+  for (const i of order) {
+    const v = inputs[i]
+    for (let j = 0; j < d; j++) acc[j] += v[j]
+  }
+  const out = new Float32Array(d)
+  for (let j = 0; j < d; j++) out[j] = acc[j] / m
+  return { aggregate: out, selected }
+}
+
+export function krum(inputs: readonly Float32Array[], state?: RuleState, params?: Partial<KrumParams>): AggregationResult {
+  const next = statelessState('krum', state)
+  const p = resolveKrumParams(params)
+  const { aggregate, selected } = krumCore('krum', inputs, p.f, 1)
+  return { aggregate, state: next, selected }
+}
+
+export function multiKrum(inputs: readonly Float32Array[], state?: RuleState, params?: Partial<MultiKrumParams>): AggregationResult {
+  const next = statelessState('multi-krum', state)
+  const p = resolveMultiKrumParams(params)
+  const { aggregate, selected } = krumCore('multi-krum', inputs, p.f, p.m)
+  return { aggregate, state: next, selected }
+}
+
+export const krumRule: AggregationRule<KrumParams> = {
+  name: 'krum',
+  citation: 'Blanchard, El Mhamdi, Guerraoui, Stainer, NeurIPS 2017',
+  defaults: krumDefaults,
+  resolveParams: resolveKrumParams,
+  aggregate: krum
+}
+
+export const multiKrumRule: AggregationRule<MultiKrumParams> = {
+  name: 'multi-krum',
+  citation: 'Blanchard, El Mhamdi, Guerraoui, Stainer, NeurIPS 2017 (Multi-Krum, Sec. 4)',
+  defaults: multiKrumDefaults,
+  resolveParams: resolveMultiKrumParams,
+  aggregate: multiKrum
+}

@@ -1,0 +1,70 @@
+/**
+ * Coordinate-wise trimmed mean (Yin, Chen, Ramchandran, Bartlett, "Byzantine-Robust
+ * Distributed Learning: Towards Optimal Statistical Rates", ICML 2018, Def. 2): at
+ * every coordinate drop the b smallest and the b largest values and average the
+ * remaining n - 2b. With at most b Byzantine inputs each coordinate of the result
+ * lies within the honest inputs' range at that coordinate.
+ *
+ * b is `trimCount` if given, else floor(trimFraction * n) (β of the paper).
+ */
+import { InvalidParametersError } from '../../util/errors.ts'
+import { AggregationInputError } from './errors.ts'
+import { checkInteger, checkNumber, resolveParams } from './params.ts'
+import { statelessState } from './state.ts'
+import { checkInputs } from './vector.ts'
+import { BLOCK, forEachSortedBlock } from './order-statistics.ts'
+import type { AggregationResult, AggregationRule, RuleState } from './types.ts'
+
+export interface TrimmedMeanParams {
+  /** Fraction β in [0, 0.5) trimmed from each side; used when trimCount is null. */
+  readonly trimFraction: number
+  /** Number of values trimmed from each side; overrides trimFraction when not null. */
+  readonly trimCount: number | null
+}
+
+const defaults: Readonly<TrimmedMeanParams> = Object.freeze({ trimFraction: 0.1, trimCount: null })
+
+export function resolveTrimmedMeanParams(partial?: Partial<TrimmedMeanParams>): Readonly<TrimmedMeanParams> {
+  return resolveParams('trimmed-mean', defaults, partial, (p) => {
+    checkNumber('trimmed-mean.trimFraction', p.trimFraction, { min: 0 })
+    if (p.trimFraction >= 0.5) throw new InvalidParametersError(`trimmed-mean.trimFraction must be < 0.5, got ${p.trimFraction}`)
+    if (p.trimCount !== null) checkInteger('trimmed-mean.trimCount', p.trimCount, 0)
+  })
+}
+
+/** The per-side trim count b for n inputs; requires n - 2b >= 1. */
+export function trimCountFor(n: number, p: Readonly<TrimmedMeanParams>): number {
+  const b = p.trimCount ?? Math.floor(p.trimFraction * n)
+  if (n - 2 * b < 1) throw new AggregationInputError(`trimmed-mean: trimming ${b} per side leaves nothing of ${n} inputs`)
+  return b
+}
+
+export function trimmedMean(inputs: readonly Float32Array[], state?: RuleState, params?: Partial<TrimmedMeanParams>): AggregationResult {
+  const next = statelessState('trimmed-mean', state)
+  const p = resolveTrimmedMeanParams(params)
+  const { n, d } = checkInputs(inputs)
+  const b = trimCountFor(n, p)
+  const lo = b
+  const hi = n - 1 - b
+  const kept = hi - lo + 1
+  const out = new Float32Array(d)
+  const acc = new Float64Array(Math.min(d, BLOCK))
+  forEachSortedBlock(inputs, lo, hi, (s, stride, width, offset) => {
+    // Sum the kept order statistics in ascending order (float64), per coordinate.
+    acc.fill(0, 0, width)
+    for (let r = lo; r <= hi; r++) {
+      const row = r * stride
+      for (let j = 0; j < width; j++) acc[j] += s[row + j]
+    }
+    for (let j = 0; j < width; j++) out[offset + j] = acc[j] / kept
+  })
+  return { aggregate: out, state: next }
+}
+
+export const trimmedMeanRule: AggregationRule<TrimmedMeanParams> = {
+  name: 'trimmed-mean',
+  citation: 'Yin, Chen, Ramchandran, Bartlett, ICML 2018',
+  defaults,
+  resolveParams: resolveTrimmedMeanParams,
+  aggregate: trimmedMean
+}
