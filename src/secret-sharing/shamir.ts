@@ -1,0 +1,248 @@
+/**
+ * Shamir secret sharing (Shamir, "How to share a secret", CACM 1979) of vectors of
+ * field elements, one independent random polynomial per coordinate.
+ *
+ * Holder j (0-based) receives f(x_j) with x_j = j + 1, where f has degree t - 1,
+ * f(0) = secret. Any t shares give f(0) by Lagrange interpolation; t - 1 shares are
+ * jointly uniform whatever the secret.
+ *
+ * Speed (bench/secret-sharing.ts): coordinates are processed in cache-sized blocks;
+ * per block the t - 1 random coefficients are drawn in one rng.fillU32 call; per
+ * holder, Horner's rule runs coefficient-major over the block in float64, where the
+ * small x keeps acc * x + c exact (< 2^53) for several steps, so most steps need no
+ * reduction at all (for x <= 10, t <= 6: none until the end).
+ */
+import type { Rng } from '../util/rng.ts'
+import { P, reduce, randomFieldElements, assertFieldVector } from './field.ts'
+import { ShareFormatError, ShareParametersError } from './errors.ts'
+import { assertEvaluationPoints, lagrangeWeightsAtZero } from './polynomial.ts'
+
+/** A share as exchanged between parties: evaluation point x (>= 1) and the vector f(x). */
+export type Share = { x: number, y: Uint32Array }
+
+/**
+ * Largest supported number of holders. Evaluation points are 1..m, and m < 2^16
+ * keeps acc * x + c below 2^48 in the Horner loop (far below p, so also m < p).
+ */
+export const MAX_HOLDERS = 65535
+
+/** Coordinates per block: a few Float64Array/Uint32Array rows that stay in L2 cache. */
+const BLOCK = 4096
+const TWO53 = 9007199254740992
+
+/** The evaluation point of holder j (0-based). */
+export function holderX(j: number): number {
+  return j + 1
+}
+
+export function assertShareParameters(m: unknown, t: unknown): void {
+  if (typeof t !== 'number' || !Number.isInteger(t) || t < 1) throw new ShareParametersError(`threshold t must be an integer >= 1, got ${String(t)}`)
+  if (typeof m !== 'number' || !Number.isInteger(m) || m < 1) throw new ShareParametersError(`holder count m must be an integer >= 1, got ${String(m)}`)
+  if (m > MAX_HOLDERS) throw new ShareParametersError(`holder count m = ${m} exceeds ${MAX_HOLDERS}`)
+  if (t > m) throw new ShareParametersError(`threshold t = ${t} exceeds holder count m = ${m}`)
+}
+
+/**
+ * Split `secret` (field elements) into m shares with threshold t. Returns the m
+ * share vectors; holder j's evaluation point is j + 1 (see `holderX`).
+ */
+export function share(secret: Uint32Array, m: number, t: number, rng: Rng): Uint32Array[] {
+  assertShareParameters(m, t)
+  assertFieldVector(secret, 'secret')
+  const n = secret.length
+  const out: Uint32Array[] = []
+  for (let j = 0; j < m; j++) out.push(new Uint32Array(n))
+  if (t === 1) {
+    for (const o of out) o.set(secret)
+    return out
+  }
+  const deg = t - 1
+  // Power form: f(x) = s + sum_k c_k x^k summed in float64 without any reduction is
+  // exact when (p - 1) * sum_{k <= deg} x^k < 2^53 for the largest x = m
+  // (e.g. m <= 10 with t <= 7, m <= 20 with t <= 6). Then one reduction per value.
+  let powSum = 0
+  for (let k = 0, xp = 1; k <= deg; k++, xp *= m) powSum += xp
+  const powerForm = deg <= 6 && (P - 1) * powSum < TWO53
+  const schedules = powerForm ? [] : hornerSchedules(m, deg)
+  const coefs = new Uint32Array(deg * BLOCK)
+  const acc = new Float64Array(BLOCK)
+  for (let b0 = 0; b0 < n; b0 += BLOCK) {
+    const len = Math.min(BLOCK, n - b0)
+    // coefs[(k - 1) * BLOCK + i] = coefficient of x^k for coordinate b0 + i.
+    randomFieldElements(rng, coefs)
+    for (let j = 0; j < m; j++) {
+      const x = holderX(j)
+      if (powerForm) powerBlock(coefs, deg, x, secret, b0, len, out[j]!)
+      else hornerBlock(coefs, deg, x, schedules[j]!, secret, b0, len, out[j]!, acc)
+    }
+  }
+  return out
+}
+
+const INV_TWO31 = 1 / 2147483648
+
+/**
+ * One holder, one block, in power form, unrolled per degree (V8 keeps the
+ * coefficients' row offsets and the powers of x in registers). Exactness is the
+ * caller's condition (p - 1) * sum x^k < 2^53. The Mersenne reduction is inlined.
+ */
+function powerBlock(c: Uint32Array, deg: number, x: number, s: Uint32Array, b0: number, len: number, o: Uint32Array): void {
+  const x2 = x * x
+  const x3 = x2 * x
+  const x4 = x3 * x
+  const x5 = x4 * x
+  const x6 = x5 * x
+  const B = BLOCK
+  let v = 0
+  let hi = 0
+  let r = 0
+  switch (deg) {
+    case 1:
+      for (let i = 0; i < len; i++) {
+        v = s[b0 + i]! + c[i]! * x
+        hi = Math.floor(v * INV_TWO31); r = v - hi * 2147483648 + hi; o[b0 + i] = r >= P ? r - P : r
+      }
+      return
+    case 2:
+      for (let i = 0; i < len; i++) {
+        v = s[b0 + i]! + c[i]! * x + c[B + i]! * x2
+        hi = Math.floor(v * INV_TWO31); r = v - hi * 2147483648 + hi; o[b0 + i] = r >= P ? r - P : r
+      }
+      return
+    case 3:
+      for (let i = 0; i < len; i++) {
+        v = s[b0 + i]! + c[i]! * x + c[B + i]! * x2 + c[2 * B + i]! * x3
+        hi = Math.floor(v * INV_TWO31); r = v - hi * 2147483648 + hi; o[b0 + i] = r >= P ? r - P : r
+      }
+      return
+    case 4:
+      for (let i = 0; i < len; i++) {
+        v = s[b0 + i]! + c[i]! * x + c[B + i]! * x2 + c[2 * B + i]! * x3 + c[3 * B + i]! * x4
+        hi = Math.floor(v * INV_TWO31); r = v - hi * 2147483648 + hi; o[b0 + i] = r >= P ? r - P : r
+      }
+      return
+    case 5:
+      for (let i = 0; i < len; i++) {
+        v = s[b0 + i]! + c[i]! * x + c[B + i]! * x2 + c[2 * B + i]! * x3 + c[3 * B + i]! * x4 + c[4 * B + i]! * x5
+        hi = Math.floor(v * INV_TWO31); r = v - hi * 2147483648 + hi; o[b0 + i] = r >= P ? r - P : r
+      }
+      return
+    default: // 6
+      for (let i = 0; i < len; i++) {
+        v = s[b0 + i]! + c[i]! * x + c[B + i]! * x2 + c[2 * B + i]! * x3 + c[3 * B + i]! * x4 + c[4 * B + i]! * x5 + c[5 * B + i]! * x6
+        hi = Math.floor(v * INV_TWO31); r = v - hi * 2147483648 + hi; o[b0 + i] = r >= P ? r - P : r
+      }
+  }
+}
+
+/**
+ * Reduction schedule per holder for the general Horner path: sched[s] = 1 when
+ * the running bound could pass 2^53 before step s (bound p - 1 after a reduction).
+ */
+function hornerSchedules(m: number, deg: number): Uint8Array[] {
+  const schedules: Uint8Array[] = []
+  for (let j = 0; j < m; j++) {
+    const x = holderX(j)
+    const sched = new Uint8Array(deg + 1)
+    let bound = P - 1
+    for (let s = 1; s <= deg; s++) {
+      if (bound * x + (P - 1) >= TWO53) {
+        sched[s] = 1
+        bound = P - 1
+      }
+      bound = bound * x + (P - 1)
+    }
+    schedules.push(sched)
+  }
+  return schedules
+}
+
+/** General path: Horner's rule coefficient-major over the block, reductions as scheduled. */
+function hornerBlock(c: Uint32Array, deg: number, x: number, sched: Uint8Array, s: Uint32Array, b0: number, len: number, o: Uint32Array, acc: Float64Array): void {
+  const top = (deg - 1) * BLOCK
+  for (let i = 0; i < len; i++) acc[i] = c[top + i]!
+  for (let step = 1; step < deg; step++) {
+    const off = (deg - step - 1) * BLOCK
+    if (sched[step] === 1) {
+      for (let i = 0; i < len; i++) acc[i] = reduce(acc[i]!) * x + c[off + i]!
+    } else {
+      for (let i = 0; i < len; i++) acc[i] = acc[i]! * x + c[off + i]!
+    }
+  }
+  if (sched[deg] === 1) {
+    for (let i = 0; i < len; i++) o[b0 + i] = reduce(reduce(acc[i]!) * x + s[b0 + i]!)
+  } else {
+    for (let i = 0; i < len; i++) o[b0 + i] = reduce(acc[i]! * x + s[b0 + i]!)
+  }
+}
+
+/** Validate a set of shares: x values, equal lengths, Uint32Array payloads. Returns the length. */
+export function assertShares(shares: readonly Share[], what = 'shares'): number {
+  if (!Array.isArray(shares)) throw new ShareFormatError(`${what} must be an array`)
+  if (shares.length === 0) throw new ShareFormatError(`${what} is empty`)
+  const xs: number[] = []
+  let n = -1
+  for (const s of shares) {
+    if (s === null || typeof s !== 'object' || !(s.y instanceof Uint32Array)) throw new ShareFormatError(`each of ${what} must be { x: number, y: Uint32Array }`)
+    if (n < 0) n = s.y.length
+    else if (s.y.length !== n) throw new ShareFormatError(`${what} have different lengths: ${n} vs ${s.y.length}`)
+    xs.push(s.x)
+  }
+  assertEvaluationPoints(xs)
+  return n
+}
+
+function assertThreshold(t: unknown): asserts t is number {
+  if (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > MAX_HOLDERS) throw new ShareParametersError(`threshold t must be an integer in [1, ${MAX_HOLDERS}], got ${String(t)}`)
+}
+
+/**
+ * Reconstruct the secret from any t or more shares (Lagrange interpolation at 0).
+ * Uses the first t shares given; it does not check the others. To check or
+ * correct, use `checkConsistency` or `robustReconstruct`.
+ */
+export function reconstruct(shares: readonly Share[], t: number): Uint32Array {
+  assertThreshold(t)
+  const n = assertShares(shares)
+  if (shares.length < t) throw new ShareFormatError(`need at least t = ${t} shares, got ${shares.length}`)
+  const used = shares.slice(0, t)
+  for (const s of used) assertFieldVector(s.y, `share y (x = ${s.x})`)
+  const w = lagrangeWeightsAtZero(used.map((s) => s.x))
+  return linearCombination(used.map((s) => s.y), w, n)
+}
+
+/**
+ * out[i] = sum_j w[j] * ys[j][i] mod p, for field vectors ys and field weights w.
+ *
+ * Exact without BigInt: w = wh * 2^16 + wl with wl < 2^16, wh < 2^15, so each
+ * product with y < 2^31 is below 2^47 and 32 of them sum below 2^52 in float64.
+ * Holders outer, coordinates inner (each share vector is streamed once per block).
+ */
+export function linearCombination(ys: readonly Uint32Array[], w: Uint32Array, n: number): Uint32Array {
+  const out = new Uint32Array(n)
+  const k = ys.length
+  const lo = new Float64Array(BLOCK)
+  const hi = new Float64Array(BLOCK)
+  for (let b0 = 0; b0 < n; b0 += BLOCK) {
+    const len = Math.min(BLOCK, n - b0)
+    lo.fill(0)
+    hi.fill(0)
+    for (let j = 0; j < k; j++) {
+      if (j > 0 && j % 32 === 0) {
+        for (let i = 0; i < len; i++) { lo[i] = reduce(lo[i]!); hi[i] = reduce(hi[i]!) }
+      }
+      const y = ys[j]!
+      const wj = w[j]!
+      const wl = wj & 0xffff
+      const wh = wj >>> 16
+      for (let i = 0; i < len; i++) {
+        const v = y[b0 + i]!
+        lo[i] += v * wl
+        hi[i] += v * wh
+      }
+    }
+    // value = lo + hi * 2^16 with hi reduced first: (< 2^31) * 2^16 + lo < 2^53
+    for (let i = 0; i < len; i++) out[b0 + i] = reduce(reduce(hi[i]!) * 65536 + lo[i]!)
+  }
+  return out
+}
