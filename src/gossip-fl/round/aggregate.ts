@@ -1,0 +1,139 @@
+/**
+ * Step 5 of DESIGN.md "A round", and its public verification: from the published
+ * group sums, the robust rule over the group MEANS gives the aggregate, and
+ * model r = model r-1 + serverLr * aggregate. Everything here is a pure function
+ * of published data, so any peer re-runs it and checks the checkpoint's model hash
+ * bit for bit (`recomputeFromBlob`).
+ *
+ * Group sums are published as exact field vectors (with the fixed-point bits and
+ * the group sizes) in one canonical dag-cbor blob; the checkpoint carries its
+ * SHA-256 (`groupSumsHash`).
+ */
+import * as dagCbor from '@ipld/dag-cbor'
+import { sha256 } from '@noble/hashes/sha2.js'
+import { decodeFixed } from './sharing.ts'
+import { ruleByName, type RuleState } from './rules.ts'
+import { bytesToVector, vectorToBytes, LIMITS } from './messages.ts'
+import { MessageDecodeError, MessageTooLargeError } from './errors.ts'
+import { InvalidParametersError } from '../../util/errors.ts'
+
+export interface GroupSums {
+  round: number
+  retry: number
+  /** fixed-point bits: real value = centered field value / 2^bits */
+  bits: number
+  sizes: number[]
+  sums: Uint32Array[]
+}
+
+export interface RuleSpec {
+  name: string
+  params?: Record<string, unknown>
+}
+
+export interface RecomputeOptions {
+  serverLr: number
+  /** Group means with a larger L2 norm are scaled down to it (see round.md "modular wrap"). */
+  meanNormBound: number
+}
+
+export function encodeGroupSums(g: GroupSums): Uint8Array {
+  return dagCbor.encode({ round: g.round, retry: g.retry, bits: g.bits, groups: g.sums.map((s, i) => ({ size: g.sizes[i]!, sum: vectorToBytes(s) })) })
+}
+
+/** Decode a published group-sums blob; typed errors on anything malformed or over the caps. */
+export function decodeGroupSums(b: Uint8Array): GroupSums {
+  if (!(b instanceof Uint8Array)) throw new MessageDecodeError('group sums must be bytes')
+  const cap = 64 * LIMITS.maxVectorBytes
+  if (b.length > cap) throw new MessageTooLargeError(`group sums blob of ${b.length} bytes exceeds ${cap}`)
+  let o: Record<string, unknown>
+  try {
+    o = dagCbor.decode(b) as Record<string, unknown>
+  } catch (err) {
+    throw new MessageDecodeError(`group sums: not dag-cbor: ${(err as Error).message}`, { cause: err })
+  }
+  const bad = (m: string): never => { throw new MessageDecodeError(`group sums: ${m}`) }
+  if (o === null || typeof o !== 'object' || !Array.isArray(o.groups)) bad('missing groups')
+  const isInt = (v: unknown, max: number): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v <= max
+  if (!isInt(o.round, LIMITS.maxRound) || !isInt(o.retry, LIMITS.maxRetry) || !isInt(o.bits, 30)) bad('bad header')
+  const sizes: number[] = []
+  const sums: Uint32Array[] = []
+  let dim = -1
+  for (const e of o.groups as unknown[]) {
+    const g = e as Record<string, unknown>
+    if (g === null || typeof g !== 'object' || !isInt(g.size, LIMITS.maxContributors) || g.size < 1 || !(g.sum instanceof Uint8Array)) bad('bad group entry')
+    const v = bytesToVector(g.sum as Uint8Array)
+    if (dim >= 0 && v.length !== dim) bad('group sums of different lengths')
+    dim = v.length
+    sizes.push(g.size as number)
+    sums.push(v)
+  }
+  return { round: o.round as number, retry: o.retry as number, bits: o.bits as number, sizes, sums }
+}
+
+export function groupSumsHash(blob: Uint8Array): Uint8Array {
+  return sha256(blob)
+}
+
+/** SHA-256 of the model's little-endian float32 bytes. */
+export function modelHash(model: Float32Array): Uint8Array {
+  const b = new Uint8Array(model.length * 4)
+  const dv = new DataView(b.buffer)
+  for (let i = 0; i < model.length; i++) dv.setFloat32(i * 4, model[i]!, true)
+  return sha256(b)
+}
+
+/** SHA-256 of a canonical encoding of a rule state (its name and any Float32Array fields as bytes). */
+export function ruleStateHash(state: RuleState | undefined): Uint8Array {
+  if (state === undefined) return sha256(new Uint8Array(0))
+  const o: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(state)) {
+    if (v instanceof Float32Array) o[k] = new Uint8Array(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength))
+    else o[k] = v
+  }
+  return sha256(dagCbor.encode(o))
+}
+
+/** Group mean as float32, scaled down to `bound` if its norm exceeds it. */
+export function groupMean(sum: Float64Array, size: number, bound: number): Float32Array {
+  const mean = new Float32Array(sum.length)
+  let sq = 0
+  for (let i = 0; i < sum.length; i++) {
+    mean[i] = sum[i]! / size
+    sq += mean[i]! * mean[i]!
+  }
+  const norm = Math.sqrt(sq)
+  if (norm > bound) {
+    const f = bound / norm
+    for (let i = 0; i < mean.length; i++) mean[i] = mean[i]! * f
+  }
+  return mean
+}
+
+export interface Recomputed {
+  model: Float32Array
+  aggregate: Float32Array
+  ruleState: RuleState
+}
+
+/**
+ * model r from model r-1 and the decoded group sums: the charter's rule over the
+ * group means, then model = prev + serverLr * aggregate, in float32.
+ */
+export function recomputeModel(prevModel: Float32Array, groupSums: readonly Float64Array[], groupSizes: readonly number[], rule: RuleSpec, ruleState: RuleState | undefined, opts: RecomputeOptions): Recomputed {
+  if (groupSums.length === 0) throw new InvalidParametersError('recomputeModel needs at least one group sum')
+  if (groupSums.length !== groupSizes.length) throw new InvalidParametersError('groupSums and groupSizes differ in length')
+  for (const s of groupSums) if (s.length !== prevModel.length) throw new InvalidParametersError(`group sum of length ${s.length} for a model of ${prevModel.length}`)
+  const means = groupSums.map((s, i) => groupMean(s, groupSizes[i]!, opts.meanNormBound))
+  const r = ruleByName(rule.name).aggregate(means, ruleState, rule.params ?? {})
+  const model = new Float32Array(prevModel.length)
+  for (let i = 0; i < model.length; i++) model[i] = prevModel[i]! + opts.serverLr * r.aggregate[i]!
+  return { model, aggregate: r.aggregate, ruleState: r.state }
+}
+
+/** The same from a published blob (exact field vectors), as any verifier runs it. */
+export function recomputeFromBlob(prevModel: Float32Array, blob: Uint8Array, rule: RuleSpec, ruleState: RuleState | undefined, opts: RecomputeOptions): Recomputed {
+  const g = decodeGroupSums(blob)
+  const scale = 2 ** g.bits
+  return recomputeModel(prevModel, g.sums.map(s => decodeFixed(s, scale)), g.sizes, rule, ruleState, opts)
+}

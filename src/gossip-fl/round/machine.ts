@@ -1,0 +1,643 @@
+/**
+ * One peer's round r as a pure state machine (DESIGN.md "A round"): inputs are
+ * messages, clock ticks and the host's training result; outputs are direct sends,
+ * gossip publications, ledger entry bodies, a training request, misbehaviour
+ * reports and, at the end, the co-signed checkpoint. No I/O, no clock, no global
+ * randomness: the Signer, the verifier and the Rng are injected.
+ *
+ * A peer plays up to two roles in the same machine:
+ * - contributor: clip, noise, encode, Shamir-share to the m members (one direct
+ *   send each), publish commitments;
+ * - committee member (of retry k's committee): deal zero masks, collect shares,
+ *   publish a receipt with masked norm points, (leader) publish the plan, send
+ *   partial sums, reconstruct group sums robustly, aggregate, sign the checkpoint.
+ *
+ * Hostile input never throws out of `step`: it becomes a typed error, is dropped,
+ * and is reported as `{ kind: 'misbehaviour' }` with severity 'reject' (provable
+ * misbehaviour: charge reputation) or 'ignore' (stale / duplicate / late).
+ * docs/architecture/round.md describes phases, messages, deadlines and failures.
+ */
+import type { Rng } from '../../util/rng.ts'
+import { TesseraError } from '../../util/errors.ts'
+import { comparePeerIds } from '../../reputation/peer-id.ts'
+import { selectCommittee } from '../committee.ts'
+import { clipL2, gaussianFill } from '../../model/update.ts'
+import {
+  decodeMessage, encodeMessage, signingBytes, shareCommitment, checkpointBodyHash,
+  FAMILY_SHARE, FAMILY_ZERO, FAMILY_PARTIAL, TOPIC_CONTRIBUTION, TOPIC_RECEIPT, TOPIC_PLAN, TOPIC_CHECKPOINT,
+  type Family, type Topic, type RoundMessage, type ShareMsg, type ContributionMsg, type ZeroMsg, type ReceiptMsg,
+  type PlanMsg, type PartialMsg, type CheckpointSigMsg, type CheckpointBody, type Refusal, type PlanGroup, type SignedMessage
+} from './messages.ts'
+import {
+  BadSignatureError, DuplicateMessageError, MessageDecodeError, ProtocolViolationError, RoundStateError,
+  UnauthorizedSenderError, WrongRoundError
+} from './errors.ts'
+import { checkpointQuorum, fixedPointPlan, perContributorNoiseStd, phaseDeadlines, type FixedPointPlan, type RoundParams } from './params.ts'
+import { dealZeroShares, decodeFixed, encodeFixed, holderX, robustReconstructVector, shareVector, sumOfSquares, sumShares, P } from './sharing.ts'
+import { buildPlan, checkPlan, normVerdicts, type NormVerdicts } from './plan.ts'
+import { encodeGroupSums, groupSumsHash, modelHash, recomputeModel, ruleStateHash } from './aggregate.ts'
+import type { RuleState } from './rules.ts'
+import type { RoundSigner, RoundVerify } from './signer.ts'
+import { bytesEqual, retrySeed, toHex } from './util.ts'
+
+// ---------------------------------------------------------------- inputs / outputs
+
+export type RoundInput =
+  | { kind: 'message', from: string, payload: Uint8Array }
+  | { kind: 'tick', now: number }
+  | { kind: 'trained', update: Float32Array }
+
+/** Ledger entry bodies the host signs, chains and appends (E's ledger). */
+export type LedgerBody =
+  | { type: 'contribution', round: number, retry: number, dim: number, commitments: Uint8Array[] }
+  | { type: 'receipt', round: number, retry: number, held: Array<{ c: string, h: Uint8Array }> }
+  | { type: 'plan', round: number, retry: number, groups: PlanGroup[], refused: Refusal[], blamed: Refusal[] }
+  | { type: 'checkpoint', body: CheckpointBody, bodyHash: Uint8Array, sig: Uint8Array }
+
+export interface CompletedCheckpoint {
+  body: CheckpointBody
+  bodyHash: Uint8Array
+  /** >= ceil(2m/3) committee signatures on bodyHash. */
+  signatures: Array<{ peer: string, sig: Uint8Array }>
+  /** Members only: the new model, the rule's state, and the published group sums blob. */
+  model?: Float32Array
+  ruleState?: RuleState
+  groupSums?: Uint8Array
+}
+
+export type MisbehaviourSeverity = 'reject' | 'ignore'
+
+export type RoundOutput =
+  | { kind: 'send', to: string, family: Family, bytes: Uint8Array }
+  | { kind: 'publish', topic: Topic, bytes: Uint8Array }
+  | { kind: 'append', entry: LedgerBody }
+  | { kind: 'train', model: Float32Array, round: number }
+  | { kind: 'misbehaviour', peer: string, reason: string, severity: MisbehaviourSeverity, error: string }
+  | { kind: 'retry', retry: number, committee: string[], reason: string }
+  | { kind: 'failed', reason: string }
+  | { kind: 'done', checkpoint: CompletedCheckpoint }
+
+/** Fault injection for research and tests (never set in production). */
+export interface RoundFaults {
+  /** Contributor: share the update without clipping (an over-norm contributor). */
+  skipClip?: boolean
+  /** Member: add this field value to every coordinate of every partial sum it sends. */
+  corruptPartials?: number
+}
+
+export interface RoundConfig {
+  params: RoundParams
+  /** Round number r (this machine produces checkpoint r). */
+  round: number
+  /** s = hash of checkpoint r-1: seeds committees and groups. */
+  seed: Uint8Array
+  prevModel: Float32Array
+  ruleState?: RuleState
+  /** Committee candidates with their reputation weights (F's selectCommittee). */
+  candidates: ReadonlyArray<{ peer: string, weight: number }>
+  /** Eligible contributors this round. */
+  contributors: readonly string[]
+  /** Start of retry 0 (ms, the host's clock). */
+  startTime: number
+  signer: RoundSigner
+  verify: RoundVerify
+  rng: Rng
+  /** Whether this peer contributes (default: it is an eligible contributor). */
+  contribute?: boolean
+  faults?: RoundFaults
+}
+
+const MAX_BUFFERED = 4096
+
+interface RetryState {
+  k: number
+  seed: Uint8Array
+  committee: string[]
+  myIndex: number
+  deadlines: ReturnType<typeof phaseDeadlines>
+  contributions: Map<string, ContributionMsg>
+  shares: Map<string, Uint32Array>
+  zeros: Map<string, Uint32Array>
+  receipts: Map<string, ReceiptMsg>
+  receiptSent: boolean
+  plan?: PlanMsg
+  planSent: boolean
+  partialsSent: boolean
+  partials: Map<number, Map<string, Uint32Array>>
+  earlyPartials: PartialMsg[]
+  finalized: boolean
+  body?: CheckpointBody
+  bodyHash?: string
+  result?: { model: Float32Array, ruleState: RuleState, groupSums: Uint8Array }
+  sigs: Map<string, Map<string, Uint8Array>>
+  bodies: Map<string, CheckpointBody>
+  shared: boolean
+}
+
+/** Thrown internally for one bad input; turned into a misbehaviour output. */
+class Drop extends TesseraError {
+  constructor(readonly peer: string, readonly reason: string, readonly severity: MisbehaviourSeverity, readonly error: TesseraError) {
+    super(error.message)
+    this.name = 'Drop'
+  }
+}
+
+function reject(peer: string, reason: string, err: TesseraError): never { throw new Drop(peer, reason, 'reject', err) }
+function ignore(peer: string, reason: string, err: TesseraError): never { throw new Drop(peer, reason, 'ignore', err) }
+
+export class RoundMachine {
+  readonly self: string
+  readonly dim: number
+  readonly fixed: FixedPointPlan
+  private readonly cfg: RoundConfig
+  private readonly eligible: Set<string>
+  private readonly eligibleList: string[]
+  private now: number
+  private retry!: RetryState
+  private encoded?: Uint32Array
+  private trainRequested = false
+  private finished = false
+  private buffered: Array<{ from: string, msg: RoundMessage }> = []
+  private out: RoundOutput[] = []
+  /** Messages to myself (shares, masks, partial sums, my own gossip): handled locally, never sent. */
+  private local: RoundMessage[] = []
+
+  constructor(cfg: RoundConfig) {
+    this.cfg = cfg
+    this.self = cfg.signer.peer
+    this.dim = cfg.prevModel.length
+    this.fixed = fixedPointPlan(cfg.params, this.dim)
+    this.eligibleList = [...new Set(cfg.contributors)].sort(comparePeerIds)
+    this.eligible = new Set(this.eligibleList)
+    this.now = cfg.startTime
+    this.retry = this.newRetry(0)
+  }
+
+  /** The committee of the current retry, leader first. */
+  get committee(): readonly string[] { return this.retry.committee }
+  get currentRetry(): number { return this.retry.k }
+  get isDone(): boolean { return this.finished }
+
+  /** Initial outputs: the training request (contributors) and zero-mask deals (members). */
+  start(): RoundOutput[] {
+    if (this.cfg.contribute ?? this.eligible.has(this.self)) {
+      this.trainRequested = true
+      this.out.push({ kind: 'train', model: this.cfg.prevModel, round: this.cfg.round })
+    }
+    this.enterRetry()
+    return this.flush()
+  }
+
+  /** Feed one input; returns the outputs it causes. Never throws on hostile messages. */
+  step(input: RoundInput): RoundOutput[] {
+    if (this.finished) return []
+    switch (input.kind) {
+      case 'message': this.onBytes(input.from, input.payload); break
+      case 'tick': this.onTick(input.now); break
+      case 'trained': this.onTrained(input.update); break
+      default: throw new RoundStateError(`unknown input kind '${String((input as { kind?: unknown }).kind)}'`)
+    }
+    return this.flush()
+  }
+
+  private flush(): RoundOutput[] {
+    // Deliver messages addressed to myself; each delivery may queue more (bounded by the protocol's phases).
+    for (let guard = 0; this.local.length > 0 && guard < 100_000; guard++) {
+      const msg = this.local.shift()!
+      if (this.finished) break
+      if (msg.k !== this.retry.k) continue
+      this.handle(this.self, msg)
+    }
+    const o = this.out
+    this.out = []
+    return o
+  }
+
+  // ------------------------------------------------------------ retries
+
+  private newRetry(k: number): RetryState {
+    const seed = retrySeed(this.cfg.seed, k)
+    const committee = selectCommittee(seed, this.cfg.candidates, this.cfg.params.committeeSize)
+    return {
+      k, seed, committee, myIndex: committee.indexOf(this.self), deadlines: phaseDeadlines(this.cfg.params, this.cfg.startTime, k),
+      contributions: new Map(), shares: new Map(), zeros: new Map(), receipts: new Map(), receiptSent: false, planSent: false,
+      partialsSent: false, partials: new Map(), earlyPartials: [], finalized: false, sigs: new Map(), bodies: new Map(), shared: false
+    }
+  }
+
+  private get isMember(): boolean { return this.retry.myIndex >= 0 }
+  private get isLeader(): boolean { return this.retry.myIndex === 0 }
+
+  private enterRetry(): void {
+    const R = this.retry
+    const { committeeSize: m, threshold: t } = this.cfg.params
+    if (this.isMember) {
+      // Zero masks for the norm check: one degree-2(t-1) polynomial per eligible contributor.
+      const masks = dealZeroShares(this.eligibleList.length, m, 2 * (t - 1), this.cfg.rng)
+      for (let j = 0; j < m; j++) {
+        const msg: ZeroMsg = { type: 'zero', r: this.cfg.round, k: R.k, from: this.self, masks: masks[j]! }
+        this.send(R.committee[j]!, FAMILY_ZERO, msg)
+      }
+    }
+    if (this.encoded !== undefined) this.shareUpdate()
+    // Replay messages that arrived early for this retry.
+    const pending = this.buffered.filter(b => b.msg.k === R.k)
+    this.buffered = this.buffered.filter(b => b.msg.k > R.k)
+    for (const b of pending) this.handle(b.from, b.msg)
+  }
+
+  private nextRetry(reason: string): void {
+    if (this.retry.k >= this.cfg.params.maxRetries) {
+      this.finished = true
+      this.out.push({ kind: 'failed', reason: `no checkpoint after ${this.retry.k + 1} attempts (${reason})` })
+      return
+    }
+    this.retry = this.newRetry(this.retry.k + 1)
+    this.out.push({ kind: 'retry', retry: this.retry.k, committee: [...this.retry.committee], reason })
+    this.enterRetry()
+  }
+
+  // ------------------------------------------------------------ clock
+
+  private onTick(now: number): void {
+    if (!Number.isFinite(now)) throw new RoundStateError('tick time must be finite')
+    if (now > this.now) this.now = now
+    // Bounded: each pass either advances a phase or a retry (at most maxRetries + 1 of them).
+    for (let guard = 0; guard < 8 * (this.cfg.params.maxRetries + 2) && !this.finished; guard++) {
+      const R = this.retry
+      const d = R.deadlines
+      if (this.now >= d.checkpoint) { this.nextRetry('checkpoint deadline passed without quorum'); continue }
+      if (this.isMember && !R.receiptSent && this.now >= d.share) { this.sendReceipt(); continue }
+      if (this.isLeader && !R.planSent && this.now >= d.receipt) { this.sendPlan(); continue }
+      if (this.isMember && R.plan !== undefined && !R.finalized && this.now >= d.partial) { this.finalize(); continue }
+      break
+    }
+  }
+
+  // ------------------------------------------------------------ contributor
+
+  private onTrained(update: Float32Array): void {
+    if (!(update instanceof Float32Array) || update.length !== this.dim) throw new RoundStateError(`trained update must be a Float32Array of length ${this.dim}`)
+    if (!this.trainRequested) throw new RoundStateError('trained update without a train request')
+    if (this.encoded !== undefined) throw new RoundStateError('trained update given twice')
+    for (let i = 0; i < update.length; i++) if (!Number.isFinite(update[i]!)) throw new RoundStateError(`trained update[${i}] is not finite`)
+    const p = this.cfg.params
+    const clipped = this.cfg.faults?.skipClip === true ? Float32Array.from(update) : clipL2(update, p.clipNorm).vector
+    const std = perContributorNoiseStd(p)
+    if (std > 0) {
+      const noise = gaussianFill(new Float32Array(this.dim), std, this.cfg.rng)
+      for (let i = 0; i < this.dim; i++) clipped[i] = clipped[i]! + noise[i]!
+    }
+    this.encoded = encodeFixed(clipped, this.fixed.scale)
+    this.shareUpdate()
+  }
+
+  private shareUpdate(): void {
+    const R = this.retry
+    if (R.shared || this.encoded === undefined || this.now >= R.deadlines.share) return
+    R.shared = true
+    const { committeeSize: m, threshold: t } = this.cfg.params
+    const shares = shareVector(this.encoded, m, t, this.cfg.rng)
+    const commitments = shares.map(shareCommitment)
+    // One direct send per member: no share ever travels where another peer can read it.
+    for (let j = 0; j < m; j++) {
+      const msg: ShareMsg = { type: 'share', r: this.cfg.round, k: R.k, from: this.self, x: holderX(j), data: shares[j]! }
+      this.send(R.committee[j]!, FAMILY_SHARE, msg)
+    }
+    const c = this.signed<ContributionMsg>({ type: 'contribution', r: this.cfg.round, k: R.k, from: this.self, dim: this.dim, commitments })
+    this.publish(TOPIC_CONTRIBUTION, c)
+    this.out.push({ kind: 'append', entry: { type: 'contribution', round: this.cfg.round, retry: R.k, dim: this.dim, commitments } })
+  }
+
+  // ------------------------------------------------------------ member phases
+
+  private sendReceipt(): void {
+    const R = this.retry
+    R.receiptSent = true
+    const idx = new Map(this.eligibleList.map((c, i) => [c, i]))
+    const dealers = [...R.zeros.keys()].sort(comparePeerIds)
+    const held: ReceiptMsg['held'] = []
+    for (const c of [...R.shares.keys()].sort(comparePeerIds)) {
+      const share = R.shares.get(c)!
+      const h = shareCommitment(share)
+      const contribution = R.contributions.get(c)
+      if (contribution !== undefined && !bytesEqual(contribution.commitments[R.myIndex]!, h)) {
+        this.misbehave(c, 'commitment-mismatch', 'reject', new ProtocolViolationError(`share from ${c} does not match its commitment`))
+        continue
+      }
+      // y = sum of squares of the share + the dealers' zero masks at my x.
+      let y = sumOfSquares(share)
+      const ci = idx.get(c)!
+      for (const d of dealers) y = (y + R.zeros.get(d)![ci]!) % P
+      held.push({ c, h, y })
+    }
+    const msg = this.signed<ReceiptMsg>({ type: 'receipt', r: this.cfg.round, k: R.k, from: this.self, dealers, held })
+    this.publish(TOPIC_RECEIPT, msg)
+    this.out.push({ kind: 'append', entry: { type: 'receipt', round: this.cfg.round, retry: R.k, held: held.map(e => ({ c: e.c, h: e.h })) } })
+  }
+
+  private verdicts(): NormVerdicts {
+    const R = this.retry
+    return normVerdicts({ committee: R.committee, t: this.cfg.params.threshold, receipts: R.receipts, contributions: R.contributions, normBoundField: this.fixed.normBoundField })
+  }
+
+  private sendPlan(): void {
+    const R = this.retry
+    R.planSent = true
+    const p = this.cfg.params
+    const plan = buildPlan(this.verdicts(), R.committee, R.seed, p.groupSize, p.threshold)
+    if (plan.groups.length === 0) return // nothing to aggregate: the deadline will trigger a retry
+    const msg = this.signed<PlanMsg>({ type: 'plan', r: this.cfg.round, k: R.k, from: this.self, groups: plan.groups, refused: plan.refused, blamed: plan.blamed })
+    this.publish(TOPIC_PLAN, msg)
+    this.out.push({ kind: 'append', entry: { type: 'plan', round: this.cfg.round, retry: R.k, groups: plan.groups, refused: plan.refused, blamed: plan.blamed } })
+  }
+
+  private sendPartials(): void {
+    const R = this.retry
+    const plan = R.plan!
+    R.partialsSent = true
+    const corrupt = this.cfg.faults?.corruptPartials ?? 0
+    plan.groups.forEach((grp, g) => {
+      if (!grp.holders.includes(this.self)) return
+      const sum = sumShares(grp.members.map(c => R.shares.get(c)!), this.dim)
+      if (corrupt !== 0) for (let i = 0; i < sum.length; i++) sum[i] = (sum[i]! + corrupt) % P
+      for (const to of R.committee) {
+        const msg = this.signed<PartialMsg>({ type: 'partial', r: this.cfg.round, k: R.k, from: this.self, g, data: sum })
+        this.send(to, FAMILY_PARTIAL, msg)
+      }
+    })
+  }
+
+  /** Reconstruct every planned group sum, aggregate, sign the checkpoint. */
+  private finalize(): void {
+    const R = this.retry
+    const plan = R.plan!
+    const p = this.cfg.params
+    R.finalized = true
+    const blamed = new Map<string, string>(plan.blamed.map(b => [b.peer, b.reason]))
+    const groups: PlanGroup[] = []
+    const sums: Uint32Array[] = []
+    const index = new Map(R.committee.map((m, i) => [m, i]))
+    plan.groups.forEach((grp, g) => {
+      const got = R.partials.get(g) ?? new Map<string, Uint32Array>()
+      const from = grp.holders.filter(h => got.has(h))
+      if (from.length < p.threshold) return
+      try {
+        const d = robustReconstructVector(from.map(h => holderX(index.get(h)!)), from.map(h => got.get(h)!), p.threshold, this.cfg.rng)
+        for (const w of d.wrong) {
+          blamed.set(from[w]!, 'wrong-partial-sum')
+          this.misbehave(from[w]!, 'wrong-partial-sum', 'reject', new ProtocolViolationError(`partial sum for group ${g} is off the sharing polynomial`))
+        }
+        groups.push(grp)
+        sums.push(d.secret)
+      } catch {
+        // Too many wrong partial sums to tell which: the group is left out.
+      }
+    })
+    if (groups.length === 0) return
+    const blob = encodeGroupSums({ round: this.cfg.round, retry: R.k, bits: this.fixed.bits, sizes: groups.map(g => g.members.length), sums })
+    let result
+    try {
+      result = recomputeModel(this.cfg.prevModel, sums.map(s => decodeFixed(s, this.fixed.scale)), groups.map(g => g.members.length),
+        { name: p.rule, params: p.ruleParams }, this.cfg.ruleState, { serverLr: p.serverLr, meanNormBound: this.fixed.normBound })
+    } catch (err) {
+      this.misbehave(this.self, 'aggregation-failed', 'ignore', err instanceof TesseraError ? err : new RoundStateError(String(err)))
+      return
+    }
+    const body: CheckpointBody = {
+      round: this.cfg.round,
+      retry: R.k,
+      prev: this.cfg.seed,
+      committee: [...R.committee],
+      groups,
+      groupSumsHash: groupSumsHash(blob),
+      modelHash: modelHash(result.model),
+      ruleStateHash: ruleStateHash(result.ruleState),
+      blamed: [...blamed].map(([peer, reason]) => ({ peer, reason })).sort((a, b) => comparePeerIds(a.peer, b.peer)),
+      refused: plan.refused
+    }
+    const bodyHash = checkpointBodyHash(body)
+    R.body = body
+    R.bodyHash = toHex(bodyHash)
+    R.result = { model: result.model, ruleState: result.ruleState, groupSums: blob }
+    const msg = this.signed<CheckpointSigMsg>({ type: 'ckpt', r: this.cfg.round, k: R.k, from: this.self, body })
+    this.out.push({ kind: 'append', entry: { type: 'checkpoint', body, bodyHash, sig: msg.sig } })
+    this.publish(TOPIC_CHECKPOINT, msg)
+  }
+
+  private maybeFinalizeEarly(): void {
+    const R = this.retry
+    if (!this.isMember || R.plan === undefined || R.finalized) return
+    const complete = R.plan.groups.every((grp, g) => grp.holders.every(h => R.partials.get(g)?.has(h) === true))
+    if (complete) this.finalize()
+  }
+
+  private maybeDone(hashHex: string): void {
+    const R = this.retry
+    const sigs = R.sigs.get(hashHex)
+    if (sigs === undefined || sigs.size < checkpointQuorum(R.committee.length)) return
+    // A quorum on another body than mine still ends the round: it is co-signed by >= 2m/3.
+    const body = R.bodies.get(hashHex)!
+    const signatures = [...sigs].map(([peer, sig]) => ({ peer, sig })).sort((a, b) => comparePeerIds(a.peer, b.peer))
+    const checkpoint: CompletedCheckpoint = { body, bodyHash: checkpointBodyHash(body), signatures }
+    if (R.result !== undefined && R.bodyHash === hashHex) {
+      checkpoint.model = R.result.model
+      checkpoint.ruleState = R.result.ruleState
+      checkpoint.groupSums = R.result.groupSums
+    }
+    this.finished = true
+    this.out.push({ kind: 'done', checkpoint })
+  }
+
+  // ------------------------------------------------------------ messages in
+
+  private onBytes(from: string, payload: Uint8Array): void {
+    let msg: RoundMessage
+    try {
+      msg = decodeMessage(payload)
+    } catch (err) {
+      const e = err instanceof TesseraError ? err : new MessageDecodeError(String(err))
+      this.misbehave(from, 'malformed', 'reject', e)
+      return
+    }
+    try {
+      this.route(from, msg)
+    } catch (err) {
+      if (err instanceof Drop) this.misbehave(err.peer, err.reason, err.severity, err.error)
+      else throw err
+    }
+  }
+
+  private route(from: string, msg: RoundMessage): void {
+    if (msg.r !== this.cfg.round) ignore(from, 'wrong-round', new WrongRoundError(`message for round ${msg.r}, this is round ${this.cfg.round}`))
+    // Direct messages come from their author; gossip may be relayed, but is signed.
+    if ((msg.type === 'share' || msg.type === 'zero' || msg.type === 'partial') && msg.from !== from) {
+      reject(from, 'spoofed-sender', new UnauthorizedSenderError(`direct message claims sender ${msg.from}`))
+    }
+    if (msg.k < this.retry.k) ignore(from, 'stale-retry', new WrongRoundError(`message for retry ${msg.k}, now at ${this.retry.k}`))
+    if (msg.k > this.retry.k) {
+      if (msg.k > this.cfg.params.maxRetries || this.buffered.length >= MAX_BUFFERED) ignore(from, 'future-retry', new WrongRoundError(`message for retry ${msg.k}`))
+      this.buffered.push({ from, msg })
+      return
+    }
+    this.handle(from, msg)
+  }
+
+  private handle(from: string, msg: RoundMessage): void {
+    try {
+      switch (msg.type) {
+        case 'share': return this.onShare(msg)
+        case 'contribution': return this.onContribution(msg)
+        case 'zero': return this.onZero(msg)
+        case 'receipt': return this.onReceipt(msg)
+        case 'plan': return this.onPlan(msg)
+        case 'partial': return this.onPartial(msg)
+        case 'ckpt': return this.onCheckpointSig(msg)
+      }
+    } catch (err) {
+      if (err instanceof Drop) this.misbehave(err.peer, err.reason, err.severity, err.error)
+      else throw err
+    }
+    void from
+  }
+
+  private requireMember(peer: string, what: string): number {
+    const j = this.retry.committee.indexOf(peer)
+    if (j < 0) reject(peer, 'not-member', new UnauthorizedSenderError(`${what} from ${peer}, who is not on retry ${this.retry.k}'s committee`))
+    return j
+  }
+
+  private requireSig(msg: SignedMessage): void {
+    if (!this.cfg.verify(msg.from, signingBytes(msg), msg.sig)) reject(msg.from, 'bad-signature', new BadSignatureError(`${msg.type} from ${msg.from} has a bad signature`))
+  }
+
+  private onShare(msg: ShareMsg): void {
+    const R = this.retry
+    if (!this.isMember) reject(msg.from, 'share-to-non-member', new UnauthorizedSenderError('share sent to a peer that is not on the committee'))
+    if (!this.eligible.has(msg.from)) reject(msg.from, 'not-contributor', new UnauthorizedSenderError(`share from ${msg.from}, not an eligible contributor`))
+    if (msg.x !== holderX(R.myIndex)) reject(msg.from, 'wrong-share-index', new ProtocolViolationError(`share for x = ${msg.x}, mine is ${holderX(R.myIndex)}`))
+    if (msg.data.length !== this.dim) reject(msg.from, 'wrong-length', new ProtocolViolationError(`share of length ${msg.data.length}, model has ${this.dim}`))
+    if (R.shares.has(msg.from)) ignore(msg.from, 'duplicate', new DuplicateMessageError(`second share from ${msg.from}`))
+    if (R.receiptSent) ignore(msg.from, 'late', new WrongRoundError('share after the receipt was published'))
+    R.shares.set(msg.from, msg.data)
+  }
+
+  private onContribution(msg: ContributionMsg): void {
+    const R = this.retry
+    if (!this.eligible.has(msg.from)) reject(msg.from, 'not-contributor', new UnauthorizedSenderError(`contribution from ${msg.from}, not an eligible contributor`))
+    this.requireSig(msg)
+    if (R.contributions.has(msg.from)) ignore(msg.from, 'duplicate', new DuplicateMessageError(`second contribution from ${msg.from}`))
+    if (msg.commitments.length !== R.committee.length || msg.dim !== this.dim) reject(msg.from, 'wrong-length', new ProtocolViolationError('contribution with a wrong number of commitments or dimension'))
+    R.contributions.set(msg.from, msg)
+  }
+
+  private onZero(msg: ZeroMsg): void {
+    const R = this.retry
+    if (!this.isMember) reject(msg.from, 'zero-to-non-member', new UnauthorizedSenderError('zero masks sent to a non-member'))
+    this.requireMember(msg.from, 'zero masks')
+    if (msg.masks.length !== this.eligibleList.length) reject(msg.from, 'wrong-length', new ProtocolViolationError(`zero masks of length ${msg.masks.length}, expected ${this.eligibleList.length}`))
+    if (R.zeros.has(msg.from)) ignore(msg.from, 'duplicate', new DuplicateMessageError(`second zero deal from ${msg.from}`))
+    if (R.receiptSent) ignore(msg.from, 'late', new WrongRoundError('zero masks after the receipt was published'))
+    R.zeros.set(msg.from, msg.masks)
+  }
+
+  private onReceipt(msg: ReceiptMsg): void {
+    const R = this.retry
+    this.requireMember(msg.from, 'receipt')
+    this.requireSig(msg)
+    if (R.receipts.has(msg.from)) ignore(msg.from, 'duplicate', new DuplicateMessageError(`second receipt from ${msg.from}`))
+    for (const it of msg.held) if (!this.eligible.has(it.c)) reject(msg.from, 'bad-receipt', new ProtocolViolationError(`receipt lists ${it.c}, not a contributor`))
+    R.receipts.set(msg.from, msg)
+    if (this.isLeader && !R.planSent && R.receipts.size === R.committee.length) this.sendPlan()
+  }
+
+  private onPlan(msg: PlanMsg): void {
+    const R = this.retry
+    if (msg.from !== R.committee[0]) reject(msg.from, 'not-leader', new UnauthorizedSenderError(`plan from ${msg.from}, the leader is ${R.committee[0]}`))
+    this.requireSig(msg)
+    if (R.plan !== undefined) ignore(msg.from, 'duplicate', new DuplicateMessageError('second plan'))
+    const p = this.cfg.params
+    const why = checkPlan(msg, R.committee, this.eligible, p.groupSize, p.threshold, this.verdicts())
+    if (why !== null) reject(msg.from, `bad-plan:${why}`, new ProtocolViolationError(`plan refused: ${why}`))
+    if (this.isMember) {
+      for (const grp of msg.groups) {
+        if (grp.holders.includes(this.self) && !grp.members.every(c => R.shares.has(c))) {
+          reject(msg.from, 'bad-plan:holder-lacks-share', new ProtocolViolationError('plan names me holder of a share I do not hold'))
+        }
+      }
+    }
+    R.plan = msg
+    if (this.isMember) {
+      this.sendPartials()
+      const early = R.earlyPartials
+      R.earlyPartials = []
+      for (const e of early) {
+        try { this.onPartial(e) } catch (err) {
+          if (err instanceof Drop) this.misbehave(err.peer, err.reason, err.severity, err.error)
+          else throw err
+        }
+      }
+    }
+  }
+
+  private onPartial(msg: PartialMsg): void {
+    const R = this.retry
+    if (!this.isMember) reject(msg.from, 'partial-to-non-member', new UnauthorizedSenderError('partial sum sent to a non-member'))
+    this.requireMember(msg.from, 'partial sum')
+    this.requireSig(msg)
+    if (msg.data.length !== this.dim) reject(msg.from, 'wrong-length', new ProtocolViolationError(`partial sum of length ${msg.data.length}, model has ${this.dim}`))
+    if (R.plan === undefined) {
+      if (R.earlyPartials.length >= R.committee.length * 4096) ignore(msg.from, 'too-early', new WrongRoundError('partial sum before any plan'))
+      R.earlyPartials.push(msg)
+      return
+    }
+    const grp = R.plan.groups[msg.g]
+    if (grp === undefined) reject(msg.from, 'unknown-group', new ProtocolViolationError(`partial sum for group ${msg.g}, plan has ${R.plan.groups.length}`))
+    if (!grp.holders.includes(msg.from)) reject(msg.from, 'not-holder', new UnauthorizedSenderError(`partial sum from ${msg.from}, not a holder of group ${msg.g}`))
+    const got = R.partials.get(msg.g) ?? new Map<string, Uint32Array>()
+    if (got.has(msg.from)) ignore(msg.from, 'duplicate', new DuplicateMessageError(`second partial sum for group ${msg.g}`))
+    if (R.finalized) ignore(msg.from, 'late', new WrongRoundError('partial sum after reconstruction'))
+    got.set(msg.from, msg.data)
+    R.partials.set(msg.g, got)
+    this.maybeFinalizeEarly()
+  }
+
+  private onCheckpointSig(msg: CheckpointSigMsg): void {
+    const R = this.retry
+    this.requireMember(msg.from, 'checkpoint signature')
+    this.requireSig(msg)
+    if (msg.body.round !== this.cfg.round || msg.body.retry !== R.k || !bytesEqual(msg.body.prev, this.cfg.seed)) {
+      reject(msg.from, 'bad-checkpoint', new ProtocolViolationError('checkpoint body for another round, retry or predecessor'))
+    }
+    const h = toHex(checkpointBodyHash(msg.body))
+    const sigs = R.sigs.get(h) ?? new Map<string, Uint8Array>()
+    for (const [other, m] of R.sigs) if (other !== h && m.has(msg.from)) reject(msg.from, 'equivocation', new ProtocolViolationError('signed two different checkpoint bodies'))
+    if (sigs.has(msg.from)) ignore(msg.from, 'duplicate', new DuplicateMessageError('second checkpoint signature'))
+    sigs.set(msg.from, msg.sig)
+    R.sigs.set(h, sigs)
+    if (!R.bodies.has(h)) R.bodies.set(h, msg.body)
+    this.maybeDone(h)
+  }
+
+  // ------------------------------------------------------------ outputs
+
+  private signed<M extends SignedMessage>(m: Omit<M, 'sig'>): M {
+    const sig = this.cfg.signer.sign(signingBytes(m as unknown as SignedMessage))
+    return { ...m, sig } as unknown as M
+  }
+
+  private send(to: string, family: Family, msg: RoundMessage): void {
+    if (to === this.self) this.local.push(msg)
+    else this.out.push({ kind: 'send', to, family, bytes: encodeMessage(msg) })
+  }
+
+  /** Gossip does not echo a peer's own messages, so the machine also takes them locally. */
+  private publish(topic: Topic, msg: RoundMessage): void {
+    this.out.push({ kind: 'publish', topic, bytes: encodeMessage(msg) })
+    this.local.push(msg)
+  }
+
+  private misbehave(peer: string, reason: string, severity: MisbehaviourSeverity, err: TesseraError): void {
+    this.out.push({ kind: 'misbehaviour', peer, reason, severity, error: err.name })
+  }
+}
