@@ -33,9 +33,9 @@ export type ReputationParams = {
 export const DEFAULT_REPUTATION_PARAMS: Readonly<ReputationParams> = Object.freeze({
   decay: 0.95,
   participationReward: 1,
-  blamePenalty: 8,
+  blamePenalty: 20,
   missedPenalty: 1,
-  refusedPenalty: 2,
+  refusedPenalty: 4,
   farGroupPenalty: 1,
   minScore: 0.3,
   rampRounds: 10,
