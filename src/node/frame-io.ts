@@ -1,0 +1,123 @@
+/**
+ * Reading and writing one length-prefixed frame on a libp2p 3 stream.
+ *
+ * libp2p 3 streams are event emitters ('message', 'remoteCloseWrite', 'close'),
+ * not it-pipe duplexes. @libp2p/utils' lpStream checks the length only after its
+ * read buffer has taken in whole transport chunks, so a peer whose cap is far
+ * below one chunk (e.g. 1 KiB vs a 256 KiB yamux window) sees a buffer overflow
+ * and a reset instead of a clean refusal. This reader decodes the varint byte
+ * by byte as data arrives and refuses the frame as soon as the announced length
+ * passes the cap, before buffering the body: the decode limit is the cap itself.
+ *
+ * Varint: unsigned LEB128, minimal encoding, at most 9 bytes (multiformats
+ * unsigned-varint spec).
+ */
+import { Uint8ArrayList } from 'uint8arraylist'
+import type { Stream } from '@libp2p/interface'
+import { FrameTooLargeError, MalformedFrameError, RpcStreamError } from './errors.ts'
+
+export const MAX_VARINT_BYTES = 9
+
+/** Encode n (0 <= n <= 2^53-1) as an unsigned varint. */
+export function encodeVarint (n: number): Uint8Array {
+  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`varint value out of range: ${n}`)
+  const out: number[] = []
+  while (n >= 0x80) {
+    out.push((n % 0x80) | 0x80)
+    n = Math.floor(n / 0x80)
+  }
+  out.push(n)
+  return Uint8Array.from(out)
+}
+
+export type VarintResult = { done: true, value: number, bytes: number } | { done: false }
+
+/**
+ * Decode a varint prefix of `buf`; throws FrameTooLargeError as soon as the
+ * value is known to exceed `max`, MalformedFrameError on a non-minimal or
+ * over-long encoding. `{ done: false }` means more bytes are needed.
+ */
+export function decodeVarintPrefix (buf: Uint8ArrayList | Uint8Array, max: number): VarintResult {
+  let value = 0
+  let scale = 1
+  const n = Math.min(buf.length, MAX_VARINT_BYTES)
+  for (let i = 0; i < n; i++) {
+    const b = buf instanceof Uint8Array ? buf[i]! : buf.get(i)
+    value += (b & 0x7f) * scale
+    if (value > max) throw new FrameTooLargeError(`frame length ${value}${(b & 0x80) !== 0 ? '+' : ''} exceeds the cap of ${max}`, max, value, 'local')
+    if ((b & 0x80) === 0) {
+      if (b === 0 && i > 0) throw new MalformedFrameError('non-minimal varint length')
+      return { done: true, value, bytes: i + 1 }
+    }
+    scale *= 0x80
+  }
+  if (buf.length >= MAX_VARINT_BYTES) throw new MalformedFrameError(`varint length longer than ${MAX_VARINT_BYTES} bytes`)
+  return { done: false }
+}
+
+/**
+ * Read exactly one frame of at most `maxLength` bytes. The frame must be the
+ * last thing on the stream before the remote closes its writable end, or at
+ * least nothing may follow it before we return (trailing bytes are malformed).
+ */
+export async function readFrame (stream: Stream, maxLength: number, signal: AbortSignal): Promise<Uint8ArrayList> {
+  return await new Promise<Uint8ArrayList>((resolve, reject) => {
+    const buf = new Uint8ArrayList()
+    let header: { value: number, bytes: number } | undefined
+    let settled = false
+    const finish = (err: unknown, frame?: Uint8ArrayList): void => {
+      if (settled) return
+      settled = true
+      stream.removeEventListener('message', onMessage)
+      stream.removeEventListener('remoteCloseWrite', onEnd)
+      stream.removeEventListener('close', onClose)
+      signal.removeEventListener('abort', onAbort)
+      if (err !== undefined) reject(err)
+      else resolve(frame!)
+    }
+    const check = (): void => {
+      try {
+        if (header === undefined) {
+          const r = decodeVarintPrefix(buf, maxLength)
+          if (!r.done) return
+          header = { value: r.value, bytes: r.bytes }
+        }
+        const total = header.bytes + header.value
+        if (buf.byteLength > total) { finish(new MalformedFrameError(`${buf.byteLength - total} bytes after the frame`)); return }
+        if (buf.byteLength === total) finish(undefined, buf.sublist(header.bytes, total))
+      } catch (err) {
+        finish(err)
+      }
+    }
+    const onMessage = (evt: { data: Uint8Array | Uint8ArrayList }): void => {
+      buf.append(evt.data)
+      check()
+    }
+    const onEnd = (): void => {
+      if (settled) return
+      // 'remoteCloseWrite' may precede the dispatch of buffered data by a tick.
+      queueMicrotask(() => {
+        if (!settled && stream.readBufferLength === 0) finish(new RpcStreamError(`stream closed after ${buf.byteLength} bytes, before a complete frame`))
+      })
+    }
+    const onClose = (evt: Event): void => {
+      const err = (evt as Event & { error?: Error }).error
+      finish(err != null ? new RpcStreamError(`stream failed: ${err.message}`, { cause: err }) : new RpcStreamError(`stream closed after ${buf.byteLength} bytes, before a complete frame`))
+    }
+    const onAbort = (): void => { finish(signal.reason) }
+    if (signal.aborted) { onAbort(); return }
+    signal.addEventListener('abort', onAbort, { once: true })
+    stream.addEventListener('message', onMessage)
+    stream.addEventListener('remoteCloseWrite', onEnd)
+    stream.addEventListener('close', onClose)
+    if (stream.remoteWriteStatus !== 'writable' && stream.readBufferLength === 0) onEnd()
+  })
+}
+
+/** Write one frame: varint(total length of parts) || parts. Waits for drain, not for the remote. */
+export async function writeFrame (stream: Stream, parts: Uint8Array[], signal: AbortSignal): Promise<void> {
+  let length = 0
+  for (const p of parts) length += p.length
+  const list = new Uint8ArrayList(encodeVarint(length), ...parts)
+  if (!stream.send(list)) await stream.onDrain({ signal })
+}

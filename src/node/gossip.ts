@@ -1,0 +1,200 @@
+/**
+ * Typed publish/subscribe over @libp2p/gossipsub (gossipsub v1.1, Vyzovitis et
+ * al., "GossipSub: Attack-Resilient Message Propagation", 2020). Bytes in, bytes
+ * out: the caller encodes. Every topic has a size cap and a validator that runs
+ * before delivery and before forwarding (gossipsub's topic validators, so a
+ * rejected message is never forwarded and its source loses gossipsub score):
+ *
+ *   Accept  deliver and forward
+ *   Ignore  drop silently (stale, duplicate): no penalty
+ *   Reject  drop, and call onMisbehaviour(author, reason) so reputation can
+ *           charge the author. Messages are signed (StrictSign), so the author
+ *           is the one who signed it, not merely the neighbour that forwarded it.
+ *
+ * A validator that throws is treated as Ignore: a bug on our side is not
+ * evidence against the sender.
+ *
+ * A libp2p service: `tesseraGossip(init)` takes the narrow GossipComponents
+ * (the `pubsub` service), with start/stop.
+ */
+import type { PeerId, Startable } from '@libp2p/interface'
+import type { GossipSub, GossipsubMessage, Message, TopicValidatorResult } from '@libp2p/gossipsub'
+import { InvalidParametersError } from '../util/errors.ts'
+import { AlreadyRegisteredError, FrameTooLargeError, TransportNotStartedError } from './errors.ts'
+import { peerNameFromPeerId } from './peer-name.ts'
+import { MAX_GOSSIP_BYTES } from './protocol-ids.ts'
+import { Validation, type GossipMessage, type MessageHandler, type Misbehaviour, type PublishResult, type SubscribeOptions, type TopicValidator, type ValidationResult } from './transport.ts'
+
+export interface GossipComponents {
+  pubsub: Pick<GossipSub, 'subscribe' | 'unsubscribe' | 'publish' | 'topicValidators' | 'getSubscribers' | 'addEventListener' | 'removeEventListener'>
+}
+
+export interface GossipInit {
+  /** ceiling on any topic cap; must not exceed gossipsub's maxInboundDataLength */
+  maxMessageBytes: number
+  /** cap of a topic subscribed without one */
+  defaultTopicMaxBytes: number
+}
+
+export const GOSSIP_DEFAULTS: Readonly<GossipInit> = Object.freeze({
+  maxMessageBytes: MAX_GOSSIP_BYTES,
+  defaultTopicMaxBytes: 64 * 1024
+})
+
+/** Gossipsub itself drops messages above about 4 MiB without a word: stay clearly below. */
+const GOSSIPSUB_HARD_LIMIT = 3 * 1024 * 1024
+
+export function gossipConfig (init: Partial<GossipInit> = {}): GossipInit {
+  const c = { ...GOSSIP_DEFAULTS, ...init }
+  if (!Number.isSafeInteger(c.maxMessageBytes) || c.maxMessageBytes < 1 || c.maxMessageBytes > GOSSIPSUB_HARD_LIMIT) {
+    throw new InvalidParametersError(`maxMessageBytes must be an integer in [1, ${GOSSIPSUB_HARD_LIMIT}] (bulk data goes over streams), got ${String(c.maxMessageBytes)}`)
+  }
+  if (!Number.isSafeInteger(c.defaultTopicMaxBytes) || c.defaultTopicMaxBytes < 1 || c.defaultTopicMaxBytes > c.maxMessageBytes) {
+    throw new InvalidParametersError(`defaultTopicMaxBytes must be an integer in [1, maxMessageBytes], got ${String(c.defaultTopicMaxBytes)}`)
+  }
+  return c
+}
+
+export type GossipMisbehaviourListener = (peer: string, reason: Misbehaviour) => void
+
+interface Sub { validator: TopicValidator, onMessage: MessageHandler, maxBytes: number }
+
+export class GossipService implements Startable {
+  private readonly components: GossipComponents
+  readonly config: GossipInit
+  private readonly subs = new Map<string, Sub>()
+  private readonly listeners = new Set<GossipMisbehaviourListener>()
+  private started = false
+
+  constructor (components: GossipComponents, init: Partial<GossipInit> = {}) {
+    this.components = components
+    this.config = gossipConfig(init)
+  }
+
+  readonly [Symbol.toStringTag] = 'tessera/gossip'
+
+  isStarted (): boolean { return this.started }
+
+  // libp2p starts services in parallel, so gossipsub may not be running during
+  // our start(): subscribe in afterStart, and unsubscribe in beforeStop while it
+  // still runs.
+  start (): void {}
+
+  afterStart (): void {
+    if (this.started) return
+    this.started = true
+    this.components.pubsub.addEventListener('gossipsub:message', this.onGossipMessage)
+    for (const topic of this.subs.keys()) this.attach(topic)
+  }
+
+  beforeStop (): void {
+    if (!this.started) return
+    this.started = false
+    this.components.pubsub.removeEventListener('gossipsub:message', this.onGossipMessage)
+    for (const topic of this.subs.keys()) this.detach(topic)
+  }
+
+  stop (): void {
+    this.beforeStop()
+  }
+
+  onMisbehaviour (listener: GossipMisbehaviourListener): () => void {
+    this.listeners.add(listener)
+    return () => { this.listeners.delete(listener) }
+  }
+
+  private report (peer: string, reason: Misbehaviour): void {
+    for (const l of this.listeners) {
+      try { l(peer, reason) } catch { /* never let a listener break validation */ }
+    }
+  }
+
+  subscribe (topic: string, validator: TopicValidator, onMessage: MessageHandler, opts: SubscribeOptions = {}): () => void {
+    if (typeof topic !== 'string' || topic.length === 0 || topic.length > 256) throw new InvalidParametersError('topic must be a non-empty string of at most 256 characters')
+    if (typeof validator !== 'function' || typeof onMessage !== 'function') throw new InvalidParametersError('validator and onMessage must be functions')
+    if (this.subs.has(topic)) throw new AlreadyRegisteredError(`already subscribed to ${topic}`)
+    const maxBytes = opts.maxBytes ?? this.config.defaultTopicMaxBytes
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 1 || maxBytes > this.config.maxMessageBytes) {
+      throw new InvalidParametersError(`maxBytes of ${topic} must be an integer in [1, ${this.config.maxMessageBytes}], got ${String(maxBytes)}`)
+    }
+    const sub: Sub = { validator, onMessage, maxBytes }
+    this.subs.set(topic, sub)
+    if (this.started) this.attach(topic)
+    return () => {
+      if (this.subs.get(topic) !== sub) return
+      this.subs.delete(topic)
+      if (this.started) this.detach(topic)
+    }
+  }
+
+  /** Cap applied when publishing on a topic we are not subscribed to. */
+  private capOf (topic: string): number {
+    return this.subs.get(topic)?.maxBytes ?? this.config.defaultTopicMaxBytes
+  }
+
+  async publish (topic: string, data: Uint8Array, maxBytes?: number): Promise<PublishResult> {
+    if (!this.started) throw new TransportNotStartedError()
+    if (!(data instanceof Uint8Array)) throw new InvalidParametersError('data must be a Uint8Array')
+    const cap = maxBytes ?? this.capOf(topic)
+    if (data.length > cap) throw new FrameTooLargeError(`message of ${data.length} bytes exceeds the cap of ${topic} (${cap})`, cap, data.length, 'local')
+    const r = await this.components.pubsub.publish(topic, data)
+    return { recipients: r.recipients.length }
+  }
+
+  topicPeers (topic: string): PeerId[] {
+    return this.components.pubsub.getSubscribers(topic)
+  }
+
+  private attach (topic: string): void {
+    this.components.pubsub.topicValidators.set(topic, async (propagationSource: PeerId, msg: Message) => await this.validate(topic, propagationSource, msg) as TopicValidatorResult)
+    this.components.pubsub.subscribe(topic)
+  }
+
+  private detach (topic: string): void {
+    this.components.pubsub.topicValidators.delete(topic)
+    try { this.components.pubsub.unsubscribe(topic) } catch { /* pubsub already stopped: nothing to undo */ }
+  }
+
+  private async validate (topic: string, propagationSource: PeerId, msg: Message): Promise<ValidationResult> {
+    const sub = this.subs.get(topic)
+    if (sub == null) return Validation.Ignore
+    const via = peerNameFromPeerId(propagationSource) ?? propagationSource.toString()
+    // StrictSign: gossipsub has checked the signature before calling us; an
+    // unsigned message here would be a policy breach, so refuse it outright.
+    if (msg.type !== 'signed') return Validation.Reject
+    const from = peerNameFromPeerId(msg.from)
+    if (from === undefined) return Validation.Reject
+    if (msg.data.length > sub.maxBytes) {
+      this.report(from, { kind: 'oversized-message', where: topic, detail: `${msg.data.length} bytes > cap ${sub.maxBytes}`, via })
+      return Validation.Reject
+    }
+    let result: ValidationResult
+    try {
+      result = await sub.validator({ topic, from, via, data: msg.data })
+    } catch {
+      return Validation.Ignore
+    }
+    if (result === Validation.Reject) {
+      this.report(from, { kind: 'gossip-reject', where: topic, detail: 'validator rejected the message', via })
+      return Validation.Reject
+    }
+    return result === Validation.Accept ? Validation.Accept : Validation.Ignore
+  }
+
+  private readonly onGossipMessage = (evt: CustomEvent<GossipsubMessage>): void => {
+    const { msg, propagationSource } = evt.detail
+    const sub = this.subs.get(msg.topic)
+    if (sub == null || msg.type !== 'signed') return
+    const from = peerNameFromPeerId(msg.from)
+    if (from === undefined) return
+    const via = peerNameFromPeerId(propagationSource) ?? propagationSource.toString()
+    const m: GossipMessage = { topic: msg.topic, from, via, data: msg.data }
+    try { sub.onMessage(m) } catch { /* a subscriber's failure is its own */ }
+  }
+}
+
+/** libp2p service factory: `services: { gossip: tesseraGossip({...}) }` (needs the `pubsub` service). */
+export function tesseraGossip (init: Partial<GossipInit> = {}): (components: GossipComponents) => GossipService {
+  const config = gossipConfig(init)
+  return (components) => new GossipService(components, config)
+}

@@ -1,0 +1,127 @@
+/**
+ * The Transport (transport.ts) over a real libp2p node: requests go over
+ * stream-rpc.ts (Noise-encrypted, Yamux-multiplexed streams), gossip over
+ * gossip.ts (gossipsub). Peer names map to PeerIds without lookup (peer-name.ts);
+ * addresses come from bootstrap, pubsub discovery, identify, or `dial`.
+ */
+import './polyfills.ts'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { PeerId } from '@libp2p/interface'
+import { InvalidParametersError } from '../util/errors.ts'
+import { PeerUnreachableError, TransportNotStartedError } from './errors.ts'
+import { createTesseraLibp2p, type TesseraLibp2p, type TesseraLibp2pOptions } from './libp2p.ts'
+import { assertPeerName, peerIdFromPeerName, peerNameFromPeerId } from './peer-name.ts'
+import type {
+  HandleOptions, MessageHandler, Misbehaviour, MisbehaviourListener, PublishResult, RequestHandler,
+  SendOptions, SubscribeOptions, TopicValidator, Transport
+} from './transport.ts'
+
+export class Libp2pTransport implements Transport {
+  readonly node: TesseraLibp2p
+  readonly self: string
+  private readonly listeners = new Set<MisbehaviourListener>()
+  private readonly detach: Array<() => void> = []
+
+  constructor (node: TesseraLibp2p) {
+    this.node = node
+    const name = peerNameFromPeerId(node.peerId)
+    if (name === undefined) throw new InvalidParametersError('a Tessera peer must have an Ed25519 PeerId')
+    this.self = name
+    const fanOut = (peer: string, reason: Misbehaviour): void => {
+      for (const l of this.listeners) {
+        try { l(peer, reason) } catch { /* listeners must not break the transport */ }
+      }
+    }
+    this.detach.push(node.services.gossip.onMisbehaviour(fanOut))
+    this.detach.push(node.services.rpc.onMisbehaviour((peer: PeerId, reason) => { fanOut(peerNameFromPeerId(peer) ?? peer.toString(), reason) }))
+  }
+
+  /** Build a libp2p node with createTesseraLibp2p and wrap it (not started). */
+  static async create (options: Partial<TesseraLibp2pOptions> & Pick<TesseraLibp2pOptions, 'privateKey' | 'netId'>): Promise<Libp2pTransport> {
+    return new Libp2pTransport(await createTesseraLibp2p(options))
+  }
+
+  async start (): Promise<void> { await this.node.start() }
+
+  async stop (): Promise<void> {
+    await this.node.stop()
+  }
+
+  private requireStarted (): void {
+    if (this.node.status !== 'started') throw new TransportNotStartedError()
+  }
+
+  async send (peer: string, protocol: string, request: Uint8Array, opts?: SendOptions): Promise<Uint8Array> {
+    this.requireStarted()
+    assertPeerName(peer)
+    if (peer === this.self) throw new PeerUnreachableError(peer, 'cannot send a request to ourselves')
+    return await this.node.services.rpc.request(peerIdFromPeerName(peer), protocol, request, opts)
+  }
+
+  async handle (protocol: string, handler: RequestHandler, opts?: HandleOptions): Promise<void> {
+    await this.node.services.rpc.handle(protocol, handler, opts)
+  }
+
+  async unhandle (protocol: string): Promise<void> {
+    await this.node.services.rpc.unhandle(protocol)
+  }
+
+  async publish (topic: string, data: Uint8Array): Promise<PublishResult> {
+    this.requireStarted()
+    return await this.node.services.gossip.publish(topic, data)
+  }
+
+  subscribe (topic: string, validator: TopicValidator, onMessage: MessageHandler, opts?: SubscribeOptions): () => void {
+    return this.node.services.gossip.subscribe(topic, validator, onMessage, opts)
+  }
+
+  peers (): string[] {
+    return names(this.node.getPeers())
+  }
+
+  topicPeers (topic: string): string[] {
+    if (this.node.status !== 'started') return []
+    return names(this.node.services.gossip.topicPeers(topic))
+  }
+
+  onMisbehaviour (listener: MisbehaviourListener): () => void {
+    this.listeners.add(listener)
+    return () => { this.listeners.delete(listener) }
+  }
+
+  /** Our listen addresses, each ending in /p2p/<peer id>. */
+  addresses (): string[] {
+    return this.node.getMultiaddrs().map((a) => a.toString())
+  }
+
+  /** Connect to a peer by multiaddr (with /p2p/); returns its peer name. */
+  async dial (address: string, opts: { signal?: AbortSignal } = {}): Promise<string> {
+    this.requireStarted()
+    let ma
+    try { ma = multiaddr(address) } catch (err) { throw new InvalidParametersError(`'${address}' is not a multiaddr: ${(err as Error).message}`) }
+    try {
+      const conn = await this.node.dial(ma, { signal: opts.signal ?? AbortSignal.timeout(10_000) })
+      const name = peerNameFromPeerId(conn.remotePeer)
+      if (name === undefined) { await conn.close(); throw new PeerUnreachableError(address, 'remote is not an Ed25519 peer') }
+      return name
+    } catch (err) {
+      if ((err as Error).name === 'PeerUnreachableError') throw err
+      throw new PeerUnreachableError(address, `cannot dial ${address}: ${(err as Error).message}`, { cause: err })
+    }
+  }
+
+  /** Close our connections to a peer. */
+  async hangUp (peer: string): Promise<void> {
+    assertPeerName(peer)
+    await this.node.hangUp(peerIdFromPeerName(peer))
+  }
+}
+
+function names (ids: PeerId[]): string[] {
+  const out: string[] = []
+  for (const id of ids) {
+    const n = peerNameFromPeerId(id)
+    if (n !== undefined) out.push(n)
+  }
+  return out
+}

@@ -1,0 +1,192 @@
+/**
+ * The libp2p node of a Tessera peer on Node (DESIGN "Transports"):
+ *
+ *   transports   TCP + WebSockets listeners (browsers dial the WebSockets one)
+ *   encryption   Noise XX (libp2p noise spec), authenticating the Ed25519 PeerId
+ *   muxer        Yamux
+ *   services     identify; gossipsub (StrictSign, topic validators, network-scoped
+ *                allowed topics) as `pubsub`; Tessera gossip (gossip.ts) and stream
+ *                RPC (stream-rpc.ts); circuit relay v2 server, so browsers can
+ *                reserve a slot and be reached through this peer (the relay
+ *                forwards Noise ciphertext only)
+ *   discovery    bootstrap list + pubsub peer discovery on the network's own topic
+ *
+ * Connection limits are sized for ~100 peers on one machine: every peer shares
+ * 127.0.0.1, so libp2p's per-host inbound rate limit (5/s by default) would
+ * throttle a local network; it is raised here.
+ *
+ * Import './polyfills.ts' before this module (it does so itself, first).
+ */
+import './polyfills.ts'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { webSockets } from '@libp2p/websockets'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify, type Identify } from '@libp2p/identify'
+import { bootstrap } from '@libp2p/bootstrap'
+import { circuitRelayServer, type CircuitRelayService } from '@libp2p/circuit-relay-v2'
+import { pubsubPeerDiscovery } from '@libp2p/pubsub-peer-discovery'
+import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
+import { isPrivateKey, type PeerDiscovery, type PrivateKey } from '@libp2p/interface'
+import { multiaddr } from '@multiformats/multiaddr'
+import { InvalidParametersError } from '../util/errors.ts'
+import { tesseraGossip, gossipConfig, type GossipInit, type GossipService } from './gossip.ts'
+import { streamRpc, streamRpcConfig, type StreamRpcInit, type StreamRpc } from './stream-rpc.ts'
+import { isNetworkId, networkProtocols } from './protocol-ids.ts'
+
+export interface TesseraLibp2pOptions {
+  /** the peer's Ed25519 key (identity.ts) */
+  privateKey: PrivateKey
+  /** network id (protocol-ids.ts): scopes topics and discovery */
+  netId: string
+  /** TCP listen multiaddrs */
+  listenTcp: string[]
+  /** WebSockets listen multiaddrs (ending in /ws) */
+  listenWs: string[]
+  /** addresses to announce instead of the listen addresses (e.g. behind NAT) */
+  announce: string[]
+  /** bootstrap peers: multiaddrs ending in /p2p/<peer id> */
+  bootstrap: string[]
+  /** find peers through the network's discovery topic */
+  pubsubDiscovery: boolean
+  discoveryIntervalMs: number
+  /** act as a circuit relay v2 server (for browsers) */
+  relayServer: boolean
+  maxRelayReservations: number
+  /** connection manager limits */
+  maxConnections: number
+  maxIncomingPendingConnections: number
+  /** max inbound connections per second from one host */
+  inboundConnectionThreshold: number
+  maxParallelDials: number
+  dialTimeoutMs: number
+  /** gossipsub heartbeat (ms) */
+  heartbeatIntervalMs: number
+  /** topics gossipsub accepts at all; default: every topic of the network */
+  allowedTopics: string[] | undefined
+  gossip: Partial<GossipInit>
+  rpc: Partial<StreamRpcInit>
+}
+
+export const LIBP2P_DEFAULTS: Readonly<Omit<TesseraLibp2pOptions, 'privateKey' | 'netId'>> = Object.freeze({
+  listenTcp: ['/ip4/127.0.0.1/tcp/0'],
+  listenWs: ['/ip4/127.0.0.1/tcp/0/ws'],
+  announce: [],
+  bootstrap: [],
+  pubsubDiscovery: true,
+  discoveryIntervalMs: 10_000,
+  relayServer: true,
+  maxRelayReservations: 32,
+  maxConnections: 200,
+  maxIncomingPendingConnections: 64,
+  inboundConnectionThreshold: 1000,
+  maxParallelDials: 64,
+  dialTimeoutMs: 10_000,
+  heartbeatIntervalMs: 1000,
+  allowedTopics: undefined,
+  gossip: {},
+  rpc: {}
+})
+
+export interface TesseraServices {
+  identify: Identify
+  pubsub: GossipSub
+  gossip: GossipService
+  rpc: StreamRpc
+  relay?: CircuitRelayService
+  [key: string]: unknown
+}
+
+export type TesseraLibp2p = Libp2p<TesseraServices>
+
+function int (name: string, v: unknown, lo: number, hi: number): void {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < lo || v > hi) throw new InvalidParametersError(`${name} must be an integer in [${lo}, ${hi}], got ${String(v)}`)
+}
+
+function addrs (name: string, v: unknown, check: (a: string) => string | undefined): void {
+  if (!Array.isArray(v) || v.length > 64) throw new InvalidParametersError(`${name} must be an array of at most 64 multiaddrs`)
+  for (const a of v) {
+    if (typeof a !== 'string') throw new InvalidParametersError(`${name}: ${String(a)} is not a string`)
+    let ma
+    try { ma = multiaddr(a) } catch (err) { throw new InvalidParametersError(`${name}: '${a}' is not a multiaddr: ${(err as Error).message}`) }
+    const problem = check(ma.toString())
+    if (problem !== undefined) throw new InvalidParametersError(`${name}: '${a}' ${problem}`)
+  }
+}
+
+/** Defaults, merge, validate (House style 7). */
+export function libp2pConfig (options: Partial<TesseraLibp2pOptions> & Pick<TesseraLibp2pOptions, 'privateKey' | 'netId'>): TesseraLibp2pOptions {
+  const c: TesseraLibp2pOptions = { ...LIBP2P_DEFAULTS, ...options }
+  if (!isPrivateKey(c.privateKey) || c.privateKey.type !== 'Ed25519') throw new InvalidParametersError('privateKey must be a libp2p Ed25519 private key')
+  if (!isNetworkId(c.netId)) throw new InvalidParametersError(`netId must be 16 lowercase hex characters, got '${String(c.netId).slice(0, 40)}'`)
+  addrs('listenTcp', c.listenTcp, (a) => /\/tcp\/\d+$/.test(a) ? undefined : 'must be /ip4|ip6/<host>/tcp/<port>')
+  addrs('listenWs', c.listenWs, (a) => /\/tcp\/\d+\/wss?$/.test(a) ? undefined : 'must end in /tcp/<port>/ws')
+  addrs('announce', c.announce, () => undefined)
+  addrs('bootstrap', c.bootstrap, (a) => /\/p2p\/[A-Za-z0-9]+$/.test(a) ? undefined : 'must end in /p2p/<peer id>')
+  if (c.listenTcp.length + c.listenWs.length === 0) throw new InvalidParametersError('at least one listen address is needed')
+  if (typeof c.pubsubDiscovery !== 'boolean') throw new InvalidParametersError('pubsubDiscovery must be a boolean')
+  if (typeof c.relayServer !== 'boolean') throw new InvalidParametersError('relayServer must be a boolean')
+  int('discoveryIntervalMs', c.discoveryIntervalMs, 100, 3_600_000)
+  int('maxRelayReservations', c.maxRelayReservations, 0, 10_000)
+  int('maxConnections', c.maxConnections, 1, 100_000)
+  int('maxIncomingPendingConnections', c.maxIncomingPendingConnections, 1, 10_000)
+  int('inboundConnectionThreshold', c.inboundConnectionThreshold, 1, 1_000_000)
+  int('maxParallelDials', c.maxParallelDials, 1, 10_000)
+  int('dialTimeoutMs', c.dialTimeoutMs, 100, 600_000)
+  int('heartbeatIntervalMs', c.heartbeatIntervalMs, 50, 60_000)
+  if (c.allowedTopics !== undefined && (!Array.isArray(c.allowedTopics) || c.allowedTopics.some((t) => typeof t !== 'string' || t.length === 0))) {
+    throw new InvalidParametersError('allowedTopics must be an array of non-empty strings')
+  }
+  // Validate the nested configs now, so a bad value fails here with its name.
+  gossipConfig(c.gossip)
+  streamRpcConfig(c.rpc)
+  return c
+}
+
+/** Build (not start) the libp2p node of a Tessera peer. */
+export async function createTesseraLibp2p (options: Partial<TesseraLibp2pOptions> & Pick<TesseraLibp2pOptions, 'privateKey' | 'netId'>): Promise<TesseraLibp2p> {
+  const c = libp2pConfig(options)
+  const net = networkProtocols(c.netId)
+  const gossipCfg = gossipConfig(c.gossip)
+  const allowedTopics = c.allowedTopics ?? net.allTopics
+
+  const peerDiscovery: Array<(components: any) => PeerDiscovery> = []
+  if (c.bootstrap.length > 0) peerDiscovery.push(bootstrap({ list: c.bootstrap }))
+  if (c.pubsubDiscovery) peerDiscovery.push(pubsubPeerDiscovery({ interval: c.discoveryIntervalMs, topics: [net.topics.discovery.name] }))
+
+  const services: Record<string, (components: any) => unknown> = {
+    identify: identify(),
+    pubsub: gossipsub({
+      globalSignaturePolicy: 'StrictSign',
+      fallbackToFloodsub: false,
+      emitSelf: false,
+      allowPublishToZeroTopicPeers: true,
+      doPX: false,
+      heartbeatInterval: c.heartbeatIntervalMs,
+      maxInboundDataLength: gossipCfg.maxMessageBytes,
+      allowedTopics
+    }),
+    gossip: tesseraGossip(gossipCfg),
+    rpc: streamRpc(c.rpc)
+  }
+  if (c.relayServer) services.relay = circuitRelayServer({ reservations: { maxReservations: c.maxRelayReservations } })
+
+  return await createLibp2p<TesseraServices>({
+    start: false,
+    privateKey: c.privateKey,
+    addresses: { listen: [...c.listenTcp, ...c.listenWs], announce: c.announce },
+    transports: [tcp(), webSockets()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    peerDiscovery,
+    connectionManager: {
+      maxConnections: c.maxConnections,
+      maxIncomingPendingConnections: c.maxIncomingPendingConnections,
+      inboundConnectionThreshold: c.inboundConnectionThreshold,
+      maxParallelDials: c.maxParallelDials,
+      dialTimeout: c.dialTimeoutMs
+    },
+    services: services as any
+  })
+}
