@@ -9,11 +9,14 @@
  *   |q_i|   <= S B + r                    =: maxCoord  (floor of it)
  *   ||q||_2 <= S B + r sqrt(d)            (triangle inequality, ||e||_2 <= r sqrt(d))
  * Exactness needs
- *   (1) ||q||^2 <= (S B + r sqrt(d))^2 <= p - 1   (the norm check reads ||q||^2 mod p)
- *   (2) N * maxCoord <= (p - 1) / 2                (a sum of N vectors decodes centered)
- * `maxSafeScale` returns the largest S meeting both. Example: B = 1, d = 10^6,
- * N = 10^4, stochastic: S = sqrt(p - 1) - 1000 = 45,340.95...; then every
- * coordinate of a sum of 10^4 is below 10^4 * 45,342 < 4.6e8 < (p - 1) / 2 ~ 1.07e9.
+ *   (1) ||q||^2 <= (S B + r sqrt(d))^2 <= (p - 1) / h   (the norm check reads ||q||^2 mod p)
+ *   (2) N * maxCoord <= (p - 1) / 2                      (a sum of N vectors decodes centered)
+ * where h >= 1 is the norm check's headroom: with h = 4 (the default) an update up
+ * to twice the bound still has ||q||^2 < p and is refused deterministically instead
+ * of wrapping to a random value. `maxSafeScale` returns the largest S meeting both.
+ * Example: B = 1, d = 10^6, N = 10^4, stochastic, h = 4: S = sqrt((p - 1) / 4) - 1000
+ * = 22,170.5...; every coordinate of a sum of 10^4 is below 10^4 * 22,171 < 2.3e8
+ * < (p - 1) / 2 ~ 1.07e9.
  */
 import type { Rng } from '../util/rng.ts'
 import { P, HALF } from './field.ts'
@@ -34,6 +37,18 @@ export interface ScaleRequest {
   /** d: vector length (the rounding errors add up to r * sqrt(d) in norm). */
   dim: number
   rounding: Rounding
+  /**
+   * h >= 1: honest squared norms stay below (p - 1) / h. Default 4, so that an
+   * update up to sqrt(h) = 2 times the bound is caught exactly by the norm check.
+   */
+  headroom?: number
+}
+
+/** Default headroom of the norm check (see ScaleRequest.headroom). */
+export const DEFAULT_HEADROOM = 4
+
+function headroomOf(req: ScaleRequest): number {
+  return req.headroom ?? DEFAULT_HEADROOM
 }
 
 function assertRequest(req: ScaleRequest): void {
@@ -43,6 +58,8 @@ function assertRequest(req: ScaleRequest): void {
   if (!Number.isSafeInteger(maxSummands) || maxSummands < 1) throw new FixedPointParametersError(`maxSummands must be an integer >= 1, got ${String(maxSummands)}`)
   if (!Number.isSafeInteger(dim) || dim < 1) throw new FixedPointParametersError(`dim must be an integer >= 1, got ${String(dim)}`)
   if (rounding !== 'stochastic' && rounding !== 'nearest') throw new FixedPointParametersError(`rounding must be 'stochastic' or 'nearest', got ${String(rounding)}`)
+  const h = req.headroom
+  if (h !== undefined && (typeof h !== 'number' || !Number.isFinite(h) || h < 1)) throw new FixedPointParametersError(`headroom must be a finite number >= 1, got ${String(h)}`)
 }
 
 /** Bounds implied by a scale: per-coordinate |q_i| and ||q||^2 of one encoded vector. */
@@ -58,11 +75,11 @@ export function encodedBounds(scale: number, req: ScaleRequest): { maxCoord: num
 
 function fits(scale: number, req: ScaleRequest): boolean {
   const { maxCoord, maxSquaredNorm } = encodedBounds(scale, req)
-  return maxSquaredNorm <= P - 1 && req.maxSummands * maxCoord <= HALF
+  return maxSquaredNorm <= (P - 1) / headroomOf(req) && req.maxSummands * maxCoord <= HALF
 }
 
 /**
- * The largest scale S for which one encoded vector has ||q||^2 < p and a sum of
+ * The largest scale S for which one encoded vector has ||q||^2 <= (p - 1) / h and a sum of
  * maxSummands encoded vectors decodes exactly (see the module comment). Throws
  * FixedPointParametersError when no scale leaves even one unit of resolution
  * (S * B >= 1), e.g. d so large that rounding noise alone fills the field.
@@ -70,13 +87,13 @@ function fits(scale: number, req: ScaleRequest): boolean {
 export function maxSafeScale(req: ScaleRequest): number {
   assertRequest(req)
   const r = roundingError(req.rounding)
-  const byNorm = (Math.sqrt(P - 1) - r * Math.sqrt(req.dim)) / req.normBound
+  const byNorm = (Math.sqrt((P - 1) / headroomOf(req)) - r * Math.sqrt(req.dim)) / req.normBound
   const bySum = (Math.floor(HALF / req.maxSummands) - r) / req.normBound
   let s = Math.min(byNorm, bySum)
   // Step down past float rounding until the integer bounds provably hold.
   for (let k = 0; k < 64 && s > 0 && !fits(s, req); k++) s *= 1 - 2 ** -40 * 2 ** k
   if (!(s > 0) || s * req.normBound < 1 || !fits(s, req)) {
-    throw new FixedPointParametersError(`no fixed-point scale fits normBound = ${req.normBound}, maxSummands = ${req.maxSummands}, dim = ${req.dim}, ${req.rounding} rounding in p = 2^31 - 1 (need S * B >= 1 with (S B + r sqrt(d))^2 < p and N (S B + r) <= (p - 1) / 2)`)
+    throw new FixedPointParametersError(`no fixed-point scale fits normBound = ${req.normBound}, maxSummands = ${req.maxSummands}, dim = ${req.dim}, ${req.rounding} rounding in p = 2^31 - 1 (need S * B >= 1 with (S B + r sqrt(d))^2 <= (p - 1) / headroom and N (S B + r) <= (p - 1) / 2)`)
   }
   return s
 }
@@ -186,7 +203,8 @@ export interface FixedPoint {
   readonly maxSummands: number
   /** Bound on |q_i| of one honestly encoded vector. */
   readonly maxCoord: number
-  /** Bound on ||q||^2 of one honestly encoded vector, < p: the norm check's threshold. */
+  readonly headroom: number
+  /** Bound on ||q||^2 of one honestly encoded vector, <= (p - 1) / headroom: the norm check's threshold. */
   readonly maxSquaredNorm: number
   /** Encode one vector (length dim); throws FieldOverflowError if it leaves the bounds. */
   encode(x: Float32Array | Float64Array, rng?: Rng): Uint32Array
@@ -202,7 +220,7 @@ export interface FixedPointSpec extends ScaleRequest {
 /** Defaults, merge, validate (House style 7): build a codec for the given bounds. */
 export function fixedPoint(spec: FixedPointSpec): FixedPoint {
   assertRequest(spec)
-  const req: ScaleRequest = { normBound: spec.normBound, maxSummands: spec.maxSummands, dim: spec.dim, rounding: spec.rounding }
+  const req: ScaleRequest = { normBound: spec.normBound, maxSummands: spec.maxSummands, dim: spec.dim, rounding: spec.rounding, headroom: headroomOf(spec) }
   let scale: number
   if (spec.scale === undefined) {
     scale = maxSafeScale(req)
@@ -218,6 +236,7 @@ export function fixedPoint(spec: FixedPointSpec): FixedPoint {
     normBound: req.normBound,
     dim: req.dim,
     maxSummands: req.maxSummands,
+    headroom: headroomOf(req),
     maxCoord,
     maxSquaredNorm,
     encode(x: Float32Array | Float64Array, rng?: Rng): Uint32Array {
