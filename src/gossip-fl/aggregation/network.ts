@@ -68,8 +68,7 @@ export function selectionNetwork(n: number, lo: number, hi: number): Int32Array 
 /**
  * Apply `network` to the columns of `scratch`, an n x width row-major matrix
  * (row stride `stride`): afterwards each column is sorted on the network's
- * output positions. Ties and -0/+0 are handled consistently because the
- * comparator list is fixed. The scratch is Float32Array: inputs are float32, so
+ * output positions. The scratch is Float32Array: inputs are float32, so
  * comparisons and copies are exact, and it halves memory traffic.
  */
 export function applyNetworkToColumns(scratch: Float32Array, stride: number, width: number, network: Int32Array): void {
@@ -79,11 +78,12 @@ export function applyNetworkToColumns(scratch: Float32Array, stride: number, wid
     for (let j = 0; j < width; j++) {
       const x = scratch[oa + j]
       const y = scratch[ob + j]
-      // A ternary on one comparison measured ~20% faster than Math.min/Math.max
-      // (which must also order -0/+0 and propagate NaN; inputs are finite here).
-      const lt = x < y
-      scratch[oa + j] = lt ? x : y
-      scratch[ob + j] = lt ? y : x
+      // Math.min/max compile to branch-free instructions: on real (random) data a
+      // ternary was 2x slower from branch mispredictions. They also order -0 before
+      // +0, so the network sorts by one total order and any correct network yields
+      // the same order statistics, bit for bit.
+      scratch[oa + j] = Math.min(x, y)
+      scratch[ob + j] = Math.max(x, y)
     }
   }
 }
