@@ -33,7 +33,7 @@ import {
   UnauthorizedSenderError, WrongRoundError
 } from './errors.ts'
 import { checkpointQuorum, fixedPointPlan, perContributorNoiseStd, phaseDeadlines, type FixedPointPlan, type RoundParams } from './params.ts'
-import { dealZeroShares, decodeFixed, encodeFixed, holderX, robustReconstructVector, shareVector, sumOfSquares, sumShares, P } from './sharing.ts'
+import { dealZeroMasks, decodeFixed, encodeFixed, holderX, robustReconstructVector, shareVector, sumOfSquares, sumShares, P } from './sharing.ts'
 import { buildPlan, checkPlan, normVerdicts, type NormVerdicts } from './plan.ts'
 import { encodeGroupSums, groupSumsHash, modelHash, recomputeModel, ruleStateHash } from './aggregate.ts'
 import type { RuleState } from './rules.ts'
@@ -233,7 +233,7 @@ export class RoundMachine {
     const { committeeSize: m, threshold: t } = this.cfg.params
     if (this.isMember) {
       // Zero masks for the norm check: one degree-2(t-1) polynomial per eligible contributor.
-      const masks = dealZeroShares(this.eligibleList.length, m, 2 * (t - 1), this.cfg.rng)
+      const masks = dealZeroMasks(this.eligibleList.length, m, t, this.cfg.rng)
       for (let j = 0; j < m; j++) {
         const msg: ZeroMsg = { type: 'zero', r: this.cfg.round, k: R.k, from: this.self, masks: masks[j]! }
         this.send(R.committee[j]!, FAMILY_ZERO, msg)

@@ -8,7 +8,7 @@
 import { assignGroups } from '../committee.ts'
 import { comparePeerIds } from '../../reputation/peer-id.ts'
 import { bytesEqual } from './util.ts'
-import { decodeScalarAtZero, holderX } from './sharing.ts'
+import { decodeNormSquared, holderX } from './sharing.ts'
 import type { ContributionMsg, PlanGroup, PlanMsg, ReceiptMsg, Refusal } from './messages.ts'
 
 export interface NormInputs {
@@ -85,7 +85,7 @@ export function normVerdicts(inp: NormInputs): NormVerdicts {
     if (ps.length < 2 * t - 1) { refused.push({ peer: c, reason: 'too-few-holders' }); continue }
     let value: number
     try {
-      const d = decodeScalarAtZero(ps.map(p => holderX(index.get(p.member)!)), ps.map(p => p.y), 2 * (t - 1))
+      const d = decodeNormSquared(ps.map(p => holderX(index.get(p.member)!)), ps.map(p => p.y), t)
       value = d.value
       for (const w of d.wrong) blamedSet.add(ps[w]!.member)
     } catch {

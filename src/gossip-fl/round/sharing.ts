@@ -7,9 +7,10 @@
  * import.
  */
 import type { Rng } from '../../util/rng.ts'
-import { P, HALF, add, mul, randomFieldElements } from '../../secret-sharing/field.ts'
-import { share as shamirShare, reconstruct as shamirReconstruct, holderX } from '../../secret-sharing/shamir.ts'
-import { berlekampWelch, evalPoly } from '../../secret-sharing/polynomial.ts'
+import { P, HALF } from '../../secret-sharing/field.ts'
+import { share as shamirShare, holderX } from '../../secret-sharing/shamir.ts'
+import { robustReconstruct } from '../../secret-sharing/consistency.ts'
+import { normSquarePoint, dealZeroShares, robustReconstructNormSquared } from '../../secret-sharing/norm-check.ts'
 
 export { P, holderX }
 
@@ -45,47 +46,38 @@ export function shareVector(secret: Uint32Array, m: number, t: number, rng: Rng)
   return shamirShare(secret, m, t, rng)
 }
 
-/** Sum of squares of a share vector, mod p: one point on a degree-2(t-1) polynomial whose constant term is ||secret||^2. */
+/** Sum of squares of a share vector, mod p: one point on a degree-2(t-1) polynomial whose constant term is ||secret||^2 (A's normSquarePoint). */
 export function sumOfSquares(y: Uint32Array): number {
-  let acc = 0
-  for (let i = 0; i < y.length; i++) acc = add(acc, mul(y[i]!, y[i]!))
-  return acc
+  return normSquarePoint(y)
 }
 
 /**
- * A dealer's zero-sharing for the norm masks: for each of `count` contributors, a
- * uniformly random polynomial of degree `degree` with constant term 0, evaluated
- * at x = 1..m. Returns masks[j][c] = Z_c(x_j). Adding sum_dealers Z_c(x_j) to the
- * member j's point leaves the constant term (the squared norm) unchanged and
- * makes every other coefficient uniform as soon as one dealer is honest.
+ * A dealer's zero-sharing for the norm masks (A's dealZeroShares): for each of
+ * `count` contributors a random polynomial of degree 2(t-1) with constant term 0,
+ * evaluated at x = 1..m. Returns masks[j][c] = Z_c(x_j). Adding the dealers'
+ * masks to member j's point leaves the constant term (the squared norm) unchanged
+ * and makes every other coefficient uniform as soon as one dealer is honest.
  */
-export function dealZeroShares(count: number, m: number, degree: number, rng: Rng): Uint32Array[] {
-  const masks: Uint32Array[] = []
-  for (let j = 0; j < m; j++) masks.push(new Uint32Array(count))
-  const coefs = new Uint32Array(degree + 1)
-  for (let c = 0; c < count; c++) {
-    randomFieldElements(rng, coefs)
-    coefs[0] = 0
-    for (let j = 0; j < m; j++) masks[j]![c] = evalPoly(coefs, holderX(j))
-  }
-  return masks
+export function dealZeroMasks(count: number, m: number, t: number, rng: Rng): Uint32Array[] {
+  return dealZeroShares(count, m, t, rng)
 }
 
 export interface ScalarDecode {
-  /** Constant term of the decoded polynomial. */
+  /** ||v||^2 mod p */
   value: number
   /** Indices (into the input) of points off the polynomial. */
   wrong: number[]
 }
 
 /**
- * Decode f(0) from points of a polynomial of degree <= `degree`, correcting up to
- * floor((k - degree - 1) / 2) wrong points (Berlekamp-Welch, A's implementation).
- * Throws TooManyFaultsError / ShareFormatError from A when it cannot.
+ * The squared norm from >= 2t-1 masked points, correcting up to
+ * floor((k - 2t + 1) / 2) wrong points (A's robustReconstructNormSquared,
+ * Berlekamp-Welch). Throws TooManyFaultsError / ShareFormatError when it cannot.
  */
-export function decodeScalarAtZero(xs: readonly number[], ys: readonly number[], degree: number): ScalarDecode {
-  const { poly, errors } = berlekampWelch(xs, ys, degree)
-  return { value: poly[0] ?? 0, wrong: errors }
+export function decodeNormSquared(xs: readonly number[], ys: readonly number[], t: number): ScalarDecode {
+  const r = robustReconstructNormSquared(xs.map((x, j) => ({ x, y: ys[j]! })), t)
+  const at = new Map(xs.map((x, j) => [x, j]))
+  return { value: r.normSquared, wrong: r.blamed.map(x => at.get(x)!) }
 }
 
 export interface VectorDecode {
@@ -95,38 +87,16 @@ export interface VectorDecode {
 }
 
 /**
- * Robust reconstruction of a shared vector (a group sum) from k >= t holders:
- * 1. consistency check on a random linear combination: z_j = <rho, y_j> for a
- *    fresh random rho (the sender cannot have chosen its vector knowing rho); a
- *    wrong vector changes z_j except with probability 1/p;
- * 2. Berlekamp-Welch on the k scalars z_j names the wrong holders (correcting up to
- *    floor((k - t) / 2) of them);
- * 3. the secret is interpolated from t holders not named wrong.
- * Throws (A's TooManyFaultsError) when too many are wrong to tell which.
+ * Robust reconstruction of a shared vector (a group sum) from k >= t holders (A's
+ * robustReconstruct): Berlekamp-Welch on a fresh random projection names the wrong
+ * holders (a wrong vector changes the projection except with probability 1/p, and
+ * the sender could not know the projection), correcting up to floor((k - t) / 2).
+ * Throws TooManyFaultsError when too many are wrong to tell which.
  */
 export function robustReconstructVector(xs: readonly number[], ys: readonly Uint32Array[], t: number, rng: Rng): VectorDecode {
-  const n = ys[0]!.length
-  const rho = randomFieldElements(rng, new Uint32Array(n))
-  const scalars = ys.map(y => dot(rho, y))
-  const { errors } = berlekampWelch(xs, scalars, t - 1)
-  const wrong = new Set(errors)
-  const good: Array<{ x: number, y: Uint32Array }> = []
-  for (let j = 0; j < xs.length && good.length < t; j++) if (!wrong.has(j)) good.push({ x: xs[j]!, y: ys[j]! })
-  return { secret: shamirReconstruct(good, t), wrong: errors }
-}
-
-function dot(a: Uint32Array, b: Uint32Array): number {
-  // Split a into 16-bit halves so every product stays < 2^47 and 32 of them < 2^52.
-  let lo = 0
-  let hi = 0
-  const reduce = (x: number): number => x % P
-  for (let i = 0; i < a.length; i++) {
-    const w = a[i]!
-    lo += (w & 0xffff) * b[i]!
-    hi += (w >>> 16) * b[i]!
-    if ((i & 31) === 31) { lo = reduce(lo); hi = reduce(hi) }
-  }
-  return reduce(reduce(hi) * 65536 + reduce(lo))
+  const r = robustReconstruct(xs.map((x, j) => ({ x, y: ys[j]! })), t, rng)
+  const at = new Map(xs.map((x, j) => [x, j]))
+  return { secret: r.secret, wrong: r.blamed.map(x => at.get(x)!) }
 }
 
 /** Sum of field vectors (a member's share of a group sum). */

@@ -14,7 +14,7 @@ import { recomputeFromBlob, modelHash } from '../round/aggregate.ts'
 import type { RuleState } from '../round/rules.ts'
 import { bytesEqual, toHex } from '../round/util.ts'
 import { attackByName, type AttackFn } from './attacks.ts'
-import { Bus } from './bus.ts'
+import { Bus, type Delivery } from './bus.ts'
 
 export interface SimFaults {
   /** Byzantine contributors (peer indices) and their attack. */
@@ -43,6 +43,8 @@ export interface SimConfig {
   /** Bound on deliveries + ticks per round (a hang guard). */
   maxStepsPerRound?: number
   onRound?: (r: RoundReport) => void
+  /** Sees every delivery (tests: who received what). */
+  observe?: (round: number, d: Delivery) => void
 }
 
 export interface RoundReport {
@@ -176,6 +178,7 @@ export async function simulate(cfg: SimConfig): Promise<SimResult> {
       const d = bus.next()
       if (d !== undefined) {
         if (silenced.has(d.to)) continue
+        cfg.observe?.(r, d)
         const i = indexOf.get(d.to)!
         handle(i, machines[i]!.step({ kind: 'message', from: d.from, payload: d.payload }))
         continue
