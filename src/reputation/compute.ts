@@ -13,8 +13,8 @@
  * Electronic Commerce Conference, 2002 (eq. 2 and section 4).
  *
  * Committee weight = ramp * (score - minScore) / (1 - minScore) for eligible peers,
- * ramp = min(1, (h + 1) / (K + 1)) with h the peer's honest rounds; identities with
- * h < K are "young" and their total weight is capped at a fraction phi of all weight.
+ * ramp = min(1, (h + 1) / (K + 1)) with h the peer's honest rounds. Sybil throttle:
+ * identities with h < jK together hold at most j*phi of all weight (j = 1..T).
  * Equivocators are excluded for ever.
  *
  * Determinism: only +, -, *, / (correctly rounded IEEE 754 on every engine; no
@@ -220,7 +220,7 @@ export function computeReputation(history: ReadonlyArray<RoundEvidence>, members
   // Evidence from round x weighs lambda^(now - 1 - x).
   const K = P.rampRounds
   const out = new Map<string, PeerReputation>()
-  const raw: Array<{ peer: string, score: number, weight: number, eligible: boolean, young: boolean }> = []
+  const raw: Array<{ peer: string, score: number, weight: number, eligible: boolean, honestRounds: number }> = []
   for (const [peer, st] of states) {
     if (st.at >= 0) decayTo(st, now - 1, P.decay)
     const score = (st.r + 1) / (st.r + st.s + 2)
@@ -228,24 +228,33 @@ export function computeReputation(history: ReadonlyArray<RoundEvidence>, members
     const eligible = !excluded && score >= P.minScore
     const ramp = st.honestRounds >= K ? 1 : (st.honestRounds + 1) / (K + 1)
     const weight = eligible ? ramp * ((score - P.minScore) / (1 - P.minScore)) : 0
-    raw.push({ peer, score, weight, eligible, young: st.honestRounds < K })
+    raw.push({ peer, score, weight, eligible, honestRounds: st.honestRounds })
   }
 
-  // Sybil throttle: young identities together hold at most phi of all weight.
-  // Scaling them by c = phi O / ((1 - phi) Y) gives exactly cY / (cY + O) = phi.
-  // With no established weight (O = 0, a network's first K rounds) there is
-  // nothing to protect and nothing to scale against, so no cap applies.
-  let young = 0
-  let old = 0
-  for (const x of raw) {
-    if (x.young) young += x.weight
-    else old += x.weight
-  }
+  // Sybil throttle, in tiers: for j = 1..T, identities with fewer than j*K honest
+  // rounds together hold at most j*phi of all weight (T = 1 is the plain cap on the
+  // young). Scaling such a set A_j by c = j phi B / ((1 - j phi) A_j) gives exactly
+  // c A_j / (c A_j + B) = j phi; it never loosens an earlier tier, because the
+  // earlier tier is scaled by the same c while the rest of its complement shrinks by
+  // at most c. With nothing outside a tier (B = 0, e.g. a network's first K rounds)
+  // there is nothing to protect and nothing to scale against, so that tier is free.
   const phi = P.youngWeightCap
-  const scale = phi < 1 && old > 0 && young > 0 && young > phi * (young + old) ? (phi * old) / ((1 - phi) * young) : 1
-  for (const x of raw) {
-    out.set(x.peer, { score: x.score, weight: x.young ? x.weight * scale : x.weight, eligible: x.eligible })
+  for (let j = 1; j <= P.capTiers && K > 0; j++) {
+    const capShare = j * phi
+    if (capShare >= 1) break
+    const below = j * K
+    let a = 0
+    let b = 0
+    for (const x of raw) {
+      if (x.honestRounds < below) a += x.weight
+      else b += x.weight
+    }
+    if (b > 0 && a > 0 && a > capShare * (a + b)) {
+      const c = (capShare * b) / ((1 - capShare) * a)
+      for (const x of raw) if (x.honestRounds < below) x.weight *= c
+    }
   }
+  for (const x of raw) out.set(x.peer, { score: x.score, weight: x.weight, eligible: x.eligible })
   return out
 }
 

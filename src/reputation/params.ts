@@ -24,6 +24,11 @@ export type ReputationParams = {
   /** phi: the largest share of total weight that young identities may hold together, in (0, 1]. */
   youngWeightCap: number
   /**
+   * T: tiers of the throttle. Identities with fewer than j*K honest rounds hold at
+   * most j*phi of all weight, for j = 1..T (T = 1: only the young are capped).
+   */
+  capTiers: number
+  /**
    * The round whose committee these reputations are for; evidence must be from
    * earlier rounds. Default: one past the last round in the history (0 if none).
    */
@@ -40,9 +45,10 @@ export const DEFAULT_REPUTATION_PARAMS: Readonly<ReputationParams> = Object.free
   minScore: 0.3,
   rampRounds: 10,
   youngWeightCap: 0.1,
+  capTiers: 5,
 })
 
-const KEYS = new Set(['decay', 'participationReward', 'blamePenalty', 'missedPenalty', 'refusedPenalty', 'farGroupPenalty', 'minScore', 'rampRounds', 'youngWeightCap', 'round'])
+const KEYS = new Set(['decay', 'participationReward', 'blamePenalty', 'missedPenalty', 'refusedPenalty', 'farGroupPenalty', 'minScore', 'rampRounds', 'youngWeightCap', 'capTiers', 'round'])
 
 /** Upper bound on evidence weights, keeping every sum far from overflow. */
 const MAX_EVIDENCE_WEIGHT = 1e6
@@ -78,6 +84,9 @@ export function resolveReputationParams(overrides?: Partial<ReputationParams>): 
   }
   const cap = finite('youngWeightCap', p.youngWeightCap)
   if (!(cap > 0 && cap <= 1)) throw new InvalidParametersError(`reputation.youngWeightCap must be in (0, 1], got ${cap}`)
+  if (!Number.isSafeInteger(p.capTiers) || p.capTiers < 1 || p.capTiers > 1000) {
+    throw new InvalidParametersError(`reputation.capTiers must be an integer in [1, 1000], got ${String(p.capTiers)}`)
+  }
   if (p.round !== undefined && (!Number.isSafeInteger(p.round) || p.round < 0)) {
     throw new InvalidParametersError(`reputation.round must be an integer >= 0, got ${String(p.round)}`)
   }

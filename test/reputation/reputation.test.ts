@@ -236,7 +236,7 @@ describe('reputation: determinism', () => {
     // Every tunable spelled out, so that retuning the defaults does not move the vector.
     const got = computeReputation(h, MEMBERS, {
       round: 5, rampRounds: 1, youngWeightCap: 0.2, decay: 0.95, participationReward: 1,
-      blamePenalty: 8, missedPenalty: 1, refusedPenalty: 2, farGroupPenalty: 1, minScore: 0.3,
+      blamePenalty: 8, missedPenalty: 1, refusedPenalty: 2, farGroupPenalty: 1, minScore: 0.3, capTiers: 5,
     })
     assert.equal(bits(got), PINNED_BITS)
     // Cross-check one entry by hand: P0 earns a full reward in rounds 0 and 2 and
@@ -267,7 +267,7 @@ describe('reputation: hostile inputs and parameters', () => {
     const bad: Array<Record<string, unknown>> = [
       { decay: 0 }, { decay: 1.5 }, { decay: NaN }, { decay: '0.9' }, { minScore: 1 }, { minScore: -0.1 },
       { rampRounds: -1 }, { rampRounds: 1.5 }, { rampRounds: 1e9 }, { youngWeightCap: 0 }, { youngWeightCap: 1.01 },
-      { blamePenalty: -1 }, { missedPenalty: Infinity }, { participationReward: 1e7 }, { round: -1 }, { round: 0.5 },
+      { blamePenalty: -1 }, { missedPenalty: Infinity }, { participationReward: 1e7 }, { round: -1 }, { round: 0.5 }, { capTiers: 0 }, { capTiers: 1.5 }, { capTiers: 1e6 },
       { bogus: 1 },
     ]
     for (const b of bad) throwsName(() => computeReputation([], MEMBERS, b), 'InvalidParametersError')
