@@ -87,7 +87,9 @@ export function geometricMedian(inputs: readonly Float32Array[], state?: RuleSta
       dist[i] = dist64(v, inputs[i])
       objective += dist[i]
     }
-    if (Math.abs(previous - objective) <= p.tolerance * objective) break
+    // tolerance 0 runs every iteration: with a far outlier the objective can stop
+    // changing in float64 while v still creeps toward the median.
+    if (p.tolerance > 0 && Math.abs(previous - objective) <= p.tolerance * objective) break
   }
   const out = new Float32Array(d)
   for (let j = 0; j < d; j++) out[j] = v[j]
