@@ -60,12 +60,12 @@ export function decodeVarintPrefix (buf: Uint8ArrayList | Uint8Array, max: numbe
  * last thing on the stream before the remote closes its writable end, or at
  * least nothing may follow it before we return (trailing bytes are malformed).
  */
-export async function readFrame (stream: Stream, maxLength: number, signal: AbortSignal): Promise<Uint8ArrayList> {
-  return await new Promise<Uint8ArrayList>((resolve, reject) => {
+export async function readFrame (stream: Stream, maxLength: number, signal: AbortSignal): Promise<Uint8Array> {
+  return await new Promise<Uint8Array>((resolve, reject) => {
     const buf = new Uint8ArrayList()
     let header: { value: number, bytes: number } | undefined
     let settled = false
-    const finish = (err: unknown, frame?: Uint8ArrayList): void => {
+    const finish = (err: unknown, frame?: Uint8Array): void => {
       if (settled) return
       settled = true
       stream.removeEventListener('message', onMessage)
@@ -84,7 +84,7 @@ export async function readFrame (stream: Stream, maxLength: number, signal: Abor
         }
         const total = header.bytes + header.value
         if (buf.byteLength > total) { finish(new MalformedFrameError(`${buf.byteLength - total} bytes after the frame`)); return }
-        if (buf.byteLength === total) finish(undefined, buf.sublist(header.bytes, total))
+        if (buf.byteLength === total) finish(undefined, plain(buf.subarray(header.bytes, total)))
       } catch (err) {
         finish(err)
       }
@@ -112,6 +112,11 @@ export async function readFrame (stream: Stream, maxLength: number, signal: Abor
     stream.addEventListener('close', onClose)
     if (stream.remoteWriteStatus !== 'writable' && stream.readBufferLength === 0) onEnd()
   })
+}
+
+/** A plain Uint8Array view (uint8arraylist hands out Node Buffers). */
+export function plain (b: Uint8Array): Uint8Array {
+  return Object.getPrototypeOf(b) === Uint8Array.prototype ? b : new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
 }
 
 /** Write one frame: varint(total length of parts) || parts. Waits for drain, not for the remote. */

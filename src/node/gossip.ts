@@ -22,6 +22,7 @@ import type { GossipSub, GossipsubMessage, Message, TopicValidatorResult } from 
 import { InvalidParametersError } from '../util/errors.ts'
 import { AlreadyRegisteredError, FrameTooLargeError, TransportNotStartedError } from './errors.ts'
 import { peerNameFromPeerId } from './peer-name.ts'
+import { plain } from './frame-io.ts'
 import { MAX_GOSSIP_BYTES } from './protocol-ids.ts'
 import { Validation, type GossipMessage, type MessageHandler, type Misbehaviour, type PublishResult, type SubscribeOptions, type TopicValidator, type ValidationResult } from './transport.ts'
 
@@ -170,7 +171,7 @@ export class GossipService implements Startable {
     }
     let result: ValidationResult
     try {
-      result = await sub.validator({ topic, from, via, data: msg.data })
+      result = await sub.validator({ topic, from, via, data: plain(msg.data) })
     } catch {
       return Validation.Ignore
     }
@@ -188,7 +189,7 @@ export class GossipService implements Startable {
     const from = peerNameFromPeerId(msg.from)
     if (from === undefined) return
     const via = peerNameFromPeerId(propagationSource) ?? propagationSource.toString()
-    const m: GossipMessage = { topic: msg.topic, from, via, data: msg.data }
+    const m: GossipMessage = { topic: msg.topic, from, via, data: plain(msg.data) }
     try { sub.onMessage(m) } catch { /* a subscriber's failure is its own */ }
   }
 }

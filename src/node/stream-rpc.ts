@@ -206,7 +206,7 @@ export class StreamRpc implements Startable {
     try {
       let request: Uint8Array
       try {
-        request = (await readFrame(stream, reg.maxRequestBytes, dl.signal)).subarray()
+        request = await readFrame(stream, reg.maxRequestBytes, dl.signal)
       } catch (err) {
         if (isOversize(err)) {
           this.report(remote, { kind: 'oversized-frame', where: protocol, detail: (err as Error).message })
@@ -319,7 +319,7 @@ export class StreamRpc implements Startable {
         if (e !== cause) throw e
         throw new RpcStreamError(`stream to ${name} failed: ${(err as Error)?.message}`, { cause: err })
       }
-      const frame = r.frame.subarray()
+      const frame = r.frame
       try {
         return decodeResponseFrame(frame, maxResponseBytes)
       } catch (err) {

@@ -76,6 +76,7 @@ export function transportCompliance (label: string, factory: HarnessFactory, opt
         })
         const empty = await a.send(b.self, '/test/echo/1.0.0', new Uint8Array(0))
         assert.equal(empty.length, 64)
+        assert.equal(Object.getPrototypeOf(empty), Uint8Array.prototype, 'responses are plain Uint8Arrays, not Buffers')
       })
 
       it('carries a 6 MiB payload both ways intact', async () => {
@@ -158,6 +159,7 @@ export function transportCompliance (label: string, factory: HarnessFactory, opt
             const j = Number(new TextDecoder().decode(m.data).slice(-1))
             assert.equal(m.from, h.transports[j]!.self, 'author is the publisher')
             assert.equal(m.topic, topic)
+            assert.equal(Object.getPrototypeOf(m.data), Uint8Array.prototype)
           }
         }
         offs.forEach((off) => { off() })
