@@ -54,7 +54,7 @@ export function defaultCharter(): Charter {
   }
 }
 
-type CharterInput = Partial<Omit<Charter, 'model' | 'training' | 'dp' | 'committee' | 'aggregation' | 'deadlines' | 'watermark'>> & {
+export type CharterInput = Partial<Omit<Charter, 'model' | 'training' | 'dp' | 'committee' | 'aggregation' | 'deadlines' | 'watermark'>> & {
   model?: Partial<Charter['model']>
   training?: Partial<Charter['training']>
   dp?: Partial<Charter['dp']>

@@ -133,7 +133,7 @@ describe('ledger/entry', () => {
       { networkId: '' },
       { deadlines: { share: 0 } }
     ]
-    for (const b of bad) assert.throws(() => makeCharter(b), { name: 'InvalidParametersError' }, JSON.stringify(b))
+    for (const b of bad) assert.throws(() => makeCharter(b as Parameters<typeof makeCharter>[0]), { name: 'InvalidParametersError' }, JSON.stringify(b))
   })
 
   it('watermark commitment is SHA-256 of the canonical opening', () => {
