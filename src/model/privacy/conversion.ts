@@ -6,11 +6,10 @@
  *     epsilon = r + log((alpha - 1)/alpha) - (log(delta) + log(alpha)) / (alpha - 1)
  *
  * (Canonne, Kamath, Steinke 2020, "The Discrete Gaussian for Differential Privacy",
- * arXiv:2004.00010, Proposition 12; Balle, Barthe, Gaboardi, Hsu, Sato 2020,
+ * arXiv:2004.00010 v4, Proposition 12; Balle, Barthe, Gaboardi, Hsu, Sato 2020,
  * "Hypothesis testing interpretations and Rényi differential privacy",
- * arXiv:1905.09982 / AISTATS 2020, Theorem 21; also Asoodeh et al. 2020,
- * arXiv:2001.05990, Eq. 20). It improves on the classic bound
- * epsilon = r + log(1/delta)/(alpha - 1) (Mironov 2017, Proposition 3), which we
+ * AISTATS 2020; also Asoodeh et al. 2020, arXiv:2001.05990 v1, Eq. 20). It improves on the classic bound
+ * epsilon = r + log(1/delta)/(alpha - 1) (Mironov 2017, arXiv:1702.07476 v3, Proposition 3), which we
  * keep for comparison with older published numbers.
  *
  * Since D_alpha is non-decreasing in alpha, r also bounds the KL divergence, and

@@ -11,17 +11,17 @@
  *
  * with mu0 = N(0, sigma^2), mu1 = N(1, sigma^2)
  * (Mironov, Talwar, Zhang 2019, "Rényi Differential Privacy of the Sampled
- * Gaussian Mechanism", arXiv:1908.10530, Theorem 4 and Section 3). Both directions
- * of the divergence are bounded by this A_alpha (ibid., Theorem 5), so it is the
- * RDP of the mechanism. Composition over T steps multiplies by T (Mironov 2017,
+ * Gaussian Mechanism", arXiv:1908.10530, Sec. 3, which also shows that this
+ * ordering of the two distributions is the worst case, so A_alpha bounds the RDP
+ * of the mechanism). Composition over T steps multiplies by T (Mironov 2017,
  * "Rényi Differential Privacy", Proposition 1).
  *
  * - Integer alpha: binomial expansion of (1 - q + q mu1/mu0)^alpha and the Gaussian
  *   moment E_{mu0}[(mu1/mu0)^i] = exp((i^2 - i) / (2 sigma^2)) give an exact finite
- *   sum (MTZ 2019, Section 3.2), evaluated in log space.
+ *   sum (MTZ 2019, Sec. 3), evaluated in log space.
  * - Fractional alpha: the integral is split at z0, where (1-q) mu0 = q mu1, and each
  *   side is expanded in the generalised binomial series that converges there
- *   (MTZ 2019, Section 3.3); each term integrates to a Gaussian tail, hence erfc.
+ *   (MTZ 2019, Sec. 3.3); each term integrates to a Gaussian tail, hence erfc.
  *   By default we sum the absolute values of the terms: every term's integral is
  *   positive, so this is an upper bound on A_alpha (exact except for the tail terms
  *   whose binomial coefficient is negative), and it cannot cancel catastrophically
@@ -29,8 +29,9 @@
  *   fall back to the log-convexity of alpha -> A_alpha (A_alpha is a moment
  *   generating function, convex in log by Hölder) and interpolate log A between
  *   the neighbouring integer orders, which is again an upper bound.
- * - q = 1 is the plain Gaussian mechanism: eps(alpha) = alpha / (2 sigma^2)
- *   (Mironov 2017, Proposition 7). q = 0 releases nothing about the record: 0.
+ * - q = 1 is the plain Gaussian mechanism: A_alpha = E_{mu0}[(mu1/mu0)^alpha] =
+ *   exp((alpha^2 - alpha) / (2 sigma^2)), so eps(alpha) = alpha / (2 sigma^2)
+ *   (Mironov 2017). q = 0 releases nothing about the record: 0.
  */
 import { logSumExp, logAdd, logSub, logErfc } from './logmath.ts'
 import { InvalidPrivacyParameterError, requireFinite, requireInRange } from './errors.ts'
@@ -94,7 +95,7 @@ function logAbsBinomials(alpha: number, n: number): { logAbs: Float64Array, nega
   return { logAbs, negative }
 }
 
-/** log A_alpha for an integer alpha >= 2 and 0 < q < 1 (exact finite sum, MTZ 2019 Sec. 3.2). */
+/** log A_alpha for an integer alpha >= 2 and 0 < q < 1 (exact finite sum, MTZ 2019 Sec. 3). */
 export function logAInteger(q: number, sigma: number, alpha: number): number {
   const logq = Math.log(q)
   const log1mq = Math.log1p(-q)

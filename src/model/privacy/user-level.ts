@@ -8,7 +8,7 @@
  * which the peer contributes is a Gaussian mechanism with sensitivity C. If that
  * group sum carries noise of standard deviation at least z*C (z = the charter's
  * noise multiplier), the round is (alpha, alpha/(2 z^2))-RDP for the peer
- * (Mironov 2017, Prop. 7), and rounds compose additively in RDP. This is the
+ * (the Gaussian mechanism, Mironov 2017), and rounds compose additively in RDP. This is the
  * DP-FedAvg view of McMahan, Ramage, Talwar, Zhang 2018 ("Learning
  * Differentially Private Recurrent Language Models", ICLR 2018), where the unit
  * of privacy is the participant rather than one record.
