@@ -14,7 +14,7 @@ import {
 import type { RuleName, RuleState } from '../../src/gossip-fl/aggregation/index.ts'
 
 const v = (...xs: number[]): Float32Array => Float32Array.from(xs)
-const arr = (x: Float32Array): number[] => Array.from(x)
+const arr = (x: ArrayLike<number>): number[] => Array.from(x)
 
 function randomInputs(seed: string, n: number, d: number, scale = 1): Float32Array[] {
   const rng = seededRng(seed)
@@ -316,7 +316,7 @@ describe('gossip-fl/aggregation: distance to the aggregate', () => {
     assert.ok(Math.abs(dist[0] - Math.SQRT1_2) < 1e-9)
     const rel = relativeDistancesToAggregate(xs, agg)
     assert.ok(rel[3] > 50 && rel[0] <= 1.0000001)
-    assert.deepEqual(arr(relativeDistancesToAggregate([v(1), v(1), v(1), v(5)], v(1)) as unknown as Float32Array), [0, 0, 0, Infinity])
+    assert.deepEqual(arr(relativeDistancesToAggregate([v(1), v(1), v(1), v(5)], v(1))), [0, 0, 0, Infinity])
   })
   it('rejects a mismatched or non-finite aggregate', () => {
     throwsNamed(() => distancesToAggregate([v(1, 2)], v(1)), 'AggregationInputError')
