@@ -17,6 +17,10 @@
  * identities with h < jK together hold at most j*phi of all weight (j = 1..T).
  * Equivocators are excluded for ever.
  *
+ * `ReputationAccumulator` keeps r, s and h per peer from round to round, so a ledger
+ * that verifies every checkpoint pays O(peers) per round instead of recomputing the
+ * whole history; `computeReputation` is built on it, so both give the same bits.
+ *
  * Determinism: only +, -, *, / (correctly rounded IEEE 754 on every engine; no
  * Math.pow/exp/log), peers processed in peer-id order, rounds in round order, and
  * sums over peers taken in peer-id order. Equal inputs give equal bits everywhere.
@@ -31,8 +35,8 @@ export const MAX_MEMBERS = 1_000_000
 export const MAX_HISTORY = 10_000_000
 export const MAX_DELIVERED = 0xffffffff
 
+/** A peer's accumulated evidence. */
 type PeerState = {
-  info: MemberInfo
   r: number
   s: number
   /** Round up to which r and s are decayed (lazy decay), or -1 if never touched. */
@@ -57,7 +61,8 @@ function isRound(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
 }
 
-function validateMembers(members: ReadonlyArray<MemberInfo>): Map<string, PeerState> {
+/** Validated members, keyed and iterated in peer-id order. */
+function validateMembers(members: ReadonlyArray<MemberInfo>): Map<string, MemberInfo> {
   if (!Array.isArray(members)) throw new InvalidParametersError('members must be an array')
   if (members.length > MAX_MEMBERS) throw new InvalidParametersError(`at most ${MAX_MEMBERS} members, got ${members.length}`)
   const sorted: MemberInfo[] = []
@@ -75,13 +80,11 @@ function validateMembers(members: ReadonlyArray<MemberInfo>): Map<string, PeerSt
     sorted.push(m)
   }
   sorted.sort((a, b) => comparePeerIds(a.peer, b.peer))
-  const states = new Map<string, PeerState>()
-  for (const info of sorted) states.set(info.peer, { info, r: 0, s: 0, at: -1, honestRounds: 0 })
-  return states
+  return new Map(sorted.map(m => [m.peer, m]))
 }
 
 /** A validated list of distinct members of the network, as a set. */
-function peerSet(list: unknown, where: string, states: Map<string, PeerState>, round: number): Set<string> {
+function peerSet(list: unknown, where: string, members: Map<string, MemberInfo>, round: number): Set<string> {
   if (!Array.isArray(list)) throw new InvalidParametersError(`${where} must be an array`)
   if (list.length > MAX_MEMBERS) throw new InvalidParametersError(`${where}: at most ${MAX_MEMBERS} entries`)
   const out = new Set<string>()
@@ -89,9 +92,9 @@ function peerSet(list: unknown, where: string, states: Map<string, PeerState>, r
     const p: unknown = list[i]
     assertPeerId(p, `${where}[${i}]`)
     if (out.has(p)) throw new InvalidParametersError(`${where}: duplicate peer ${p}`)
-    const st = states.get(p)
-    if (st === undefined) throw new InvalidParametersError(`${where}: ${p} is not a member`)
-    if (round < st.info.joinedRound) throw new InvalidParametersError(`${where}: ${p} joined in round ${st.info.joinedRound}, after round ${round}`)
+    const info = members.get(p)
+    if (info === undefined) throw new InvalidParametersError(`${where}: ${p} is not a member`)
+    if (round < info.joinedRound) throw new InvalidParametersError(`${where}: ${p} joined in round ${info.joinedRound}, after round ${round}`)
     out.add(p)
   }
   return out
@@ -108,8 +111,7 @@ type CheckedRound = {
   refused: Set<string>
 }
 
-function validateRound(e: RoundEvidence, i: number, states: Map<string, PeerState>): CheckedRound {
-  const where = `history[${i}]`
+function validateRound(e: RoundEvidence, where: string, members: Map<string, MemberInfo>): CheckedRound {
   if (e === null || typeof e !== 'object') throw new InvalidParametersError(`${where} must be an object`)
   if (!isRound(e.round)) throw new InvalidParametersError(`${where}.round must be an integer >= 0, got ${String(e.round)}`)
   const round = e.round
@@ -120,7 +122,7 @@ function validateRound(e: RoundEvidence, i: number, states: Map<string, PeerStat
   if (keys.length > MAX_MEMBERS) throw new InvalidParametersError(`${where}.delivered: at most ${MAX_MEMBERS} entries`)
   // The key set is validated like a list of peers (own enumerable keys only, so a
   // '__proto__' or inherited key is rejected or ignored, never trusted).
-  peerSet(keys, `${where}.delivered`, states, round)
+  peerSet(keys, `${where}.delivered`, members, round)
   for (const k of keys) {
     const v: unknown = d[k]
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || v > MAX_DELIVERED) {
@@ -130,29 +132,19 @@ function validateRound(e: RoundEvidence, i: number, states: Map<string, PeerStat
   }
   return {
     round,
-    committee: peerSet(e.committee, `${where}.committee`, states, round),
-    contributors: peerSet(e.contributors, `${where}.contributors`, states, round),
+    committee: peerSet(e.committee, `${where}.committee`, members, round),
+    contributors: peerSet(e.contributors, `${where}.contributors`, members, round),
     delivered,
-    blamed: peerSet(e.blamed, `${where}.blamed`, states, round),
-    missed: peerSet(e.missed, `${where}.missed`, states, round),
-    far: peerSet(e.farGroupMembers, `${where}.farGroupMembers`, states, round),
-    refused: peerSet(e.refused, `${where}.refused`, states, round),
+    blamed: peerSet(e.blamed, `${where}.blamed`, members, round),
+    missed: peerSet(e.missed, `${where}.missed`, members, round),
+    far: peerSet(e.farGroupMembers, `${where}.farGroupMembers`, members, round),
+    refused: peerSet(e.refused, `${where}.refused`, members, round),
   }
 }
 
 /** Role class of a peer in a round: 1 = contributor, 2 = committee member, 3 = both, 0 = neither. */
 function roleOf(ev: CheckedRound, p: string): number {
   return (ev.contributors.has(p) ? 1 : 0) | (ev.committee.has(p) ? 2 : 0)
-}
-
-/** Decay a peer's evidence from round `st.at` to round `to` (lazily, on touch). */
-function decayTo(st: PeerState, to: number, lambda: number): void {
-  if (st.at >= 0 && to > st.at) {
-    const f = powInt(lambda, to - st.at)
-    st.r *= f
-    st.s *= f
-  }
-  st.at = to
 }
 
 function applyRound(ev: CheckedRound, states: Map<string, PeerState>, P: ReputationParams): void {
@@ -169,8 +161,18 @@ function applyRound(ev: CheckedRound, states: Map<string, PeerState>, P: Reputat
     if (dlv > expected[role]!) expected[role] = dlv
   }
   for (const p of peers) {
-    const st = states.get(p)!
-    decayTo(st, ev.round, P.decay)
+    let st = states.get(p)
+    if (st === undefined) {
+      st = { r: 0, s: 0, at: -1, honestRounds: 0 }
+      states.set(p, st)
+    }
+    // Lazy decay: bring r and s from the peer's last round to this one.
+    if (st.at >= 0) {
+      const f = powInt(P.decay, ev.round - st.at)
+      st.r *= f
+      st.s *= f
+    }
+    st.at = ev.round
     const role = roleOf(ev, p)
     const blamed = ev.blamed.has(p)
     const refused = ev.refused.has(p)
@@ -193,42 +195,28 @@ function applyRound(ev: CheckedRound, states: Map<string, PeerState>, P: Reputat
   }
 }
 
-/**
- * Reputation of every member for the committee of round `params.round` (default:
- * one past the last round of `history`). Pure and deterministic: equal inputs give
- * equal bits on every platform. The returned map lists members in peer-id order.
- *
- * Throws InvalidParametersError for malformed, duplicate, out-of-order-in-time or
- * unknown-peer evidence and bad parameters, InvalidPeerIdError for malformed ids.
- */
-export function computeReputation(history: ReadonlyArray<RoundEvidence>, members: ReadonlyArray<MemberInfo>, params?: Partial<ReputationParams>): Map<string, PeerReputation> {
-  const P = resolveReputationParams(params)
-  const states = validateMembers(members)
-  if (!Array.isArray(history)) throw new InvalidParametersError('history must be an array')
-  if (history.length > MAX_HISTORY) throw new InvalidParametersError(`at most ${MAX_HISTORY} rounds of history, got ${history.length}`)
-  const rounds = history.map((e, i) => validateRound(e, i, states))
-  rounds.sort((a, b) => a.round - b.round)
-  for (let i = 1; i < rounds.length; i++) {
-    if (rounds[i]!.round === rounds[i - 1]!.round) throw new InvalidParametersError(`two evidence records for round ${rounds[i]!.round}`)
-  }
-  const last = rounds.length > 0 ? rounds[rounds.length - 1]!.round : -1
-  const now = P.round ?? last + 1
-  if (last >= now) throw new InvalidParametersError(`evidence for round ${last} cannot inform the committee of round ${now}`)
-
-  for (const ev of rounds) applyRound(ev, states, P)
-
-  // Evidence from round x weighs lambda^(now - 1 - x).
+/** Scores, weights and eligibility of `members` for the committee of round `now`. Reads `states` only. */
+function snapshotOf(states: Map<string, PeerState>, members: Map<string, MemberInfo>, now: number, P: ReputationParams): Map<string, PeerReputation> {
   const K = P.rampRounds
-  const out = new Map<string, PeerReputation>()
   const raw: Array<{ peer: string, score: number, weight: number, eligible: boolean, honestRounds: number }> = []
-  for (const [peer, st] of states) {
-    if (st.at >= 0) decayTo(st, now - 1, P.decay)
-    const score = (st.r + 1) / (st.r + st.s + 2)
-    const excluded = st.info.excludedAtRound !== undefined && st.info.excludedAtRound < now
+  for (const [peer, info] of members) {
+    const st = states.get(peer)
+    let r = 0
+    let s = 0
+    let h = 0
+    if (st !== undefined && st.at >= 0) {
+      // Evidence from round x weighs lambda^(now - 1 - x).
+      const f = powInt(P.decay, now - 1 - st.at)
+      r = st.r * f
+      s = st.s * f
+      h = st.honestRounds
+    }
+    const score = (r + 1) / (r + s + 2)
+    const excluded = info.excludedAtRound !== undefined && info.excludedAtRound < now
     const eligible = !excluded && score >= P.minScore
-    const ramp = st.honestRounds >= K ? 1 : (st.honestRounds + 1) / (K + 1)
+    const ramp = h >= K ? 1 : (h + 1) / (K + 1)
     const weight = eligible ? ramp * ((score - P.minScore) / (1 - P.minScore)) : 0
-    raw.push({ peer, score, weight, eligible, honestRounds: st.honestRounds })
+    raw.push({ peer, score, weight, eligible, honestRounds: h })
   }
 
   // Sybil throttle, in tiers: for j = 1..T, identities with fewer than j*K honest
@@ -254,8 +242,76 @@ export function computeReputation(history: ReadonlyArray<RoundEvidence>, members
       for (const x of raw) if (x.honestRounds < below) x.weight *= c
     }
   }
+  const out = new Map<string, PeerReputation>()
   for (const x of raw) out.set(x.peer, { score: x.score, weight: x.weight, eligible: x.eligible })
   return out
+}
+
+/**
+ * Incremental reputation: add each checkpointed round's evidence once, take a
+ * snapshot for any later round. `snapshot` after adding rounds x_1 < ... < x_k
+ * returns exactly the bits `computeReputation([x_1..x_k], members, params)` does.
+ */
+export class ReputationAccumulator {
+  readonly params: Readonly<ReputationParams>
+  private readonly states = new Map<string, PeerState>()
+  private last = -1
+
+  constructor(params?: Partial<ReputationParams>) {
+    this.params = resolveReputationParams(params)
+  }
+
+  /** The last round added, or -1. */
+  get lastRound(): number {
+    return this.last
+  }
+
+  /**
+   * Add one round's evidence; `members` are those the ledger knows at that round (every
+   * peer the evidence names must be one, joined no later than the round). Rounds must
+   * be added in strictly increasing order. Throws InvalidParametersError / InvalidPeerIdError
+   * and leaves the accumulator unchanged on any error.
+   */
+  addRound(evidence: RoundEvidence, members: ReadonlyArray<MemberInfo>): void {
+    const ev = validateRound(evidence, 'evidence', validateMembers(members))
+    if (ev.round <= this.last) throw new InvalidParametersError(`round ${ev.round} added after round ${this.last}; rounds must increase`)
+    this.last = ev.round
+    applyRound(ev, this.states, this.params)
+  }
+
+  /** Reputation of `members` for the committee of `round` (default: params.round, else last round + 1). */
+  snapshot(members: ReadonlyArray<MemberInfo>, round?: number): Map<string, PeerReputation> {
+    const now = round ?? this.params.round ?? this.last + 1
+    if (!isRound(now)) throw new InvalidParametersError(`round must be an integer >= 0, got ${String(now)}`)
+    if (this.last >= now) throw new InvalidParametersError(`evidence for round ${this.last} cannot inform the committee of round ${now}`)
+    return snapshotOf(this.states, validateMembers(members), now, this.params)
+  }
+}
+
+/**
+ * Reputation of every member for the committee of round `params.round` (default:
+ * one past the last round of `history`). Pure and deterministic: equal inputs give
+ * equal bits on every platform. The returned map lists members in peer-id order.
+ *
+ * Throws InvalidParametersError for malformed, duplicate, out-of-order-in-time or
+ * unknown-peer evidence and bad parameters, InvalidPeerIdError for malformed ids.
+ */
+export function computeReputation(history: ReadonlyArray<RoundEvidence>, members: ReadonlyArray<MemberInfo>, params?: Partial<ReputationParams>): Map<string, PeerReputation> {
+  const P = resolveReputationParams(params)
+  const mem = validateMembers(members)
+  if (!Array.isArray(history)) throw new InvalidParametersError('history must be an array')
+  if (history.length > MAX_HISTORY) throw new InvalidParametersError(`at most ${MAX_HISTORY} rounds of history, got ${history.length}`)
+  const rounds = history.map((e, i) => validateRound(e, `history[${i}]`, mem))
+  rounds.sort((a, b) => a.round - b.round)
+  for (let i = 1; i < rounds.length; i++) {
+    if (rounds[i]!.round === rounds[i - 1]!.round) throw new InvalidParametersError(`two evidence records for round ${rounds[i]!.round}`)
+  }
+  const last = rounds.length > 0 ? rounds[rounds.length - 1]!.round : -1
+  const now = P.round ?? last + 1
+  if (last >= now) throw new InvalidParametersError(`evidence for round ${last} cannot inform the committee of round ${now}`)
+  const states = new Map<string, PeerState>()
+  for (const ev of rounds) applyRound(ev, states, P)
+  return snapshotOf(states, mem, now, P)
 }
 
 /** The committee candidates of a reputation map: eligible peers of positive weight, in peer-id order. */

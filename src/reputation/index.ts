@@ -7,5 +7,5 @@
 export type { MemberInfo, RoundEvidence, PeerReputation } from './types.ts'
 export type { ReputationParams } from './params.ts'
 export { DEFAULT_REPUTATION_PARAMS, resolveReputationParams } from './params.ts'
-export { computeReputation, committeeCandidates } from './compute.ts'
+export { computeReputation, committeeCandidates, ReputationAccumulator } from './compute.ts'
 export { InvalidPeerIdError, isPeerId, assertPeerId, peerIdBytes, comparePeerIds } from './peer-id.ts'

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { sha256 } from '@noble/hashes/sha2.js'
 import {
-  computeReputation, committeeCandidates, resolveReputationParams, DEFAULT_REPUTATION_PARAMS,
+  computeReputation, committeeCandidates, resolveReputationParams, DEFAULT_REPUTATION_PARAMS, ReputationAccumulator,
   type MemberInfo, type RoundEvidence, type PeerReputation,
 } from '../../src/reputation/index.ts'
 
@@ -255,6 +255,48 @@ const PINNED_BITS = [
   '8e6f164db9ec8113c65e87a3ed85f0e63500b4655e1cc453d461b3a468f0784d:3fe4a15d79ee15b6:3fdf83e680f1629b:true',
   'd05da2d6ccea84709e05de2c1f6aaf23731bbd0389ff11bbf311b1d27b9a9a13:3fd60cc9fa445ad9:3fa049147186996c:true',
 ].join('|')
+
+describe('reputation: incremental accumulator', () => {
+  it('property: adding rounds one by one gives exactly the bits of computeReputation on every prefix', () => {
+    fc.assert(fc.property(arbHistory, fc.integer({ min: 0, max: 3 }), fc.double({ min: 0.5, max: 1, noNaN: true }), (h, ahead, decay) => {
+      const sorted = h.slice().sort((a, b) => a.round - b.round)
+      const acc = new ReputationAccumulator({ decay, rampRounds: 2 })
+      for (let i = 0; i < sorted.length; i++) {
+        acc.addRound(sorted[i]!, MEMBERS)
+        const round = sorted[i]!.round + 1 + ahead
+        assert.equal(bits(acc.snapshot(MEMBERS, round)), bits(computeReputation(sorted.slice(0, i + 1), MEMBERS, { decay, rampRounds: 2, round })))
+      }
+      assert.equal(bits(acc.snapshot(MEMBERS)), bits(computeReputation(sorted, MEMBERS, { decay, rampRounds: 2 })))
+    }), { numRuns: 100, seed: 28 })
+  })
+
+  it('members may grow between rounds; a snapshot covers exactly the members it is given', () => {
+    const acc = new ReputationAccumulator()
+    const early = MEMBERS.slice(0, 3)
+    acc.addRound(ev(0, { contributors: [P[0]!], delivered: { [P[0]!]: 1 } }), early)
+    const later = [...early, { peer: P[3]!, joinedRound: 1 }]
+    acc.addRound(ev(1, { contributors: [P[0]!, P[3]!], delivered: { [P[0]!]: 1, [P[3]!]: 1 } }), later)
+    const snap = acc.snapshot(later)
+    assert.deepEqual([...snap.keys()], later.map(m => m.peer).sort())
+    assert.equal(bits(snap), bits(computeReputation([ev(0, { contributors: [P[0]!], delivered: { [P[0]!]: 1 } }), ev(1, { contributors: [P[0]!, P[3]!], delivered: { [P[0]!]: 1, [P[3]!]: 1 } })], later)))
+  })
+
+  it('rejects rounds out of order, stale snapshots and bad evidence, and stays unchanged after an error', () => {
+    const acc = new ReputationAccumulator()
+    acc.addRound(ev(3, { contributors: [P[0]!], delivered: { [P[0]!]: 1 } }), MEMBERS)
+    const before = bits(acc.snapshot(MEMBERS))
+    const throwsName = (f: () => unknown, name: string): void => { assert.throws(f, (e: Error) => e.name === name) }
+    throwsName(() => acc.addRound(ev(3), MEMBERS), 'InvalidParametersError')
+    throwsName(() => acc.addRound(ev(2), MEMBERS), 'InvalidParametersError')
+    throwsName(() => acc.addRound(ev(4, { blamed: [pid('stranger')] }), MEMBERS), 'InvalidParametersError')
+    throwsName(() => acc.addRound(ev(4, { blamed: ['x'] }), MEMBERS), 'InvalidPeerIdError')
+    throwsName(() => acc.snapshot(MEMBERS, 3), 'InvalidParametersError')
+    throwsName(() => acc.snapshot(MEMBERS, -1), 'InvalidParametersError')
+    throwsName(() => new ReputationAccumulator({ decay: 2 }), 'InvalidParametersError')
+    assert.equal(acc.lastRound, 3)
+    assert.equal(bits(acc.snapshot(MEMBERS)), before)
+  })
+})
 
 describe('reputation: hostile inputs and parameters', () => {
   const throwsName = (f: () => unknown, name: string): void => {
