@@ -7,10 +7,14 @@
  * jointly uniform whatever the secret.
  *
  * Speed (bench/secret-sharing.ts): coordinates are processed in cache-sized blocks;
- * per block the t - 1 random coefficients are drawn in one rng.fillU32 call; per
- * holder, Horner's rule runs coefficient-major over the block in float64, where the
- * small x keeps acc * x + c exact (< 2^53) for several steps, so most steps need no
- * reduction at all (for x <= 10, t <= 6: none until the end).
+ * per block the t - 1 random coefficients are drawn in one rng.fillU32 call. The
+ * small evaluation points x = 1..m keep every intermediate value an exact float64
+ * integer (< 2^53) without reduction, so each share value costs one Mersenne
+ * reduction. Three evaluation strategies, by (m, t):
+ * - forward differences over all holders at once (t in 4..7, m > t): `deg` additions
+ *   per extra holder, the table in registers;
+ * - power form per holder (t <= 7, small m): sum_k c_k x^k, unrolled;
+ * - Horner per holder with scheduled reductions (anything else, up to m = 65,535).
  */
 import type { Rng } from '../util/rng.ts'
 import { P, reduce, randomFieldElements, assertFieldVector } from './field.ts'
@@ -63,13 +67,19 @@ export function share(secret: Uint32Array, m: number, t: number, rng: Rng): Uint
   let powSum = 0
   for (let k = 0, xp = 1; k <= deg; k++, xp *= m) powSum += xp
   const powerForm = deg <= 6 && (P - 1) * powSum < TWO53
-  const schedules = powerForm ? [] : hornerSchedules(m, deg)
+  // Forward differences pay off once there are more holders than coefficients.
+  const differences = deg >= 3 && deg <= 6 && m > t && forwardDifferenceSafe(m, deg)
+  const schedules = powerForm || differences ? [] : hornerSchedules(m, deg)
   const coefs = new Uint32Array(deg * BLOCK)
   const acc = new Float64Array(BLOCK)
   for (let b0 = 0; b0 < n; b0 += BLOCK) {
     const len = Math.min(BLOCK, n - b0)
     // coefs[(k - 1) * BLOCK + i] = coefficient of x^k for coordinate b0 + i.
     randomFieldElements(rng, coefs)
+    if (differences) {
+      differenceBlock(coefs, deg, m, secret, b0, len, out)
+      continue
+    }
     for (let j = 0; j < m; j++) {
       const x = holderX(j)
       if (powerForm) powerBlock(coefs, deg, x, secret, b0, len, out[j]!)
@@ -133,6 +143,103 @@ function powerBlock(c: Uint32Array, deg: number, x: number, s: Uint32Array, b0: 
         hi = Math.floor(v * INV_TWO31); r = v - hi * 2147483648 + hi; o[b0 + i] = r >= P ? r - P : r
       }
   }
+}
+
+/**
+ * All m holders of one block by forward differences (Knuth, TAOCP vol. 2, 4.6.4,
+ * "tabulating polynomial values"): per coordinate, d_k = Delta^k f(1) is formed once
+ * from the coefficients with the constant integers Delta^k x^d at x = 1, then each
+ * next holder's value costs `deg` additions in registers (f(x + 1) = f(x) + Delta f(x),
+ * and so on down the table). Unrolled per degree (3..6). All d_k stay nonnegative
+ * and below the bound checked by `forwardDifferenceSafe`, so float64 is exact.
+ * (Generated: d_k = sum_{d >= k} A[k][d] c_d, A[k][d] = sum_i (-1)^(k-i) C(k,i) (1+i)^d.)
+ */
+function differenceBlock(c: Uint32Array, deg: number, m: number, s: Uint32Array, b0: number, len: number, out: Uint32Array[]): void {
+  const B = BLOCK
+  let v = 0
+  let hi = 0
+  let r = 0
+  switch (deg) {
+    case 3:
+      for (let i = 0; i < len; i++) {
+        const c0 = s[b0 + i]!, c1 = c[i]!, c2 = c[B + i]!, c3 = c[2 * B + i]!
+        let d0 = c0 + c1 + c2 + c3
+        let d1 = c1 + 3 * c2 + 7 * c3
+        let d2 = 2 * c2 + 12 * c3
+        const d3 = 6 * c3
+        for (let j = 0; j < m; j++) {
+          v = d0; hi = Math.floor(v * INV_TWO31); r = v - hi * 2147483648 + hi; out[j]![b0 + i] = r >= P ? r - P : r
+          d0 += d1; d1 += d2; d2 += d3
+        }
+      }
+      return
+    case 4:
+      for (let i = 0; i < len; i++) {
+        const c0 = s[b0 + i]!, c1 = c[i]!, c2 = c[B + i]!, c3 = c[2 * B + i]!, c4 = c[3 * B + i]!
+        let d0 = c0 + c1 + c2 + c3 + c4
+        let d1 = c1 + 3 * c2 + 7 * c3 + 15 * c4
+        let d2 = 2 * c2 + 12 * c3 + 50 * c4
+        let d3 = 6 * c3 + 60 * c4
+        const d4 = 24 * c4
+        for (let j = 0; j < m; j++) {
+          v = d0; hi = Math.floor(v * INV_TWO31); r = v - hi * 2147483648 + hi; out[j]![b0 + i] = r >= P ? r - P : r
+          d0 += d1; d1 += d2; d2 += d3; d3 += d4
+        }
+      }
+      return
+    case 5:
+      for (let i = 0; i < len; i++) {
+        const c0 = s[b0 + i]!, c1 = c[i]!, c2 = c[B + i]!, c3 = c[2 * B + i]!, c4 = c[3 * B + i]!, c5 = c[4 * B + i]!
+        let d0 = c0 + c1 + c2 + c3 + c4 + c5
+        let d1 = c1 + 3 * c2 + 7 * c3 + 15 * c4 + 31 * c5
+        let d2 = 2 * c2 + 12 * c3 + 50 * c4 + 180 * c5
+        let d3 = 6 * c3 + 60 * c4 + 390 * c5
+        let d4 = 24 * c4 + 360 * c5
+        const d5 = 120 * c5
+        for (let j = 0; j < m; j++) {
+          v = d0; hi = Math.floor(v * INV_TWO31); r = v - hi * 2147483648 + hi; out[j]![b0 + i] = r >= P ? r - P : r
+          d0 += d1; d1 += d2; d2 += d3; d3 += d4; d4 += d5
+        }
+      }
+      return
+    case 6:
+      for (let i = 0; i < len; i++) {
+        const c0 = s[b0 + i]!, c1 = c[i]!, c2 = c[B + i]!, c3 = c[2 * B + i]!, c4 = c[3 * B + i]!, c5 = c[4 * B + i]!, c6 = c[5 * B + i]!
+        let d0 = c0 + c1 + c2 + c3 + c4 + c5 + c6
+        let d1 = c1 + 3 * c2 + 7 * c3 + 15 * c4 + 31 * c5 + 63 * c6
+        let d2 = 2 * c2 + 12 * c3 + 50 * c4 + 180 * c5 + 602 * c6
+        let d3 = 6 * c3 + 60 * c4 + 390 * c5 + 2100 * c6
+        let d4 = 24 * c4 + 360 * c5 + 3360 * c6
+        let d5 = 120 * c5 + 2520 * c6
+        const d6 = 720 * c6
+        for (let j = 0; j < m; j++) {
+          v = d0; hi = Math.floor(v * INV_TWO31); r = v - hi * 2147483648 + hi; out[j]![b0 + i] = r >= P ? r - P : r
+          d0 += d1; d1 += d2; d2 += d3; d3 += d4; d4 += d5; d5 += d6
+        }
+      }
+      return
+    default:
+      throw new Error(`differenceBlock: degree ${deg} not unrolled`)
+  }
+}
+
+/**
+ * Exactness of differenceBlock for holders 1..m: every table entry is
+ * Delta^k f(x) = f^(k)(xi) for some xi in [x, x + k] (mean value theorem for
+ * differences), at most f^(k)(m + 1 + k) with all coefficients at p - 1.
+ */
+function forwardDifferenceSafe(m: number, deg: number): boolean {
+  for (let k = 0; k <= deg; k++) {
+    let bound = 0
+    const y = m + 1 + k
+    for (let d = k; d <= deg; d++) {
+      let falling = 1
+      for (let l = 0; l < k; l++) falling *= d - l
+      bound += falling * y ** (d - k)
+    }
+    if ((P - 1) * bound >= TWO53) return false
+  }
+  return true
 }
 
 /**

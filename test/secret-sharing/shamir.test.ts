@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { seededRng } from '../../src/util/rng.ts'
 import { TesseraError } from '../../src/util/errors.ts'
-import { P, share, reconstruct, sumVectors, randomFieldElements, interpolate, lagrangeWeightsAtZero, MAX_HOLDERS, type Share } from '../../src/secret-sharing/index.ts'
+import { P, share, reconstruct, sumVectors, randomFieldElements, interpolate, onPolynomial, lagrangeWeightsAtZero, MAX_HOLDERS, type Share } from '../../src/secret-sharing/index.ts'
 
 function pick<T>(xs: readonly T[], k: number, seed: number): T[] {
   // deterministic shuffle from the seed, then the first k
@@ -42,9 +42,9 @@ describe('secret-sharing/shamir', () => {
     assert.deepEqual([...interpolate([2, 4, 5], [1942, 3402, 4414])], [1234, 166, 94])
   })
 
-  it('any t (or more) of m shares reconstruct the secret, whatever the order (property)', () => {
+  it('any t (or more) of m shares reconstruct the secret, whatever the order; all m shares lie on one degree-(t-1) polynomial (property, every evaluation strategy)', () => {
     fc.assert(fc.property(
-      fc.integer({ min: 1, max: 12 }), fc.integer({ min: 0, max: 200 }), fc.integer(), fc.integer({ min: 0, max: 1000 }),
+      fc.integer({ min: 1, max: 24 }), fc.integer({ min: 0, max: 200 }), fc.integer(), fc.integer({ min: 0, max: 1000 }),
       (m, n, seed, r) => {
         const t = 1 + (r % m)
         const k = t + (r % (m - t + 1))
@@ -53,6 +53,8 @@ describe('secret-sharing/shamir', () => {
         assert.equal(ys.length, m)
         const rec = reconstruct(pick(sharesOf(ys), k, seed), t)
         assert.deepEqual(rec, secret)
+        // all m points of every coordinate lie on one polynomial of degree t - 1
+        if (n > 0) for (const i of [0, n - 1]) assert.ok(onPolynomial(ys.map((_, j) => j + 1), ys.map((y) => y[i]!), t - 1))
       }), { numRuns: 300 })
   })
 
