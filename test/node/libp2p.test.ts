@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { createTesseraLibp2p, libp2pConfig, LIBP2P_DEFAULTS } from '../../src/node/libp2p.ts'
+import { Libp2pTransport } from '../../src/node/libp2p-transport.ts'
+import { NET, waitFor } from './transport-compliance.ts'
+import { networkProtocols } from '../../src/node/protocol-ids.ts'
+
+const named = (name: string) => (e: Error) => { assert.equal(e.name, name, `expected ${name}, got ${e.name}: ${e.message}`); return true }
+
+function runFixture (kind: string, limitMs: number): Promise<{ code: number | null, out: string, ms: number, killed: boolean }> {
+  const script = fileURLToPath(new URL('./fixtures/stop-exits.ts', import.meta.url))
+  const t0 = Date.now()
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', script, kind], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    child.stdout.on('data', (d) => { out += String(d) })
+    child.stderr.on('data', (d) => { out += String(d) })
+    let killed = false
+    const timer = setTimeout(() => { killed = true; child.kill('SIGKILL') }, limitMs)
+    child.on('exit', (code) => { clearTimeout(timer); resolve({ code, out, ms: Date.now() - t0, killed }) })
+  })
+}
+
+describe('node/libp2p', function () {
+  this.timeout(60_000)
+
+  it('options: defaults, merge, validate with InvalidParametersError', async () => {
+    const privateKey = await generateKeyPair('Ed25519')
+    const c = libp2pConfig({ privateKey, netId: NET.netId })
+    assert.deepEqual(c.listenTcp, LIBP2P_DEFAULTS.listenTcp)
+    assert.equal(c.relayServer, true)
+    assert.ok(c.maxConnections >= 100, 'room for ~100 local peers')
+    assert.ok(c.inboundConnectionThreshold >= 100, 'loopback peers share one host')
+    assert.equal(libp2pConfig({ privateKey, netId: NET.netId, maxConnections: 300 }).maxConnections, 300)
+    const bad: Array<Record<string, unknown>> = [
+      { netId: 'nope' }, { privateKey: 'k' }, { privateKey: await generateKeyPair('secp256k1') },
+      { listenTcp: ['not a multiaddr'] }, { listenTcp: ['/ip4/127.0.0.1/tcp/0/ws'] }, { listenWs: ['/ip4/127.0.0.1/tcp/0'] },
+      { listenTcp: [], listenWs: [] }, { bootstrap: ['/ip4/127.0.0.1/tcp/1'] }, { maxConnections: 0 }, { maxConnections: 1.5 },
+      { dialTimeoutMs: NaN }, { heartbeatIntervalMs: 1 }, { pubsubDiscovery: 'yes' }, { gossip: { maxMessageBytes: 8 * 1024 * 1024 } },
+      { rpc: { defaultTimeoutMs: -1 } }, { allowedTopics: [''] }, { listenTcp: new Array(65).fill('/ip4/127.0.0.1/tcp/0') }
+    ]
+    for (const b of bad) {
+      await assert.rejects(createTesseraLibp2p({ privateKey, netId: NET.netId, ...b } as never), named('InvalidParametersError'), JSON.stringify(Object.keys(b)))
+    }
+  })
+
+  it('peers find each other from one bootstrap address (bootstrap + pubsub discovery) and talk by name', async () => {
+    const seed = await Libp2pTransport.create({ privateKey: await generateKeyPair('Ed25519'), netId: NET.netId, discoveryIntervalMs: 200, heartbeatIntervalMs: 200 })
+    const others: Libp2pTransport[] = []
+    try {
+      await seed.start()
+      const boot = seed.addresses().filter((x) => !x.includes('/ws'))
+      for (let i = 0; i < 2; i++) {
+        const t = await Libp2pTransport.create({ privateKey: await generateKeyPair('Ed25519'), netId: NET.netId, bootstrap: boot, discoveryIntervalMs: 200, heartbeatIntervalMs: 200 })
+        others.push(t)
+        await t.start()
+      }
+      const [x, y] = others as [Libp2pTransport, Libp2pTransport]
+      await y.handle('/test/hi/1.0.0', (_r, ctx) => new TextEncoder().encode(`hi ${ctx.peer.slice(0, 8)}`))
+      await waitFor(() => x.peers().includes(seed.self) && y.peers().includes(seed.self), 15_000, 'bootstrap connections')
+      // x never got y's address from us: pubsub discovery on the network topic carries it.
+      let reply: Uint8Array | undefined
+      const end = Date.now() + 15_000
+      while (reply === undefined && Date.now() < end) {
+        reply = await x.send(y.self, '/test/hi/1.0.0', new Uint8Array(0), { timeoutMs: 2000 }).catch(() => undefined)
+        if (reply === undefined) await new Promise((resolve) => setTimeout(resolve, 200))
+      }
+      assert.ok(reply !== undefined, 'x reached y by name')
+      assert.equal(new TextDecoder().decode(reply), `hi ${x.self.slice(0, 8)}`)
+    } finally {
+      await Promise.all([seed, ...others].map(async (t) => { await t.stop() }))
+    }
+  })
+
+  it('two networks never mix: foreign topics are neither tracked nor delivered', async () => {
+    const theirs = networkProtocols('99887766554433ff')
+    const a = await Libp2pTransport.create({ privateKey: await generateKeyPair('Ed25519'), netId: NET.netId, pubsubDiscovery: false, heartbeatIntervalMs: 200 })
+    const b = await Libp2pTransport.create({ privateKey: await generateKeyPair('Ed25519'), netId: theirs.netId, pubsubDiscovery: false, heartbeatIntervalMs: 200 })
+    const c = await Libp2pTransport.create({ privateKey: await generateKeyPair('Ed25519'), netId: NET.netId, pubsubDiscovery: false, heartbeatIntervalMs: 200 })
+    try {
+      await a.start(); await b.start(); await c.start()
+      await a.dial(b.addresses()[0]!)
+      await a.dial(c.addresses()[0]!)
+      const got: string[] = []
+      a.subscribe(NET.topics.announce.name, () => 'accept', (m) => got.push(m.from))
+      b.subscribe(theirs.topics.announce.name, () => 'accept', () => {})
+      c.subscribe(NET.topics.announce.name, () => 'accept', () => {})
+      await waitFor(() => a.topicPeers(NET.topics.announce.name).length === 1, 10_000, 'same-network subscription')
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      // gossipsub's allowedTopics (the network's own topics) drops b's subscription
+      assert.equal(a.topicPeers(theirs.topics.announce.name).length, 0)
+      await b.publish(theirs.topics.announce.name, Uint8Array.of(1))
+      await c.publish(NET.topics.announce.name, Uint8Array.of(2))
+      await waitFor(() => got.length >= 1, 10_000, 'same-network delivery')
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      assert.deepEqual(got, [c.self])
+    } finally {
+      await Promise.all([a, b, c].map(async (t) => { await t.stop() }))
+    }
+  })
+
+  for (const kind of ['libp2p', 'memory']) {
+    it(`stop() leaves no handle behind: a ${kind} process exits on its own`, async () => {
+      const r = await runFixture(kind, 40_000)
+      assert.equal(r.killed, false, `the process had to be killed after ${r.ms} ms: ${r.out.slice(-2000)}`)
+      assert.equal(r.code, 0, r.out.slice(-2000))
+      const last = JSON.parse(r.out.trim().split('\n').pop()!)
+      assert.deepEqual(last, { ok: true, pending: 'TransportNotStartedError' })
+    })
+  }
+})
