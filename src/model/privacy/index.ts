@@ -16,3 +16,7 @@ export {
   type PeerPoissonParams, type PeerKnownRoundsParams
 } from './user-level.ts'
 export { PrivacyLedger, ledgerFromRounds, type Mechanism, type LedgerEntry, type PrivacyLedgerConfig, type PrivacyUnit, type BudgetCheck } from './ledger.ts'
+export {
+  membershipAuc, maxMembershipAdvantage, advantageAtThreshold, evaluateMembershipInference, maxAdvantageUnderDp,
+  type ThresholdResult, type MembershipReport
+} from './membership.ts'
