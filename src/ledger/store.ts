@@ -34,6 +34,8 @@ import { verifySignatures } from './verify.ts'
 const pad = (n: number): string => n.toString().padStart(12, '0')
 const dec = new TextDecoder()
 const num = (v: Uint8Array): number => Number(dec.decode(v))
+/** A plain Uint8Array view (classic-level hands out Buffers; callers compare bytes). */
+const plain = (v: Uint8Array): Uint8Array => (v.constructor === Uint8Array ? v : new Uint8Array(v.buffer, v.byteOffset, v.byteLength))
 
 export const keys = {
   log: (pos: number) => `log!${pad(pos)}`,
@@ -124,7 +126,8 @@ export class LedgerStore {
   }
 
   async getByPosition(pos: number): Promise<Uint8Array | undefined> {
-    return await this.db.get(keys.log(pos))
+    const v = await this.db.get(keys.log(pos))
+    return v === undefined ? undefined : plain(v)
   }
 
   async getByCid(cid: string): Promise<Uint8Array | undefined> {
@@ -224,7 +227,7 @@ async function replay(db: LedgerDb, verifier: Verifier, batch: number): Promise<
       if (!stopped) { problem(nextPos, 'missing', `log entry at position ${nextPos} is missing`); stopped = true }
       break
     }
-    pending.push({ pos, bytes: value })
+    pending.push({ pos, bytes: plain(value) })
     nextPos++
     // The genesis alone first: every later signature's domain needs its CID.
     if (pos === 0 || pending.length >= batch) await flush()
