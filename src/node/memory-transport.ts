@@ -287,7 +287,8 @@ export class MemoryTransport implements Transport {
     const back = this.net.leg(peer, this.self, frame.length)
     if (back === undefined) return await untilAborted(signal)
     await this.wait(back, signal)
-    if (this.net.reachable(this.self, peer) === undefined && !this.net.linked(this.self, peer)) throw new PeerUnreachableError(peer, `link to ${peer} cut`)
+    // A cut while the response was in flight loses it; a peer that stopped after answering does not.
+    if (!this.net.linked(this.self, peer)) throw new PeerUnreachableError(peer, `link to ${peer} cut`)
     return frame
   }
 
