@@ -205,6 +205,21 @@ describe('model/privacy/rdp: sampled Gaussian mechanism', function () {
     assert.equal(computeRdp(0.01, 0, 0, [2])[0], 0)
   })
 
+  it('fuzz: any valid (q, z, alpha), including subnormal q and extreme z, gives a number >= 0 (never NaN) quickly', () => {
+    fc.assert(fc.property(
+      fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 0, max: 1e6, noNaN: true }),
+      fc.oneof(fc.double({ min: 1.0000001, max: 3000, noNaN: true }), fc.integer({ min: 2, max: 3000 })),
+      fc.constantFrom('absolute' as const, 'signed' as const),
+      (q, z, a, fractionalSeries) => {
+        const r = rdpSampledGaussianAt(q, z, a, { fractionalSeries })
+        assert.ok(!Number.isNaN(r) && r >= 0, `q=${q} z=${z} a=${a} ${fractionalSeries}: ${r}`)
+      }), { numRuns: 300 })
+    for (const [q, z, a] of [[5e-324, 1, 2.5], [1e-300, 0.01, 1.5], [1 - 1e-16, 1, 7.5], [0.5, 1e-300, 3.5], [0.5, 1e300, 3.5]] as const) {
+      const r = rdpSampledGaussianAt(q, z, a)
+      assert.ok(!Number.isNaN(r) && r >= 0)
+    }
+  })
+
   it('hostile inputs give InvalidPrivacyParameterError, never NaN or a hang', () => {
     const bad: Array<() => unknown> = [
       () => computeRdp(Number.NaN, 1, 1, [2]),
