@@ -3,7 +3,7 @@
  * level) from the RDP accountant, printed as one line of JSON.
  *
  *   tessera privacy --examples 60000 --batch 256 --noise 1.1 --epochs 60 --delta 1e-5
- *   {"epsilon":2.5970795196565,"order":8}
+ *   {"epsilon":2.597079519656538,"order":8}
  *
  * Same computation as TF Privacy's compute_dp_sgd_privacy (Poisson sampling,
  * steps = ceil(epochs * N / batch), its order list, the improved conversion).
