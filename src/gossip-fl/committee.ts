@@ -41,10 +41,11 @@ export class InsufficientPeersError extends TesseraError {
 export const MAX_SEED_BYTES = 1024
 export const MAX_CANDIDATES = 1_000_000
 
-const TAG_COMMITTEE = 'tessera/committee/v1'
-const TAG_GROUP_MOD = 'tessera/group-mod/v1'
-const TAG_GROUPS = 'tessera/groups/v1'
 const ENC = new TextEncoder()
+const TAG_COMMITTEE = ENC.encode('tessera/committee/v1')
+const TAG_GROUP_MOD = ENC.encode('tessera/group-mod/v1')
+const TAG_GROUPS = ENC.encode('tessera/groups/v1')
+const NO_EXTRA = new Uint8Array(0)
 
 function assertSeed(seed: unknown): asserts seed is Uint8Array {
   if (!(seed instanceof Uint8Array)) throw new InvalidParametersError('seed must be a Uint8Array')
@@ -57,10 +58,9 @@ function assertSeed(seed: unknown): asserts seed is Uint8Array {
  * The length prefix keeps (seed, peer) pairs unambiguous; the tag separates the
  * uses of the seed from each other and from every other hash in Tessera.
  */
-function peerHash(tag: string, seed: Uint8Array, peer: string, extra?: Uint8Array): Uint8Array {
-  const t = ENC.encode(tag)
+function peerHash(t: Uint8Array, seed: Uint8Array, peer: string, extra: Uint8Array = NO_EXTRA): Uint8Array {
   const p = peerIdBytes(peer)
-  const e = extra ?? new Uint8Array(0)
+  const e = extra
   const buf = new Uint8Array(t.length + 1 + 4 + seed.length + p.length + e.length)
   let o = 0
   buf.set(t, o); o += t.length
