@@ -162,6 +162,16 @@ describe('model/privacy/ledger: per-peer privacy ledger', function () {
     assert.ok(l.remaining() >= 0)
   })
 
+  it('a retried round that revealed a second sum is a second entry (round, attempt); the same (round, attempt) twice is refused', () => {
+    const l = PrivacyLedger.create({ unit: 'peer', delta: 1e-5, epsilonBudget: Infinity })
+      .record(7, update(1.2)).record(7, update(1.2), 1)
+    assert.deepEqual(l.entries.map((e) => [e.round, e.attempt]), [[7, 0], [7, 1]])
+    assert.deepEqual(Array.from(l.rdp()), Array.from(computeRdp(1, 1.2, 2, DEFAULT_RDP_ORDERS)))
+    assert.throws(() => l.record(7, update(1.2), 1), isLedgerError)
+    assert.throws(() => l.record(8, update(1.2), -1), isParamError)
+    assert.throws(() => l.record(8, update(1.2), 0.5), isParamError)
+  })
+
   it('record-level view of an update round uses sensitivity 2C (noise multiplier z/2)', () => {
     const peer = PrivacyLedger.create({ unit: 'peer', delta: 1e-5, epsilonBudget: Infinity }).record(0, update(2))
     const rec = PrivacyLedger.create({ unit: 'record', delta: 1e-5, epsilonBudget: Infinity }).record(0, update(2))

@@ -34,8 +34,19 @@ export type Mechanism =
 
 export interface LedgerEntry {
   readonly round: number
+  /**
+   * Retry index within the round (default 0). A retried round that revealed another
+   * group sum containing the same noised update is a second release and gets its own
+   * entry (round, attempt). Counting it as an independent Gaussian release is
+   * conservative: the two sums share the peer's own noise, which makes the pair less
+   * informative than two independent releases (see docs/architecture/privacy.md).
+   */
+  readonly attempt?: number
   readonly mechanism: Mechanism
 }
+
+/** Largest retry index accepted. */
+export const MAX_ATTEMPT = 1 << 20
 
 export interface PrivacyLedgerConfig {
   readonly unit: PrivacyUnit
@@ -130,27 +141,31 @@ export class PrivacyLedger {
     return out
   }
 
-  /** A new ledger with this round recorded. A round may be recorded once; rounds need not arrive in order. */
-  record(round: number, mechanism: Mechanism): PrivacyLedger {
-    return this.recordAll([{ round, mechanism }])
+  /** A new ledger with this release recorded. Each (round, attempt) may be recorded once; they need not arrive in order. */
+  record(round: number, mechanism: Mechanism, attempt = 0): PrivacyLedger {
+    return this.recordAll([{ round, attempt, mechanism }])
   }
 
   /** A new ledger with all these entries recorded (same checks as `record`, one pass). */
   recordAll(entries: readonly LedgerEntry[]): PrivacyLedger {
     if (!Array.isArray(entries)) throw new PrivacyLedgerError('entries must be an array')
     if (this.entries.length + entries.length > MAX_ENTRIES) throw new PrivacyLedgerError(`a ledger holds at most ${MAX_ENTRIES} entries`)
-    const seen = new Set(this.entries.map((e) => e.round))
+    const key = (round: number, attempt: number): string => `${round}/${attempt}`
+    const seen = new Set(this.entries.map((e) => key(e.round, e.attempt ?? 0)))
     const total = this.total.slice()
     const added: LedgerEntry[] = []
     for (const e of entries) {
       if (e === null || typeof e !== 'object') throw new PrivacyLedgerError('entry must be an object { round, mechanism }')
       requireNonNegativeInteger('round', e.round, MAX_ROUND)
+      const attempt = e.attempt ?? 0
+      requireNonNegativeInteger('attempt', attempt, MAX_ATTEMPT)
       validateMechanism(e.mechanism, this.unit)
-      if (seen.has(e.round)) throw new PrivacyLedgerError(`round ${e.round} is already recorded`)
-      seen.add(e.round)
+      const k = key(e.round, attempt)
+      if (seen.has(k)) throw new PrivacyLedgerError(`round ${e.round} attempt ${attempt} is already recorded`)
+      seen.add(k)
       const add = this.rdpOf(e.mechanism)
       for (let k = 0; k < total.length; k++) total[k] = total[k]! + add[k]!
-      added.push(Object.freeze({ round: e.round, mechanism: Object.freeze({ ...e.mechanism }) }))
+      added.push(Object.freeze({ round: e.round, attempt, mechanism: Object.freeze({ ...e.mechanism }) }))
     }
     return new PrivacyLedger(this, Object.freeze([...this.entries, ...added]), total, this.cache)
   }
