@@ -90,7 +90,9 @@ export class LedgerStore {
         await db.close()
         throw new LedgerCorruptionError(report)
       }
-      return new LedgerStore(db, state, state.size, report)
+      // Read-only: `size` covers everything stored, so inspection (tessera ledger show) can list it.
+      const stored = Number.isSafeInteger(report.expected) ? Math.max(report.expected, state.size) : state.size
+      return new LedgerStore(db, state, stored, report)
     }
     return new LedgerStore(db, state, state.size, undefined)
   }
