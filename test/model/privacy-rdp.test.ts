@@ -132,6 +132,8 @@ describe('model/privacy/rdp: sampled Gaussian mechanism', function () {
         const logA = rdpSampledGaussianAt(q, sigma, alpha, { fractionalSeries }) * (alpha - 1)
         const ref = logAByQuadrature(q, sigma, alpha)
         assertClose(logA, ref, 1e-4, 1e-8, `q=${q} sigma=${sigma} alpha=${alpha} ${fractionalSeries}`)
+        // The exact (signed) series agrees with the quadrature far more tightly (measured: <= 2e-7 relative).
+        if (fractionalSeries === 'signed') assertClose(logA, ref, 1e-6, 1e-14, `tight: q=${q} sigma=${sigma} alpha=${alpha}`)
       }
     }
   })
