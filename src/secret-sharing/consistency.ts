@@ -15,7 +15,7 @@
  */
 import type { Rng } from '../util/rng.ts'
 import { reduce, randomFieldElements, assertFieldVector } from './field.ts'
-import { ShareFormatError, ShareParametersError, TooManyFaultsError } from './errors.ts'
+import { ShareFormatError, ShareParametersError, TooManyFaultsError, show } from './errors.ts'
 import { onPolynomial, berlekampWelch } from './polynomial.ts'
 import { type Share, assertShares, reconstruct, MAX_HOLDERS } from './shamir.ts'
 
@@ -31,7 +31,14 @@ const CHUNK = 32
  * 2^52 in float64 before a Mersenne reduction.
  */
 export function project(y: Uint32Array, r: Uint32Array): number {
+  assertFieldVector(y, 'vector')
+  assertFieldVector(r, 'projection')
   if (y.length !== r.length) throw new ShareFormatError(`projection length ${r.length} differs from vector length ${y.length}`)
+  return projectUnchecked(y, r)
+}
+
+/** project on validated input (field elements, equal lengths). */
+function projectUnchecked(y: Uint32Array, r: Uint32Array): number {
   const n = y.length
   let L = 0
   let H = 0
@@ -52,12 +59,12 @@ export function project(y: Uint32Array, r: Uint32Array): number {
 }
 
 function assertT(t: unknown): asserts t is number {
-  if (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > MAX_HOLDERS) throw new ShareParametersError(`threshold t must be an integer in [1, ${MAX_HOLDERS}], got ${String(t)}`)
+  if (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > MAX_HOLDERS) throw new ShareParametersError(`threshold t must be an integer in [1, ${MAX_HOLDERS}], got ${show(t)}`)
 }
 
 function projections(shares: readonly Share[], r: Uint32Array): Uint32Array {
   const z = new Uint32Array(shares.length)
-  for (let j = 0; j < shares.length; j++) z[j] = project(shares[j]!.y, r)
+  for (let j = 0; j < shares.length; j++) z[j] = projectUnchecked(shares[j]!.y, r)
   return z
 }
 

@@ -62,3 +62,12 @@ export class TooManyFaultsError extends TesseraError {
     this.name = 'TooManyFaultsError'
   }
 }
+
+/** A printable form of any value for error messages; never throws (hostile objects). */
+export function show(v: unknown): string {
+  try {
+    return typeof v === 'object' && v !== null ? Object.prototype.toString.call(v) : String(v)
+  } catch {
+    return '<unprintable>'
+  }
+}

@@ -13,7 +13,7 @@
  *   exact sums of 10^4 updates (see fixed-point.ts).
  */
 import type { Rng } from '../util/rng.ts'
-import { FieldElementError, ShareFormatError } from './errors.ts'
+import { FieldElementError, ShareFormatError, show } from './errors.ts'
 
 /** The field modulus, 2^31 - 1. */
 export const P = 2147483647
@@ -103,7 +103,7 @@ export function isFieldElement(v: unknown): v is number {
 }
 
 export function assertFieldElement(v: unknown, what: string): number {
-  if (!isFieldElement(v)) throw new FieldElementError(`${what} must be an integer in [0, p), got ${String(v)}`)
+  if (!isFieldElement(v)) throw new FieldElementError(`${what} must be an integer in [0, p), got ${show(v)}`)
   return v
 }
 
@@ -139,24 +139,34 @@ export function randomFieldElement(rng: Rng): number {
 }
 
 function assertSameLength(a: Uint32Array, b: Uint32Array): void {
+  if (!(a instanceof Uint32Array) || !(b instanceof Uint32Array)) throw new ShareFormatError('field vectors must be Uint32Arrays')
   if (a.length !== b.length) throw new ShareFormatError(`vector lengths differ: ${a.length} vs ${b.length}`)
 }
 
-/** acc += v (mod p), in place; returns acc. Both must hold field elements. */
+/**
+ * acc += v (mod p), in place; returns acc. An entry >= p in either throws
+ * FieldElementError (acc is then partly updated).
+ */
 export function addInto(acc: Uint32Array, v: Uint32Array): Uint32Array {
   assertSameLength(acc, v)
   for (let i = 0; i < acc.length; i++) {
-    const s = acc[i]! + v[i]!
+    const a = acc[i]!
+    const b = v[i]!
+    if (a >= P || b >= P) throw new FieldElementError(`entry ${i} is not a field element (${a}, ${b})`)
+    const s = a + b
     acc[i] = s >= P ? s - P : s
   }
   return acc
 }
 
-/** acc -= v (mod p), in place; returns acc. */
+/** acc -= v (mod p), in place; returns acc. Entries >= p throw as in addInto. */
 export function subInto(acc: Uint32Array, v: Uint32Array): Uint32Array {
   assertSameLength(acc, v)
   for (let i = 0; i < acc.length; i++) {
-    const s = acc[i]! - v[i]!
+    const a = acc[i]!
+    const b = v[i]!
+    if (a >= P || b >= P) throw new FieldElementError(`entry ${i} is not a field element (${a}, ${b})`)
+    const s = a - b
     acc[i] = s < 0 ? s + P : s
   }
   return acc
@@ -164,8 +174,8 @@ export function subInto(acc: Uint32Array, v: Uint32Array): Uint32Array {
 
 /** The coordinate-wise sum mod p of equally long field vectors (at least one). */
 export function sumVectors(vs: readonly Uint32Array[]): Uint32Array {
-  if (vs.length === 0) throw new ShareFormatError('sumVectors needs at least one vector')
-  const acc = Uint32Array.from(vs[0]!)
+  if (!Array.isArray(vs) || vs.length === 0) throw new ShareFormatError('sumVectors needs a non-empty array of vectors')
+  const acc = Uint32Array.from(assertFieldVector(vs[0], 'vector'))
   for (let j = 1; j < vs.length; j++) addInto(acc, vs[j]!)
   return acc
 }

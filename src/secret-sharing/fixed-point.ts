@@ -20,7 +20,7 @@
  */
 import type { Rng } from '../util/rng.ts'
 import { P, HALF } from './field.ts'
-import { FieldOverflowError, FixedPointParametersError, ShareFormatError } from './errors.ts'
+import { FieldOverflowError, FixedPointParametersError, ShareFormatError, show } from './errors.ts'
 
 export type Rounding = 'stochastic' | 'nearest'
 
@@ -54,12 +54,12 @@ function headroomOf(req: ScaleRequest): number {
 function assertRequest(req: ScaleRequest): void {
   if (req === null || typeof req !== 'object') throw new FixedPointParametersError('scale request must be an object')
   const { normBound, maxSummands, dim, rounding } = req
-  if (typeof normBound !== 'number' || !Number.isFinite(normBound) || normBound <= 0) throw new FixedPointParametersError(`normBound must be a finite number > 0, got ${String(normBound)}`)
-  if (!Number.isSafeInteger(maxSummands) || maxSummands < 1) throw new FixedPointParametersError(`maxSummands must be an integer >= 1, got ${String(maxSummands)}`)
-  if (!Number.isSafeInteger(dim) || dim < 1) throw new FixedPointParametersError(`dim must be an integer >= 1, got ${String(dim)}`)
-  if (rounding !== 'stochastic' && rounding !== 'nearest') throw new FixedPointParametersError(`rounding must be 'stochastic' or 'nearest', got ${String(rounding)}`)
+  if (typeof normBound !== 'number' || !Number.isFinite(normBound) || normBound <= 0) throw new FixedPointParametersError(`normBound must be a finite number > 0, got ${show(normBound)}`)
+  if (!Number.isSafeInteger(maxSummands) || maxSummands < 1) throw new FixedPointParametersError(`maxSummands must be an integer >= 1, got ${show(maxSummands)}`)
+  if (!Number.isSafeInteger(dim) || dim < 1) throw new FixedPointParametersError(`dim must be an integer >= 1, got ${show(dim)}`)
+  if (rounding !== 'stochastic' && rounding !== 'nearest') throw new FixedPointParametersError(`rounding must be 'stochastic' or 'nearest', got ${show(rounding)}`)
   const h = req.headroom
-  if (h !== undefined && (typeof h !== 'number' || !Number.isFinite(h) || h < 1)) throw new FixedPointParametersError(`headroom must be a finite number >= 1, got ${String(h)}`)
+  if (h !== undefined && (typeof h !== 'number' || !Number.isFinite(h) || h < 1)) throw new FixedPointParametersError(`headroom must be a finite number >= 1, got ${show(h)}`)
 }
 
 /** Bounds implied by a scale: per-coordinate |q_i| and ||q||^2 of one encoded vector. */
@@ -110,7 +110,7 @@ const TWO_M32 = 2 ** -32
 const RAND_BLOCK = 4096
 
 function assertScale(scale: unknown): asserts scale is number {
-  if (typeof scale !== 'number' || !Number.isFinite(scale) || scale <= 0) throw new FixedPointParametersError(`scale must be a finite number > 0, got ${String(scale)}`)
+  if (typeof scale !== 'number' || !Number.isFinite(scale) || scale <= 0) throw new FixedPointParametersError(`scale must be a finite number > 0, got ${show(scale)}`)
 }
 
 /**
@@ -124,7 +124,7 @@ export function encodeFixedPoint(x: Float32Array | Float64Array, scale: number, 
   assertScale(scale)
   if (opts === null || typeof opts !== 'object') throw new FixedPointParametersError('encode options must be an object')
   const maxAbs = opts.maxAbs ?? HALF
-  if (typeof maxAbs !== 'number' || !(maxAbs >= 0) || maxAbs > HALF) throw new FixedPointParametersError(`maxAbs must be in [0, (p - 1) / 2], got ${String(maxAbs)}`)
+  if (typeof maxAbs !== 'number' || !(maxAbs >= 0) || maxAbs > HALF) throw new FixedPointParametersError(`maxAbs must be in [0, (p - 1) / 2], got ${show(maxAbs)}`)
   const n = x.length
   const q = new Uint32Array(n)
   if (opts.rounding === 'nearest') {
@@ -135,7 +135,7 @@ export function encodeFixedPoint(x: Float32Array | Float64Array, scale: number, 
     }
     return q
   }
-  if (opts.rounding !== 'stochastic') throw new FixedPointParametersError(`rounding must be 'stochastic' or 'nearest', got ${String(opts.rounding)}`)
+  if (opts.rounding !== 'stochastic') throw new FixedPointParametersError(`rounding must be 'stochastic' or 'nearest', got ${show(opts.rounding)}`)
   const rng = opts.rng
   if (rng === undefined || typeof rng.fillU32 !== 'function') throw new FixedPointParametersError('stochastic rounding needs an rng')
   const u = new Uint32Array(Math.min(RAND_BLOCK, n))
@@ -249,7 +249,7 @@ export function fixedPoint(spec: FixedPointSpec): FixedPoint {
       return q
     },
     decode(q: Uint32Array, summands: number = 1): Float32Array {
-      if (!Number.isSafeInteger(summands) || summands < 1 || summands > req.maxSummands) throw new FieldOverflowError(`summands must be an integer in [1, ${req.maxSummands}], got ${String(summands)}`)
+      if (!Number.isSafeInteger(summands) || summands < 1 || summands > req.maxSummands) throw new FieldOverflowError(`summands must be an integer in [1, ${req.maxSummands}], got ${show(summands)}`)
       if (!(q instanceof Uint32Array) || q.length !== req.dim) throw new ShareFormatError(`encoded vector must be a Uint32Array of length ${req.dim}`)
       return decodeFixedPoint(q, scale, summands * maxCoord)
     },

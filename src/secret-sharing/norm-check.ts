@@ -22,7 +22,7 @@
  */
 import type { Rng } from '../util/rng.ts'
 import { reduce, add, mul, addInto, assertFieldElement, assertFieldVector } from './field.ts'
-import { ShareFormatError, ShareParametersError, InconsistentSharesError } from './errors.ts'
+import { ShareFormatError, ShareParametersError, InconsistentSharesError, show } from './errors.ts'
 import { assertEvaluationPoints, onPolynomial, berlekampWelch, lagrangeWeightsAtZero, evalPoly } from './polynomial.ts'
 import { share, assertShareParameters, MAX_HOLDERS } from './shamir.ts'
 
@@ -72,7 +72,7 @@ export function normSquarePoints(ys: readonly Uint32Array[]): Uint32Array {
  */
 export function dealZeroShares(count: number, m: number, t: number, rng: Rng): Uint32Array[] {
   assertShareParameters(m, t)
-  if (!Number.isSafeInteger(count) || count < 0) throw new ShareParametersError(`count must be an integer >= 0, got ${String(count)}`)
+  if (!Number.isSafeInteger(count) || count < 0) throw new ShareParametersError(`count must be an integer >= 0, got ${show(count)}`)
   if (2 * t - 1 > m) throw new ShareParametersError(`the norm check needs m >= 2t - 1 = ${2 * t - 1} holders, got m = ${m}`)
   return share(new Uint32Array(count), m, 2 * t - 1, rng)
 }
@@ -93,13 +93,13 @@ export function maskNormPoints(points: Uint32Array, received: readonly Uint32Arr
 }
 
 function assertPoints(points: readonly PointShare[], t: unknown): number {
-  if (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > MAX_HOLDERS) throw new ShareParametersError(`threshold t must be an integer in [1, ${MAX_HOLDERS}], got ${String(t)}`)
+  if (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > MAX_HOLDERS) throw new ShareParametersError(`threshold t must be an integer in [1, ${MAX_HOLDERS}], got ${show(t)}`)
   if (!Array.isArray(points)) throw new ShareFormatError('points must be an array')
   const need = 2 * t - 1
   if (points.length < need) throw new ShareFormatError(`the norm needs at least 2t - 1 = ${need} points, got ${points.length}`)
   for (const p of points) {
     if (p === null || typeof p !== 'object') throw new ShareFormatError('each point must be { x: number, y: number }')
-    assertFieldElement(p.y, `norm point y (x = ${String(p.x)})`)
+    assertFieldElement(p.y, `norm point y (x = ${show(p.x)})`)
   }
   assertEvaluationPoints(points.map((p) => p.x))
   return need

@@ -5,16 +5,28 @@
  * codes", CACM 1981).
  */
 import { add, sub, neg, mul, inv, isFieldElement } from './field.ts'
-import { ShareFormatError, TooManyFaultsError } from './errors.ts'
+import { FieldElementError, ShareFormatError, ShareParametersError, TooManyFaultsError, show } from './errors.ts'
 
 /** Check evaluation points: integers in [1, p), pairwise distinct. */
 export function assertEvaluationPoints(xs: readonly number[]): void {
   const seen = new Set<number>()
   for (const x of xs) {
-    if (!isFieldElement(x) || x === 0) throw new ShareFormatError(`share x must be an integer in [1, p), got ${String(x)}`)
+    if (!isFieldElement(x) || x === 0) throw new ShareFormatError(`share x must be an integer in [1, p), got ${show(x)}`)
     if (seen.has(x)) throw new ShareFormatError(`duplicate share x = ${x}`)
     seen.add(x)
   }
+}
+
+/** Check a list of points: valid distinct xs, ys field elements, same count. */
+function assertPointLists(xs: readonly number[], ys: ArrayLike<number>): void {
+  if (!Array.isArray(xs)) throw new ShareFormatError('xs must be an array')
+  if (ys === null || typeof ys !== 'object' || typeof ys.length !== 'number' || ys.length !== xs.length) throw new ShareFormatError(`need as many values as points (${xs.length})`)
+  assertEvaluationPoints(xs)
+  for (let j = 0; j < xs.length; j++) if (!isFieldElement(ys[j])) throw new FieldElementError(`value at x = ${xs[j]} must be an integer in [0, p), got ${show(ys[j])}`)
+}
+
+function assertDegree(degree: unknown): asserts degree is number {
+  if (typeof degree !== 'number' || !Number.isInteger(degree) || degree < 0 || degree > 1 << 17) throw new ShareParametersError(`degree must be an integer in [0, 2^17], got ${show(degree)}`)
 }
 
 const weightCache = new Map<string, Uint32Array>()
@@ -29,6 +41,7 @@ export function lagrangeWeightsAtZero(xs: readonly number[]): Uint32Array {
   const key = xs.join(',')
   const hit = weightCache.get(key)
   if (hit !== undefined) return hit
+  assertEvaluationPoints(xs)
   const w = lagrangeWeightsAt(xs, 0)
   if (weightCache.size >= WEIGHT_CACHE_MAX) weightCache.clear()
   weightCache.set(key, w)
@@ -37,6 +50,8 @@ export function lagrangeWeightsAtZero(xs: readonly number[]): Uint32Array {
 
 /** Lagrange weights at an arbitrary point: f(at) = sum_j w_j * f(x_j) for deg f < xs.length. */
 export function lagrangeWeightsAt(xs: readonly number[], at: number): Uint32Array {
+  assertEvaluationPoints(xs)
+  if (!isFieldElement(at)) throw new FieldElementError(`evaluation point must be an integer in [0, p), got ${show(at)}`)
   const k = xs.length
   const w = new Uint32Array(k)
   for (let j = 0; j < k; j++) {
@@ -55,6 +70,8 @@ export function lagrangeWeightsAt(xs: readonly number[], at: number): Uint32Arra
 
 /** Evaluate sum_i c[i] x^i (coefficients low to high). */
 export function evalPoly(c: ArrayLike<number>, x: number): number {
+  if (!isFieldElement(x)) throw new FieldElementError(`evaluation point must be an integer in [0, p), got ${show(x)}`)
+  for (let i = 0; i < c.length; i++) if (!isFieldElement(c[i])) throw new FieldElementError(`coefficient ${i} must be an integer in [0, p), got ${show(c[i])}`)
   let acc = 0
   for (let i = c.length - 1; i >= 0; i--) acc = add(mul(acc, x), c[i]!)
   return acc
@@ -65,6 +82,7 @@ export function evalPoly(c: ArrayLike<number>, x: number): number {
  * < xs.length through the points, by Newton's divided differences.
  */
 export function interpolate(xs: readonly number[], ys: ArrayLike<number>): Uint32Array {
+  assertPointLists(xs, ys)
   const k = xs.length
   const dd = Array.from({ length: k }, (_, i) => ys[i]!)
   for (let level = 1; level < k; level++) {
@@ -88,6 +106,8 @@ export function interpolate(xs: readonly number[], ys: ArrayLike<number>): Uint3
  * Interpolates through the first degree + 1 points and checks the rest.
  */
 export function onPolynomial(xs: readonly number[], ys: ArrayLike<number>, degree: number): boolean {
+  assertDegree(degree)
+  assertPointLists(xs, ys)
   if (xs.length <= degree + 1) return true
   const c = interpolate(xs.slice(0, degree + 1), Array.from({ length: degree + 1 }, (_, i) => ys[i]!))
   for (let j = degree + 1; j < xs.length; j++) if (evalPoly(c, xs[j]!) !== ys[j]) return false
@@ -146,6 +166,8 @@ export interface DecodeResult {
  * Throws TooManyFaultsError when no such polynomial exists.
  */
 export function berlekampWelch(xs: readonly number[], ys: ArrayLike<number>, degree: number): DecodeResult {
+  assertDegree(degree)
+  assertPointLists(xs, ys)
   const k = xs.length
   const t = degree + 1
   if (k < t) throw new ShareFormatError(`need at least ${t} points to decode degree ${degree}, got ${k}`)

@@ -18,7 +18,7 @@
  */
 import type { Rng } from '../util/rng.ts'
 import { P, reduce, randomFieldElements, assertFieldVector } from './field.ts'
-import { ShareFormatError, ShareParametersError } from './errors.ts'
+import { ShareFormatError, ShareParametersError, show } from './errors.ts'
 import { assertEvaluationPoints, lagrangeWeightsAtZero } from './polynomial.ts'
 
 /** A share as exchanged between parties: evaluation point x (>= 1) and the vector f(x). */
@@ -40,8 +40,8 @@ export function holderX(j: number): number {
 }
 
 export function assertShareParameters(m: unknown, t: unknown): void {
-  if (typeof t !== 'number' || !Number.isInteger(t) || t < 1) throw new ShareParametersError(`threshold t must be an integer >= 1, got ${String(t)}`)
-  if (typeof m !== 'number' || !Number.isInteger(m) || m < 1) throw new ShareParametersError(`holder count m must be an integer >= 1, got ${String(m)}`)
+  if (typeof t !== 'number' || !Number.isInteger(t) || t < 1) throw new ShareParametersError(`threshold t must be an integer >= 1, got ${show(t)}`)
+  if (typeof m !== 'number' || !Number.isInteger(m) || m < 1) throw new ShareParametersError(`holder count m must be an integer >= 1, got ${show(m)}`)
   if (m > MAX_HOLDERS) throw new ShareParametersError(`holder count m = ${m} exceeds ${MAX_HOLDERS}`)
   if (t > m) throw new ShareParametersError(`threshold t = ${t} exceeds holder count m = ${m}`)
 }
@@ -300,7 +300,7 @@ export function assertShares(shares: readonly Share[], what = 'shares'): number 
 }
 
 function assertThreshold(t: unknown): asserts t is number {
-  if (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > MAX_HOLDERS) throw new ShareParametersError(`threshold t must be an integer in [1, ${MAX_HOLDERS}], got ${String(t)}`)
+  if (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > MAX_HOLDERS) throw new ShareParametersError(`threshold t must be an integer in [1, ${MAX_HOLDERS}], got ${show(t)}`)
 }
 
 /**
@@ -315,7 +315,7 @@ export function reconstruct(shares: readonly Share[], t: number): Uint32Array {
   const used = shares.slice(0, t)
   for (const s of used) assertFieldVector(s.y, `share y (x = ${s.x})`)
   const w = lagrangeWeightsAtZero(used.map((s) => s.x))
-  return linearCombination(used.map((s) => s.y), w, n)
+  return combine(used.map((s) => s.y), w, n)
 }
 
 /**
@@ -325,7 +325,20 @@ export function reconstruct(shares: readonly Share[], t: number): Uint32Array {
  * product with y < 2^31 is below 2^47 and 32 of them sum below 2^52 in float64.
  * Holders outer, coordinates inner (each share vector is streamed once per block).
  */
-export function linearCombination(ys: readonly Uint32Array[], w: Uint32Array, n: number): Uint32Array {
+export function linearCombination(ys: readonly Uint32Array[], w: Uint32Array): Uint32Array {
+  if (!Array.isArray(ys) || ys.length === 0) throw new ShareFormatError('linearCombination needs a non-empty array of vectors')
+  assertFieldVector(w, 'weights')
+  if (w.length !== ys.length) throw new ShareFormatError(`${ys.length} vectors but ${w.length} weights`)
+  const n = ys[0] instanceof Uint32Array ? ys[0].length : -1
+  for (const y of ys) {
+    assertFieldVector(y, 'vector')
+    if (y.length !== n) throw new ShareFormatError(`vector lengths differ: ${n} vs ${y.length}`)
+  }
+  return combine(ys, w, n)
+}
+
+/** linearCombination on validated input (field elements, equal lengths n). */
+function combine(ys: readonly Uint32Array[], w: Uint32Array, n: number): Uint32Array {
   const out = new Uint32Array(n)
   const k = ys.length
   const lo = new Float64Array(BLOCK)

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { seededRng } from '../../src/util/rng.ts'
-import { P, share, reconstruct, randomFieldElements, checkConsistency, robustReconstruct, berlekampWelch, evalPoly, project, type Share } from '../../src/secret-sharing/index.ts'
+import { P, share, reconstruct, randomFieldElements, checkConsistency, robustReconstruct, berlekampWelch, evalPoly, project, interpolate, onPolynomial, lagrangeWeightsAt, lagrangeWeightsAtZero, linearCombination, type Share } from '../../src/secret-sharing/index.ts'
 
 function sharesOf(ys: Uint32Array[]): Share[] {
   return ys.map((y, j) => ({ x: j + 1, y }))
@@ -109,5 +109,24 @@ describe('secret-sharing/consistency and error correction', () => {
     assert.throws(() => robustReconstruct([...s.slice(0, 4), { x: 5, y: new Uint32Array(3) }], 3, rng), { name: 'ShareFormatError' })
     assert.throws(() => project(new Uint32Array(3), new Uint32Array(4)), { name: 'ShareFormatError' })
     assert.throws(() => berlekampWelch([1, 2], [1, 2], 2), { name: 'ShareFormatError' })
+    assert.throws(() => project(Uint32Array.of(P), Uint32Array.of(1)), { name: 'FieldElementError' })
+    // the scalar polynomial tools
+    assert.throws(() => berlekampWelch([1, 1, 2, 3], [1, 2, 3, 4], 1), { name: 'ShareFormatError' })
+    assert.throws(() => berlekampWelch([1, 2, 3, 4], [1, 2, 3, P], 1), { name: 'FieldElementError' })
+    assert.throws(() => berlekampWelch([1, 2, 3, 4], [1, 2, 3], 1), { name: 'ShareFormatError' })
+    assert.throws(() => berlekampWelch([1, 2, 3, 4], [1, 2, 3, 4], -1), { name: 'ShareParametersError' })
+    assert.throws(() => berlekampWelch([1, 2, 3, 4], [1, 2, 3, 4], 1.5), { name: 'ShareParametersError' })
+    assert.throws(() => onPolynomial([0, 1], [1, 2], 0), { name: 'ShareFormatError' })
+    assert.throws(() => interpolate([1, 2.5], [1, 2]), { name: 'ShareFormatError' })
+    assert.throws(() => interpolate([1, 2], [1, NaN]), { name: 'FieldElementError' })
+    assert.throws(() => lagrangeWeightsAt([1, 2], -1), { name: 'FieldElementError' })
+    assert.throws(() => lagrangeWeightsAtZero([4, 4]), { name: 'ShareFormatError' })
+    assert.throws(() => evalPoly([1, 2], P), { name: 'FieldElementError' })
+    assert.throws(() => evalPoly([1, P], 2), { name: 'FieldElementError' })
+    assert.throws(() => linearCombination([Uint32Array.of(1), Uint32Array.of(1, 2)], Uint32Array.of(1, 1)), { name: 'ShareFormatError' })
+    assert.throws(() => linearCombination([Uint32Array.of(1)], Uint32Array.of(1, 1)), { name: 'ShareFormatError' })
+    assert.throws(() => linearCombination([Uint32Array.of(P)], Uint32Array.of(1)), { name: 'FieldElementError' })
+    assert.throws(() => linearCombination([], new Uint32Array(0)), { name: 'ShareFormatError' })
+    assert.deepEqual([...linearCombination([Uint32Array.of(P - 1, 3), Uint32Array.of(2, 5)], Uint32Array.of(P - 1, 2))], [(1 + 4) % P, (P - 3 + 10) % P])
   })
 })
