@@ -313,7 +313,6 @@ export function reconstruct(shares: readonly Share[], t: number): Uint32Array {
   const n = assertShares(shares)
   if (shares.length < t) throw new ShareFormatError(`need at least t = ${t} shares, got ${shares.length}`)
   const used = shares.slice(0, t)
-  for (const s of used) assertFieldVector(s.y, `share y (x = ${s.x})`)
   const w = lagrangeWeightsAtZero(used.map((s) => s.x))
   return combine(used.map((s) => s.y), w, n)
 }
@@ -331,7 +330,7 @@ export function linearCombination(ys: readonly Uint32Array[], w: Uint32Array): U
   if (w.length !== ys.length) throw new ShareFormatError(`${ys.length} vectors but ${w.length} weights`)
   const n = ys[0] instanceof Uint32Array ? ys[0].length : -1
   for (const y of ys) {
-    assertFieldVector(y, 'vector')
+    if (!(y instanceof Uint32Array)) throw new ShareFormatError('vectors must be Uint32Arrays')
     if (y.length !== n) throw new ShareFormatError(`vector lengths differ: ${n} vs ${y.length}`)
   }
   return combine(ys, w, n)
@@ -343,10 +342,10 @@ function combine(ys: readonly Uint32Array[], w: Uint32Array, n: number): Uint32A
   const k = ys.length
   const lo = new Float64Array(BLOCK)
   const hi = new Float64Array(BLOCK)
+  // Entries >= p are caught here, in the same pass, instead of a separate scan.
+  let bad = false
   for (let b0 = 0; b0 < n; b0 += BLOCK) {
     const len = Math.min(BLOCK, n - b0)
-    lo.fill(0)
-    hi.fill(0)
     for (let j = 0; j < k; j++) {
       if (j > 0 && j % 32 === 0) {
         for (let i = 0; i < len; i++) { lo[i] = reduce(lo[i]!); hi[i] = reduce(hi[i]!) }
@@ -355,14 +354,28 @@ function combine(ys: readonly Uint32Array[], w: Uint32Array, n: number): Uint32A
       const wj = w[j]!
       const wl = wj & 0xffff
       const wh = wj >>> 16
-      for (let i = 0; i < len; i++) {
-        const v = y[b0 + i]!
-        lo[i] += v * wl
-        hi[i] += v * wh
+      if (j === 0) {
+        for (let i = 0; i < len; i++) {
+          const v = y[b0 + i]!
+          if (v >= P) bad = true
+          lo[i] = v * wl
+          hi[i] = v * wh
+        }
+      } else {
+        for (let i = 0; i < len; i++) {
+          const v = y[b0 + i]!
+          if (v >= P) bad = true
+          lo[i] += v * wl
+          hi[i] += v * wh
+        }
       }
     }
+    if (bad) break
     // value = lo + hi * 2^16 with hi reduced first: (< 2^31) * 2^16 + lo < 2^53
     for (let i = 0; i < len; i++) out[b0 + i] = reduce(reduce(hi[i]!) * 65536 + lo[i]!)
+  }
+  if (bad) {
+    for (const y of ys) assertFieldVector(y, 'share y') // names the offending entry
   }
   return out
 }
