@@ -6,8 +6,12 @@
  * family, House style 3):
  *
  *   netid            = hex(SHA-256("tessera/netid/v1" || genesisId)[0..8])   16 hex chars
- *   stream protocol  = /tessera/<netid>/<family>/<semver>     e.g. /tessera/0f3a…/shares/1.0.0
- *   gossip topic     = /tessera/<netid>/<topic>/<semver>      e.g. /tessera/0f3a…/receipts/1.0.0
+ *   stream protocol  = /tessera/<netid>/<family>/<semver>   e.g. /tessera/0f3a…/round-share/1.0.0
+ *   gossip topic     = /tessera/<netid>/<suffix>            e.g. /tessera/0f3a…/round/receipt/1
+ *
+ * The round protocol (src/gossip-fl/round/messages.ts) names its families
+ * network-free (`/tessera/round-share/1.0.0`) and its topics by suffix
+ * (`round/receipt/1`); `scopeProtocol` and `scopeTopic` put the netid in.
  *
  * `genesisId` is whatever bytes identify the genesis entry (its CID bytes or its
  * digest). Hashing it first makes the netid independent of that choice: CID
@@ -24,36 +28,41 @@ import { InvalidParametersError } from '../util/errors.ts'
 
 const KiB = 1024
 const MiB = 1024 * KiB
+/** One field vector of 2^22 u32 elements plus a 4 KiB header: the round's LIMITS.maxVectorBytes. */
+export const VECTOR_CAP = 4 * 4_194_304 + 4096
 
-/** Request/response families (bulk data over streams). */
+/** Request/response families (bulk data over streams). Replies of the round families are acknowledgements. */
 export const STREAM_FAMILIES = {
-  /** contributor -> committee member: one Shamir share vector (DESIGN "A round" 2). Reply: receipt. */
-  shares: { version: '1.0.0', maxRequestBytes: 16 * MiB, maxResponseBytes: 16 * KiB },
-  /** member -> member: share-sums per planned group (DESIGN "A round" 4). */
-  'partial-sums': { version: '1.0.0', maxRequestBytes: 16 * MiB, maxResponseBytes: 16 * KiB },
-  /** fetch missing ledger entries by hash (DESIGN "The ledger", Sync). */
+  /** contributor -> committee member: one Shamir share vector (DESIGN "A round" 2) */
+  'round-share': { version: '1.0.0', maxRequestBytes: VECTOR_CAP, maxResponseBytes: 16 * KiB },
+  /** member -> member: shares of zero that mask the norm points (DESIGN "A round" 3) */
+  'round-zero': { version: '1.0.0', maxRequestBytes: VECTOR_CAP, maxResponseBytes: 16 * KiB },
+  /** member -> member: share-sums per planned group (DESIGN "A round" 4) */
+  'round-partial': { version: '1.0.0', maxRequestBytes: VECTOR_CAP, maxResponseBytes: 16 * KiB },
+  /** fetch missing ledger entries by hash (DESIGN "The ledger", Sync) */
   'ledger-sync': { version: '1.0.0', maxRequestBytes: 64 * KiB, maxResponseBytes: 8 * MiB },
-  /** fetch a model by hash. */
+  /** fetch a model (or a round's published group sums) by hash */
   'model-fetch': { version: '1.0.0', maxRequestBytes: 4 * KiB, maxResponseBytes: 64 * MiB }
 } as const
 
 /**
  * Gossip topics (small signed messages). Gossipsub drops messages over about
- * 4 MiB and floods every message to every subscriber, so caps stay small.
+ * 4 MiB without a word and floods every message to every subscriber, so caps
+ * stay at 1 MiB or less.
  */
 export const GOSSIP_TOPICS = {
-  /** new ledger entries announced by hash (DESIGN "The ledger", Sync) */
-  announce: { version: '1.0.0', maxBytes: 64 * KiB },
-  /** signed share receipts (DESIGN "A round" 3) */
-  receipts: { version: '1.0.0', maxBytes: 16 * KiB },
-  /** per-contributor sums of squares for the norm check (DESIGN "A round" 3) */
-  norm: { version: '1.0.0', maxBytes: 256 * KiB },
+  /** contribution entries: commitments to the shares (DESIGN "A round" 2) */
+  contribution: { suffix: 'round/contribution/1', maxBytes: 64 * KiB },
+  /** signed receipts with masked norm points (DESIGN "A round" 3) */
+  receipt: { suffix: 'round/receipt/1', maxBytes: 1 * MiB },
   /** the leader's plan (DESIGN "A round" 3) */
-  plan: { version: '1.0.0', maxBytes: 256 * KiB },
-  /** checkpoint signatures and co-signed checkpoints (DESIGN "The ledger") */
-  checkpoint: { version: '1.0.0', maxBytes: 256 * KiB },
+  plan: { suffix: 'round/plan/1', maxBytes: 1 * MiB },
+  /** checkpoint signatures (DESIGN "A round" 5) */
+  checkpoint: { suffix: 'round/checkpoint/1', maxBytes: 1 * MiB },
+  /** new ledger entries announced by hash (DESIGN "The ledger", Sync) */
+  announce: { suffix: 'ledger/announce/1', maxBytes: 64 * KiB },
   /** libp2p pubsub peer discovery, scoped to the network */
-  discovery: { version: '1.0.0', maxBytes: 4 * KiB }
+  discovery: { suffix: 'peer/discovery/1', maxBytes: 4 * KiB }
 } as const
 
 export type StreamFamily = keyof typeof STREAM_FAMILIES
@@ -104,15 +113,35 @@ export function networkProtocols (netId: string): NetworkProtocols {
   }
   const topics = {} as Record<GossipTopic, TopicSpec>
   for (const [topic, t] of Object.entries(GOSSIP_TOPICS) as Array<[GossipTopic, (typeof GOSSIP_TOPICS)[GossipTopic]]>) {
-    topics[topic] = { name: `/tessera/${netId}/${topic}/${t.version}`, maxBytes: t.maxBytes }
+    topics[topic] = { name: scopeTopic(netId, t.suffix), maxBytes: t.maxBytes }
   }
   return { netId, protocols, topics, allTopics: Object.values(topics).map((t) => t.name) }
 }
 
-/** Parse a Tessera protocol id or topic name back into its parts; undefined if it is not one. */
+const SEGMENT = '[a-z][a-z0-9-]{0,31}'
+const UNSCOPED = new RegExp(`^/tessera/(${SEGMENT})/(\\d+\\.\\d+\\.\\d+)$`)
+const SUFFIX = new RegExp(`^${SEGMENT}(?:/${SEGMENT}){0,3}/\\d+(?:\\.\\d+){0,2}$`)
+const SCOPED = new RegExp(`^/tessera/([0-9a-f]{16})/(${SEGMENT}(?:/${SEGMENT}){0,3})/(\\d+(?:\\.\\d+){0,2})$`)
+
+/** `/tessera/<family>/<semver>` (network-free, as the round names it) -> `/tessera/<netid>/<family>/<semver>`. */
+export function scopeProtocol (netId: string, unscoped: string): string {
+  if (!isNetworkId(netId)) throw new InvalidParametersError(`network id must be 16 lowercase hex characters, got '${String(netId).slice(0, 40)}'`)
+  const m = typeof unscoped === 'string' ? UNSCOPED.exec(unscoped) : null
+  if (m == null) throw new InvalidParametersError(`'${String(unscoped).slice(0, 80)}' is not a /tessera/<family>/<semver> protocol id`)
+  return `/tessera/${netId}/${m[1]!}/${m[2]!}`
+}
+
+/** A topic suffix such as `round/receipt/1` -> `/tessera/<netid>/round/receipt/1`. */
+export function scopeTopic (netId: string, suffix: string): string {
+  if (!isNetworkId(netId)) throw new InvalidParametersError(`network id must be 16 lowercase hex characters, got '${String(netId).slice(0, 40)}'`)
+  if (typeof suffix !== 'string' || !SUFFIX.test(suffix)) throw new InvalidParametersError(`'${String(suffix).slice(0, 80)}' is not a topic suffix like round/receipt/1`)
+  return `/tessera/${netId}/${suffix}`
+}
+
+/** Parse a scoped protocol id or topic name into netid, name and version; undefined if it is not one. */
 export function parseProtocolId (id: string): { netId: string, name: string, version: string } | undefined {
-  if (typeof id !== 'string' || id.length > 200) return undefined
-  const m = /^\/tessera\/([0-9a-f]{16})\/([a-z][a-z0-9-]{0,31})\/(\d+\.\d+\.\d+)$/.exec(id)
+  if (typeof id !== 'string' || id.length > 256) return undefined
+  const m = SCOPED.exec(id)
   if (m == null) return undefined
   return { netId: m[1]!, name: m[2]!, version: m[3]! }
 }

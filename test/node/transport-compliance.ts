@@ -166,7 +166,7 @@ export function transportCompliance (label: string, factory: HarnessFactory, opt
       })
 
       it('Reject drops the message and reports the author; Ignore drops silently; oversize is rejected', async () => {
-        const topic = NET.topics.receipts.name
+        const topic = NET.topics.receipt.name
         const got = h.transports.map(() => [] as number[])
         const mis = h.transports.map(() => [] as Array<[string, Misbehaviour]>)
         const offs = h.transports.map((t, i) => {
