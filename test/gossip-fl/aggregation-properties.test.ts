@@ -9,7 +9,7 @@ import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import {
   coordinateMedian, trimmedMean, krum, multiKrum, geometricMedian, centeredClipping,
-  batcherNetwork, selectionNetwork, distance
+  batcherNetwork, selectionNetwork, fuseComparators, expandOps, selectionSchedule, distance
 } from '../../src/gossip-fl/aggregation/index.ts'
 
 const RUNS = { numRuns: 150, seed: 20261122 }
@@ -163,11 +163,12 @@ describe('gossip-fl/aggregation: sorting networks (0-1 principle, exhaustive)', 
   // Valid patterns: m < 2^n; for n < 5 only the low 2^n bits of the single word count.
   const mask = (n: number): number => (n >= 5 ? 0xffffffff : ((1 << (1 << n)) - 1) >>> 0)
 
-  it('Batcher networks sort every 0-1 input for n = 2..21', () => {
+  it('Batcher networks, plain and fused, sort every 0-1 input for n = 2..21', () => {
     for (let n = 2; n <= 21; n++) {
-      const w = run01(n, batcherNetwork(n))
-      for (let i = 0; i + 1 < n; i++) {
-        for (let k = 0; k < w[i].length; k++) assert.equal(((w[i][k] & ~w[i + 1][k]) & mask(n)) >>> 0, 0, `n=${n} wires ${i},${i + 1}`)
+      for (const w of [run01(n, batcherNetwork(n)), run01(n, expandOps(fuseComparators(batcherNetwork(n))))]) {
+        for (let i = 0; i + 1 < n; i++) {
+          for (let k = 0; k < w[i].length; k++) assert.equal(((w[i][k] & ~w[i + 1][k]) & mask(n)) >>> 0, 0, `n=${n} wires ${i},${i + 1}`)
+        }
       }
     }
   })
@@ -179,9 +180,13 @@ describe('gossip-fl/aggregation: sorting networks (0-1 principle, exhaustive)', 
       for (const [lo, hi] of ranges) {
         const net = selectionNetwork(n, lo, hi)
         assert.ok(net.length <= batcherNetwork(n).length)
-        const w = run01(n, net)
-        for (let i = lo; i <= hi; i++) {
-          for (let k = 0; k < w[i].length; k++) assert.equal(((w[i][k] ^ full[i][k]) & mask(n)) >>> 0, 0, `n=${n} [${lo},${hi}] wire ${i}`)
+        // The fused schedule the kernel runs is the same network, reordered.
+        const fused = expandOps(selectionSchedule(n, lo, hi))
+        assert.equal(fused.length, net.length)
+        for (const w of [run01(n, net), run01(n, fused)]) {
+          for (let i = lo; i <= hi; i++) {
+            for (let k = 0; k < w[i].length; k++) assert.equal(((w[i][k] ^ full[i][k]) & mask(n)) >>> 0, 0, `n=${n} [${lo},${hi}] wire ${i}`)
+          }
         }
       }
     }

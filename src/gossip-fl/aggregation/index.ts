@@ -11,4 +11,4 @@ export { centeredClipping, centeredClippingRule, resolveCenteredClippingParams, 
 export { distancesToAggregate, relativeDistancesToAggregate } from './distances.ts'
 export { l2Norm, l2NormSquared, dot, distance, squaredDistance, scale, clipToNorm, scaleToNorm, meanOf, checkInputs, checkFinite, MAX_INPUTS } from './vector.ts'
 export { pairwiseSquaredDistances } from './pairwise.ts'
-export { batcherNetwork, selectionNetwork } from './network.ts'
+export { batcherNetwork, selectionNetwork, fuseComparators, expandOps, selectionSchedule } from './network.ts'

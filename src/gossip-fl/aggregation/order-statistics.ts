@@ -4,7 +4,7 @@
  * scratch matrix, sort its columns with a (pruned) sorting network, then reduce
  * rows lo..hi. See network.ts for why this beats sorting each coordinate.
  */
-import { applyNetworkToColumns, selectionNetwork } from './network.ts'
+import { applyNetworkToColumns, selectionSchedule } from './network.ts'
 
 /** Coordinates per block: 21 rows x 4096 x 4 bytes = 344 KB of scratch, fits L2; measured best. */
 export const BLOCK = 4096
@@ -22,13 +22,13 @@ export function forEachSortedBlock(
 ): void {
   const n = inputs.length
   const d = inputs[0].length
-  const network = selectionNetwork(n, lo, hi)
+  const ops = selectionSchedule(n, lo, hi)
   const stride = Math.min(BLOCK, d)
   const scratch = new Float32Array(n * stride)
   for (let j0 = 0; j0 < d; j0 += stride) {
     const width = Math.min(stride, d - j0)
     for (let i = 0; i < n; i++) scratch.set(inputs[i].subarray(j0, j0 + width), i * stride)
-    applyNetworkToColumns(scratch, stride, width, network)
+    applyNetworkToColumns(scratch, stride, width, ops)
     reduce(scratch, stride, width, j0)
   }
 }
