@@ -19,24 +19,52 @@ export function nodePublicKeyObject(pub: Uint8Array): KeyObject {
   return createPublicKey({ key: Buffer.from(der.buffer, der.byteOffset, der.byteLength), format: 'der', type: 'spki' })
 }
 
-export function nodeVerifier(cacheSize = 4096): Verifier {
+export interface NodeVerifierOptions {
+  /** Public KeyObjects kept (one per author). */
+  cacheSize?: number
+  /**
+   * Verify on libuv's thread pool (crypto.verify with a callback) instead of
+   * the main thread, so that many signatures checked concurrently (store
+   * re-verification, batches) use every core. Default true.
+   */
+  threadPool?: boolean
+}
+
+export function nodeVerifier(opts: NodeVerifierOptions | number = {}): Verifier {
+  const o = typeof opts === 'number' ? { cacheSize: opts } : opts
+  const cacheSize = o.cacheSize ?? 4096
+  const threadPool = o.threadPool ?? true
   const cache = new Map<string, KeyObject>()
+  const keyOf = (publicKey: Uint8Array): KeyObject => {
+    const id = toHex(publicKey)
+    let k = cache.get(id)
+    if (k === undefined) {
+      k = nodePublicKeyObject(publicKey)
+      if (cache.size >= cacheSize) cache.delete(cache.keys().next().value!)
+      cache.set(id, k)
+    }
+    return k
+  }
   return {
-    name: 'node-crypto',
+    name: threadPool ? 'node-crypto' : 'node-crypto-sync',
     verify(publicKey, message, signature) {
       if (!signaturePolicy(publicKey, signature)) return false
-      const id = toHex(publicKey)
-      let k = cache.get(id)
+      let k: KeyObject
       try {
-        if (k === undefined) {
-          k = nodePublicKeyObject(publicKey)
-          if (cache.size >= cacheSize) cache.delete(cache.keys().next().value!)
-          cache.set(id, k)
-        }
-        return nodeVerify(null, message, k, signature)
+        k = keyOf(publicKey)
       } catch {
         return false
       }
+      if (!threadPool) {
+        try { return nodeVerify(null, message, k, signature) } catch { return false }
+      }
+      return new Promise<boolean>((resolve) => {
+        try {
+          nodeVerify(null, message, k, signature, (err, ok) => resolve(err === null && ok))
+        } catch {
+          resolve(false)
+        }
+      })
     }
   }
 }

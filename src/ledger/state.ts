@@ -70,6 +70,7 @@ export interface CheckpointRecord {
 }
 
 const MAX_CACHE = 64
+const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now())
 
 function fail(rule: LedgerRule, message: string, cid?: CID): never {
   throw new LedgerVerificationError(rule, message, cid === undefined ? {} : { cid: cid.toString() })
@@ -100,6 +101,8 @@ export class LedgerState {
   readonly disputes: Array<{ cid: string, registration: string, suspectModelHash: Uint8Array, claimant: string }> = []
   /** RoundEvidence of each checkpointed round, index r-1. */
   readonly evidence: RoundEvidence[] = []
+  /** Time spent deriving committees (reputation + sampling), for benchmarks. */
+  readonly stats = { committeeMs: 0, committees: 0 }
   private readonly admits = new Map<string, Set<string>>()
   private readonly joined = new Set<string>()
   private readonly committeeCache = new Map<string, string[]>()
@@ -169,14 +172,28 @@ export class LedgerState {
     const cached = this.committeeCache.get(key)
     if (cached !== undefined) return cached
     if (this.charter === null) fail('genesis', 'no genesis')
+    const t0 = now()
+    try {
+      const committee = this.drawCommittee(round, retry)
+      if (this.committeeCache.size >= MAX_CACHE) this.committeeCache.delete(this.committeeCache.keys().next().value!)
+      this.committeeCache.set(key, committee)
+      return committee
+    } finally {
+      this.stats.committeeMs += now() - t0
+      this.stats.committees++
+    }
+  }
+
+  private drawCommittee(round: number, retry: number): string[] {
     const seed = this.seed(round, retry)
-    const { m, t } = this.charter.committee
+    const charter = this.charter!
+    const { m, t } = charter.committee
     let candidates: Array<{ peer: string, weight: number }>
     if (round === 1) {
       candidates = this.founders().filter((p) => !this.isExcludedAsOf(p, 0)).map((peer) => ({ peer, weight: 1 }))
     } else {
       try {
-        const rep = computeReputation(this.evidence.slice(0, round - 1), this.memberInfo(round - 1), { ...this.charter.reputation, round })
+        const rep = computeReputation(this.evidence.slice(0, round - 1), this.memberInfo(round - 1), { ...charter.reputation, round })
         candidates = committeeCandidates(rep)
       } catch (err) {
         fail('committee', `reputation of round ${round} cannot be computed: ${(err as Error).message}`)
@@ -189,8 +206,6 @@ export class LedgerState {
     } catch (err) {
       fail('committee', `committee of round ${round} cannot be drawn: ${(err as Error).message}`)
     }
-    if (this.committeeCache.size >= MAX_CACHE) this.committeeCache.delete(this.committeeCache.keys().next().value!)
-    this.committeeCache.set(key, committee)
     return committee
   }
 
