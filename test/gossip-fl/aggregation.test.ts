@@ -261,6 +261,13 @@ describe('gossip-fl/aggregation: hostile inputs give typed errors', () => {
       }
     })
   }
+  it('a non-finite entry deep in a long vector (past the first block) is caught by every rule', () => {
+    for (const bad of [Number.NaN, Infinity, -Infinity]) {
+      const xs = randomInputs('deep', 9, 10000)
+      xs[4][9999] = bad
+      for (const name of ruleNames()) throwsNamed(() => aggregate(name, xs, undefined), 'AggregationInputError')
+    }
+  })
   it('wrong parameters are InvalidParametersError', () => {
     const xs = randomInputs('params', 7, 10)
     const bad: Array<[RuleName, unknown]> = [

@@ -24,7 +24,7 @@ export function resolveMedianParams(partial?: Partial<MedianParams>): Readonly<M
 export function coordinateMedian(inputs: readonly Float32Array[], state?: RuleState, params?: Partial<MedianParams>): AggregationResult {
   const next = statelessState('coordinate-median', state)
   resolveMedianParams(params)
-  const { n, d } = checkInputs(inputs)
+  const { n, d } = checkInputs(inputs, 'inputs', { skipFinite: true })
   const out = new Float32Array(d)
   const lo = (n - 1) >> 1
   const hi = n >> 1

@@ -42,7 +42,7 @@ export function trimCountFor(n: number, p: Readonly<TrimmedMeanParams>): number 
 export function trimmedMean(inputs: readonly Float32Array[], state?: RuleState, params?: Partial<TrimmedMeanParams>): AggregationResult {
   const next = statelessState('trimmed-mean', state)
   const p = resolveTrimmedMeanParams(params)
-  const { n, d } = checkInputs(inputs)
+  const { n, d } = checkInputs(inputs, 'inputs', { skipFinite: true })
   const b = trimCountFor(n, p)
   const lo = b
   const hi = n - 1 - b

@@ -16,10 +16,11 @@ export const MAX_INPUTS = 65536
 
 /**
  * Validate a list of input vectors: a non-empty array of at most MAX_INPUTS
- * Float32Arrays, all of the same non-zero length, with finite entries only.
+ * Float32Arrays, all of the same non-zero length, with finite entries only
+ * (unless `skipFinite`, for kernels that check entries while they copy them).
  * Returns n (count) and d (dimension).
  */
-export function checkInputs(inputs: readonly Float32Array[], what = 'inputs'): { n: number, d: number } {
+export function checkInputs(inputs: readonly Float32Array[], what = 'inputs', opts: { skipFinite?: boolean } = {}): { n: number, d: number } {
   if (!Array.isArray(inputs)) throw new AggregationInputError(`${what} must be an array of Float32Array`)
   const n = inputs.length
   if (n === 0) throw new AggregationInputError(`${what} is empty`)
@@ -32,7 +33,8 @@ export function checkInputs(inputs: readonly Float32Array[], what = 'inputs'): {
     const v = inputs[i]
     if (!(v instanceof Float32Array)) throw new AggregationInputError(`${what}[${i}] is not a Float32Array`)
     if (v.length !== d) throw new AggregationInputError(`${what}[${i}] has length ${v.length}, expected ${d}`)
-    checkFinite(v, `${what}[${i}]`)
+    // skipFinite: the caller checks finiteness itself, fused into a later pass.
+    if (opts.skipFinite !== true) checkFinite(v, `${what}[${i}]`)
   }
   return { n, d }
 }
