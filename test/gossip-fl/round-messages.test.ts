@@ -89,10 +89,10 @@ describe('round params', () => {
     }
   })
 
-  it('chooses a fixed-point scale that keeps honest squared norms below p/2', () => {
+  it('chooses a fixed-point scale that keeps honest squared norms below (p - 1) / 4', () => {
     for (const [noise, dim] of [[0, 100_000], [1, 100_000], [0.5, 10], [0, 1]] as const) {
       const f = fixedPointPlan(resolveRoundParams({ noiseMultiplier: noise }), dim)
-      assert.ok(f.normBoundField < 2147483647 / 2)
+      assert.ok(f.normBoundField <= 2147483646 / 4)
       assert.ok(f.bits >= 4)
     }
     assert.throws(() => fixedPointPlan(resolveRoundParams({ noiseMultiplier: 1000 }), 4_000_000), (e: Error) => e.name === 'InvalidParametersError')

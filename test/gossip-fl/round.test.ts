@@ -16,7 +16,7 @@ import { seededRng } from '../../src/util/rng.ts'
 import { decodeFixed } from '../../src/gossip-fl/round/sharing.ts'
 
 const D = 24
-const verify = roundVerifyFrom(nodeVerifier())
+const verify = roundVerifyFrom(nodeVerifier({ threadPool: false }))
 const signerFor = (s: Uint8Array) => roundSignerFrom(nodeSigner(s))
 
 /**

@@ -30,7 +30,7 @@ describe('sim on real MNIST', function () {
     const res = await simulate({
       peers: 4, rounds: 2, seed: 11, initialModel: init,
       params: { committeeSize: 3, threshold: 2, groupSize: 2, rule: 'mean', clipNorm: 10 },
-      signerFor: (s) => roundSignerFrom(nodeSigner(s)), verify: roundVerifyFrom(nodeVerifier()),
+      signerFor: (s) => roundSignerFrom(nodeSigner(s)), verify: roundVerifyFrom(nodeVerifier({ threadPool: false })),
       train: async (i, model, round) => {
         const r = await trainLocal(spec, model, shards[i]!, { epochs: 1, batchSize: 32, lr: 0.1, maxSteps: 30, seed: `${i}/${round}` })
         return r.weights.map((w, j) => w - model[j]!)

@@ -14,10 +14,12 @@
  *   holds with probability >= 1 - exp(-18) (Laurent-Massart / Lipschitz
  *   concentration of the norm of a Gaussian vector), the last term bounds rounding.
  * - the fixed-point precision: the largest bits <= 24 with
- *   (bound * 2^bits)^2 < p / 2, so an honest squared norm never wraps mod p.
+ *   (bound * 2^bits)^2 <= (p - 1) / 4, so an honest squared norm never wraps mod p
+ *   and an update up to twice the bound is refused exactly.
  */
 import { InvalidParametersError } from '../../util/errors.ts'
 import { LIMITS } from './messages.ts'
+import { perMemberNoiseStd } from '../../model/privacy/user-level.ts'
 
 /** Phase durations in milliseconds, each counted from the end of the previous phase. */
 export interface RoundDeadlines {
@@ -77,6 +79,11 @@ export const DEFAULT_ROUND_PARAMS: Readonly<RoundParams> = Object.freeze({
 
 /** P = 2^31 - 1 (src/secret-sharing/field.ts). */
 const P = 2147483647
+/**
+ * Honest squared norms stay below (p - 1) / 4 (A's DEFAULT_HEADROOM): an update up
+ * to twice the bound then has ||q||^2 < p and is refused exactly, not by a wrap.
+ */
+const HEADROOM = 4
 
 function finite(what: string, v: unknown, min: number, exclusive = false): number {
   if (typeof v !== 'number' || !Number.isFinite(v) || (exclusive ? v <= min : v < min)) {
@@ -124,7 +131,8 @@ export function resolveRoundParams(partial: Partial<Omit<RoundParams, 'deadlines
 
 /** Noise std each contributor adds so a group sum of >= g - f noised updates carries N(0, (zC)^2). */
 export function perContributorNoiseStd(p: Pick<RoundParams, 'noiseMultiplier' | 'clipNorm' | 'groupSize' | 'noiseDropTolerance'>): number {
-  return (p.noiseMultiplier * p.clipNorm) / Math.sqrt(p.groupSize - p.noiseDropTolerance)
+  // D's formula (src/model/privacy/user-level.ts): z C / sqrt(minHonest), minHonest = g - f.
+  return perMemberNoiseStd(p.clipNorm, p.noiseMultiplier, p.groupSize, p.groupSize - p.noiseDropTolerance)
 }
 
 /** Upper bound on ||encoded update|| in real units (see the header comment), excluding rounding. */
@@ -152,13 +160,13 @@ export function fixedPointPlan(p: RoundParams, dim: number): FixedPointPlan {
   integer('dim', dim, 1, LIMITS.maxDim)
   const base = normBoundNoRounding(p, dim)
   const boundAt = (bits: number): number => base + Math.sqrt(dim) / (2 * 2 ** bits)
-  const fits = (bits: number): boolean => (boundAt(bits) * 2 ** bits) ** 2 < P / 2
+  const fits = (bits: number): boolean => (boundAt(bits) * 2 ** bits) ** 2 <= (P - 1) / HEADROOM
   let bits = p.fixedPointBits
   if (bits === 0) {
     for (let b = 24; b >= 1; b--) if (fits(b)) { bits = b; break }
   }
   if (bits < 4 || !fits(bits)) {
-    throw new InvalidParametersError(`no fixed-point precision of >= 4 bits keeps the squared norm bound below p/2 for dim ${dim}, clip ${p.clipNorm}, noise std ${perContributorNoiseStd(p)}`)
+    throw new InvalidParametersError(`no fixed-point precision of >= 4 bits keeps the squared norm bound below (p - 1) / 4 for dim ${dim}, clip ${p.clipNorm}, noise std ${perContributorNoiseStd(p)}`)
   }
   const scale = 2 ** bits
   const normBound = boundAt(bits)

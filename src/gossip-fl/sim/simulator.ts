@@ -18,7 +18,7 @@ import { Bus, type Delivery } from './bus.ts'
 
 export interface SimFaults {
   /** Byzantine contributors (peer indices) and their attack. */
-  byzantine?: { peers: number[], attack: string | AttackFn }
+  byzantine?: { peers: number[], attack: string | AttackFn, params?: Record<string, unknown> }
   /** Committee members (index in retry 0's committee) that go silent at the start or right after publishing their receipt. */
   silent?: Array<{ member: number, after: 'start' | 'receipt', rounds?: number[] }>
   /** Committee members (index in retry 0's committee) that send wrong partial sums. */
@@ -99,7 +99,7 @@ export async function simulate(cfg: SimConfig): Promise<SimResult> {
   const bus = new Bus(ids)
   const maxSteps = cfg.maxStepsPerRound ?? 5_000_000
   const attack: AttackFn | undefined = cfg.faults?.byzantine === undefined ? undefined
-    : typeof cfg.faults.byzantine.attack === 'string' ? attackByName(cfg.faults.byzantine.attack) : cfg.faults.byzantine.attack
+    : typeof cfg.faults.byzantine.attack === 'string' ? attackByName(cfg.faults.byzantine.attack, params.clipNorm, cfg.faults.byzantine.params) : cfg.faults.byzantine.attack
   const byz = new Set(cfg.faults?.byzantine?.peers ?? [])
   const overNorm = new Set(cfg.faults?.overNorm?.peers ?? [])
 
@@ -162,11 +162,14 @@ export async function simulate(cfg: SimConfig): Promise<SimResult> {
     // Train every requester (sequentially: deterministic), then apply attacks with the honest updates in view.
     const updates = new Map<number, Float32Array>()
     for (const i of trainRequests) updates.set(i, await cfg.train(i, model, r))
+    const byzRequests = trainRequests.filter(i => byz.has(i))
     const honest = [...updates].filter(([i]) => !byz.has(i) && !overNorm.has(i)).map(([, u]) => u)
-    const attackRng = childRng(String(cfg.seed), `attack/${r}`)
+    if (attack !== undefined && byzRequests.length > 0) {
+      const crafted = attack(byzRequests.map(i => updates.get(i)!), honest, byzRequests.length, childRng(String(cfg.seed), `attack/${r}`))
+      byzRequests.forEach((i, k) => updates.set(i, crafted[k]!))
+    }
     for (const i of trainRequests) {
       let u = updates.get(i)!
-      if (byz.has(i) && attack !== undefined) u = attack(u, honest, attackRng)
       if (overNorm.has(i)) u = u.map(x => x * (cfg.faults?.overNorm?.factor ?? 10))
       handle(i, machines[i]!.step({ kind: 'trained', update: u }))
     }
