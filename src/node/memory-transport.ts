@@ -170,6 +170,8 @@ export class MemoryTransport implements Transport {
   private readonly listeners = new Set<MisbehaviourListener>()
   private readonly timers = new Set<ReturnType<typeof setTimeout>>()
   private life = new AbortController()
+  /** abort hooks of in-flight requests and handlers, fired by stop() */
+  private readonly inflight = new Set<() => void>()
   private started = false
 
   constructor (net: MemoryNetwork, self: string) {
@@ -189,6 +191,7 @@ export class MemoryTransport implements Transport {
     if (!this.started) return
     this.started = false
     this.life.abort(new TransportNotStartedError('transport stopped'))
+    for (const kill of [...this.inflight]) kill()
     for (const t of this.timers) clearTimeout(t)
     this.timers.clear()
   }
@@ -249,7 +252,7 @@ export class MemoryTransport implements Transport {
     this.timers.add(timer)
     const onOuter = (): void => { ctl.abort(new Error('aborted')) }
     opts.signal?.addEventListener('abort', onOuter, { once: true })
-    this.life.signal.addEventListener('abort', onOuter, { once: true })
+    this.inflight.add(onOuter)
     const signal = ctl.signal
     try {
       const frame = await this.exchange(peer, protocol, request.slice(), signal)
@@ -272,7 +275,7 @@ export class MemoryTransport implements Transport {
       clearTimeout(timer)
       this.timers.delete(timer)
       opts.signal?.removeEventListener('abort', onOuter)
-      this.life.signal.removeEventListener('abort', onOuter)
+      this.inflight.delete(onOuter)
     }
   }
 
@@ -306,7 +309,7 @@ export class MemoryTransport implements Transport {
     const timer = setTimeout(() => { timedOut = true; ctl.abort(new Error('handler deadline')) }, reg.timeoutMs)
     this.timers.add(timer)
     const onAbort = (): void => { ctl.abort(new Error('aborted')) }
-    this.life.signal.addEventListener('abort', onAbort, { once: true })
+    this.inflight.add(onAbort)
     // The caller giving up resets the stream on libp2p; the handler sees its signal abort.
     callerSignal.addEventListener('abort', onAbort, { once: true })
     try {
@@ -329,7 +332,7 @@ export class MemoryTransport implements Transport {
     } finally {
       clearTimeout(timer)
       this.timers.delete(timer)
-      this.life.signal.removeEventListener('abort', onAbort)
+      this.inflight.delete(onAbort)
       callerSignal.removeEventListener('abort', onAbort)
     }
   }

@@ -86,24 +86,26 @@ export type RpcMisbehaviourListener = (peer: PeerId, reason: Misbehaviour) => vo
 
 interface Registered { handler: RequestHandler, maxRequestBytes: number, maxResponseBytes: number, timeoutMs: number }
 
-/** A deadline plus an optional caller signal, as one signal; `dispose` clears the timer and listener. */
-function deadline (timeoutMs: number, outer?: AbortSignal, extra?: AbortSignal): { signal: AbortSignal, timedOut: () => boolean, dispose: () => void } {
+/**
+ * A deadline plus an optional caller signal, as one signal; `dispose` clears the
+ * timer and listener. `live` collects an abort hook so stop() can end every
+ * deadline without one listener per request on a shared signal.
+ */
+function deadline (timeoutMs: number, outer: AbortSignal | undefined, live: Set<() => void>): { signal: AbortSignal, timedOut: () => boolean, dispose: () => void } {
   const ctl = new AbortController()
   let fired = false
   const timer = setTimeout(() => { fired = true; ctl.abort(new Error('deadline')) }, timeoutMs)
   const onAbort = (): void => { ctl.abort(new Error('aborted')) }
-  for (const s of [outer, extra]) {
-    if (s == null) continue
-    if (s.aborted) onAbort()
-    else s.addEventListener('abort', onAbort, { once: true })
-  }
+  if (outer?.aborted === true) onAbort()
+  else outer?.addEventListener('abort', onAbort, { once: true })
+  live.add(onAbort)
   return {
     signal: ctl.signal,
     timedOut: () => fired,
     dispose: () => {
       clearTimeout(timer)
       outer?.removeEventListener('abort', onAbort)
-      extra?.removeEventListener('abort', onAbort)
+      live.delete(onAbort)
     }
   }
 }
@@ -120,6 +122,7 @@ export class StreamRpc implements Startable {
   private readonly live = new Set<Stream>()
   private readonly listeners = new Set<RpcMisbehaviourListener>()
   private stopController = new AbortController()
+  private readonly deadlines = new Set<() => void>()
   private started = false
 
   constructor (components: StreamRpcComponents, init: Partial<StreamRpcInit> = {}) {
@@ -142,6 +145,7 @@ export class StreamRpc implements Startable {
     if (!this.started) return
     this.started = false
     this.stopController.abort(new TransportNotStartedError('stream rpc stopped'))
+    for (const kill of [...this.deadlines]) kill()
     for (const protocol of this.handlers.keys()) {
       await this.components.registrar.unhandle(protocol).catch(() => {})
     }
@@ -193,7 +197,7 @@ export class StreamRpc implements Startable {
     if (reg == null || !this.started) { stream.abort(new TransportNotStartedError()); return }
     this.live.add(stream)
     const remote = connection.remotePeer
-    const dl = deadline(reg.timeoutMs, this.stopController.signal)
+    const dl = deadline(reg.timeoutMs, undefined, this.deadlines)
     const replyError = async (body: RpcErrorBody, thenAbort: boolean): Promise<void> => {
       try {
         await writeFrame(stream, [ERR, encodeErrorBody(body)], dl.signal)
@@ -233,7 +237,7 @@ export class StreamRpc implements Startable {
         if (this.stopController.signal.aborted) { stream.abort(new TransportNotStartedError()); return }
         if (dl.timedOut()) {
           // The deadline signal is spent; give the error frame a short grace of its own.
-          const grace = deadline(1000, this.stopController.signal)
+          const grace = deadline(1000, undefined, this.deadlines)
           try {
             await writeFrame(stream, [ERR, encodeErrorBody(body)], grace.signal)
             await stream.close({ signal: grace.signal })
@@ -273,7 +277,7 @@ export class StreamRpc implements Startable {
       throw new FrameTooLargeError(`request of ${request.length} bytes exceeds the cap of ${maxRequestBytes}`, maxRequestBytes, request.length, 'local')
     }
     if (opts.signal?.aborted === true) throw new RpcAbortedError('aborted before sending')
-    const dl = deadline(timeoutMs, opts.signal, this.stopController.signal)
+    const dl = deadline(timeoutMs, opts.signal, this.deadlines)
     const name = peerNameFromPeerId(peer) ?? peer.toString()
     const fail = (err: unknown): Error => {
       if (dl.timedOut()) return new RpcTimeoutError(`no response from ${name} on ${protocol} within ${timeoutMs} ms`, timeoutMs)

@@ -74,6 +74,48 @@ describe('node/libp2p', function () {
     }
   })
 
+  it('browsers\' path: a request over the WebSockets listener (global WebSocket polyfill dials it)', async () => {
+    const a = await Libp2pTransport.create({ privateKey: await generateKeyPair('Ed25519'), netId: NET.netId, pubsubDiscovery: false, listenTcp: [] })
+    const b = await Libp2pTransport.create({ privateKey: await generateKeyPair('Ed25519'), netId: NET.netId, pubsubDiscovery: false, listenTcp: [] })
+    try {
+      await a.start(); await b.start()
+      const ws = b.addresses().filter((x) => x.includes('/ws/'))
+      assert.equal(ws.length, b.addresses().length, 'only WebSockets listeners')
+      assert.equal(await a.dial(ws[0]!), b.self)
+      await b.handle('/test/ws/1.0.0', (r) => r.slice().reverse(), { maxRequestBytes: 2 * 1024 * 1024, maxResponseBytes: 2 * 1024 * 1024 })
+      const big = new Uint8Array(1024 * 1024).map((_, i) => i % 251)
+      const r = await a.send(b.self, '/test/ws/1.0.0', big, { maxRequestBytes: 2 * 1024 * 1024, maxResponseBytes: 2 * 1024 * 1024 })
+      assert.deepEqual(r, big.slice().reverse())
+      assert.ok(a.node.getConnections(b.node.peerId).every((c) => c.remoteAddr.toString().includes('/ws')))
+    } finally {
+      await a.stop(); await b.stop()
+    }
+  })
+
+  it('a burst of local peers connecting at once is not throttled (one host, many peers)', async () => {
+    const n = 12
+    const hub = await Libp2pTransport.create({ privateKey: await generateKeyPair('Ed25519'), netId: NET.netId, pubsubDiscovery: false })
+    const peers: Libp2pTransport[] = []
+    try {
+      await hub.start()
+      for (let i = 0; i < n; i++) {
+        const t = await Libp2pTransport.create({ privateKey: await generateKeyPair('Ed25519'), netId: NET.netId, pubsubDiscovery: false, relayServer: false })
+        peers.push(t)
+        await t.start()
+      }
+      await hub.handle('/test/hub/1.0.0', (_r, ctx) => new TextEncoder().encode(ctx.peer))
+      const addr = hub.addresses()[0]!
+      // libp2p's default inboundConnectionThreshold (5 per second per host) would refuse most of these.
+      const names = await Promise.all(peers.map(async (p) => await p.dial(addr)))
+      assert.ok(names.every((x) => x === hub.self))
+      const replies = await Promise.all(peers.map(async (p) => new TextDecoder().decode(await p.send(hub.self, '/test/hub/1.0.0', new Uint8Array(0)))))
+      assert.deepEqual(replies, peers.map((p) => p.self))
+      assert.equal(hub.peers().length, n)
+    } finally {
+      await Promise.all([hub, ...peers].map(async (t) => { await t.stop() }))
+    }
+  })
+
   it('two networks never mix: foreign topics are neither tracked nor delivered', async () => {
     const theirs = networkProtocols('99887766554433ff')
     const a = await Libp2pTransport.create({ privateKey: await generateKeyPair('Ed25519'), netId: NET.netId, pubsubDiscovery: false, heartbeatIntervalMs: 200 })
