@@ -313,12 +313,6 @@ export class LedgerState {
     return meta
   }
 
-  private member(peer: Uint8Array, what: string, cid: CID): string {
-    const p = toHex(peer)
-    if (!this.members.has(p)) fail('unknown-author', `${what} ${p} is not a member`, cid)
-    return p
-  }
-
   /** Type-specific checks; returns the mutation to run once the entry is recorded. */
   private checkType(signed: SignedEntry, author: string, position: number): (meta: EntryMeta) => void {
     const { entry, cid } = signed
@@ -365,14 +359,16 @@ export class LedgerState {
         if (!committee.includes(author)) fail('committee', `${author} is not in the committee of round ${b.round} retry ${b.retry}`, cid)
         const rec = this.roundRecord(b.round, b.retry, false)
         if (rec?.receipts.has(author) === true) fail('duplicate', `${author} already published a receipt for round ${b.round} retry ${b.retry}`, cid)
-        const contributors: string[] = []
+        const seen = new Set<string>()
         for (const ack of b.acks) {
-          const m = this.entries.get(ack.toString())
-          if (m === undefined || m.type !== 'contribution') fail('reference', `receipt acknowledges ${ack.toString()}, which is not a known contribution`, cid)
-          if (rec?.contributions.get(m.author)?.cid !== ack.toString()) fail('reference', `receipt acknowledges a contribution to another round`, cid)
-          if (contributors.includes(m.author)) fail('duplicate', `receipt acknowledges ${m.author} twice`, cid)
-          contributors.push(m.author)
+          const a = ack.toString()
+          const m = this.entries.get(a)
+          if (m === undefined || m.type !== 'contribution') fail('reference', `receipt acknowledges ${a}, which is not a known contribution`, cid)
+          if (rec?.contributions.get(m.author)?.cid !== a) fail('reference', 'receipt acknowledges a contribution to another round', cid)
+          if (seen.has(m.author)) fail('duplicate', `receipt acknowledges ${m.author} twice`, cid)
+          seen.add(m.author)
         }
+        const contributors = [...seen]
         return (meta) => { this.roundRecord(b.round, b.retry, true)!.receipts.set(author, { seq: meta.seq, contributors }) }
       }
       case 'plan': {
@@ -489,7 +485,8 @@ export class LedgerState {
     }
     const newlyExcluded: string[] = []
     for (const [peer, x] of this.excluded) if (x.excludedAtRound === undefined && covered(x.proof)) newlyExcluded.push(peer)
-    const memberNow = (p: string): boolean => this.members.get(p)?.joinedRound !== undefined || newlyJoined.includes(p)
+    const joinedNow = new Set(newlyJoined)
+    const memberNow = (p: string): boolean => this.members.get(p)?.joinedRound !== undefined || joinedNow.has(p)
     for (const p of [...groups.flat(), ...blamed, ...refused]) if (!memberNow(p)) fail('heads', `the checkpoint names ${p} but does not cover its admission`, cid)
 
     // Evidence for reputation (src/reputation RoundEvidence), from entries this checkpoint covers.
