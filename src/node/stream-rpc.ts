@@ -91,7 +91,7 @@ interface Registered { handler: RequestHandler, maxRequestBytes: number, maxResp
  * timer and listener. `live` collects an abort hook so stop() can end every
  * deadline without one listener per request on a shared signal.
  */
-function deadline (timeoutMs: number, outer: AbortSignal | undefined, live: Set<() => void>): { signal: AbortSignal, timedOut: () => boolean, dispose: () => void } {
+function deadline (timeoutMs: number, outer: AbortSignal | undefined, live: Set<() => void>): { signal: AbortSignal, timedOut: () => boolean, abort: () => void, dispose: () => void } {
   const ctl = new AbortController()
   let fired = false
   const timer = setTimeout(() => { fired = true; ctl.abort(new Error('deadline')) }, timeoutMs)
@@ -102,6 +102,7 @@ function deadline (timeoutMs: number, outer: AbortSignal | undefined, live: Set<
   return {
     signal: ctl.signal,
     timedOut: () => fired,
+    abort: onAbort,
     dispose: () => {
       clearTimeout(timer)
       outer?.removeEventListener('abort', onAbort)
@@ -198,6 +199,10 @@ export class StreamRpc implements Startable {
     this.live.add(stream)
     const remote = connection.remotePeer
     const dl = deadline(reg.timeoutMs, undefined, this.deadlines)
+    // A caller that gives up (timeout, abort) resets the stream: tell the handler.
+    let gone = false
+    const onGone = (): void => { gone = true; dl.abort() }
+    stream.addEventListener('close', onGone)
     const replyError = async (body: RpcErrorBody, thenAbort: boolean): Promise<void> => {
       try {
         await writeFrame(stream, [ERR, encodeErrorBody(body)], dl.signal)
@@ -235,6 +240,7 @@ export class StreamRpc implements Startable {
           ? { code: 'timeout', name: 'RpcTimeoutError', message: `handler exceeded ${reg.timeoutMs} ms` }
           : handlerErrorBody(err)
         if (this.stopController.signal.aborted) { stream.abort(new TransportNotStartedError()); return }
+        if (gone) return
         if (dl.timedOut()) {
           // The deadline signal is spent; give the error frame a short grace of its own.
           const grace = deadline(1000, undefined, this.deadlines)
@@ -258,6 +264,7 @@ export class StreamRpc implements Startable {
         stream.abort(err as Error)
       }
     } finally {
+      stream.removeEventListener('close', onGone)
       dl.dispose()
       this.live.delete(stream)
     }

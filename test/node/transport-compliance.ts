@@ -43,6 +43,7 @@ export function transportCompliance (label: string, factory: HarnessFactory, opt
     describe('request/response', () => {
       let h: Harness
       let a: Transport, b: Transport
+      let handlerAborts = 0
       before(async () => {
         h = await factory(2)
         ;[a, b] = h.transports as [Transport, Transport]
@@ -58,7 +59,7 @@ export function transportCompliance (label: string, factory: HarnessFactory, opt
         await b.handle('/test/too-fat-reply/1.0.0', () => new Uint8Array(2048), { maxResponseBytes: 1024 })
         await b.handle('/test/throws/1.0.0', () => { throw new RangeError('share index out of range') })
         await b.handle('/test/hangs/1.0.0', async (_req, ctx) => {
-          await new Promise<void>((resolve) => { ctx.signal.addEventListener('abort', () => { resolve() }, { once: true }) })
+          await new Promise<void>((resolve) => { ctx.signal.addEventListener('abort', () => { handlerAborts++; resolve() }, { once: true }) })
           return new Uint8Array(0)
         }, { timeoutMs: 30_000 })
         await b.handle('/test/slow-handler/1.0.0', async (_req, ctx) => {
@@ -115,6 +116,8 @@ export function transportCompliance (label: string, factory: HarnessFactory, opt
         await assert.rejects(a.send(b.self, '/test/hangs/1.0.0', new Uint8Array(1), { timeoutMs: 300 }), named('RpcTimeoutError'))
         const took = Date.now() - t0
         assert.ok(took >= 250 && took < 5000, `timeout took ${took} ms`)
+        // the handler learns that its caller gave up, long before its own 30 s deadline
+        await waitFor(() => handlerAborts === 1, 3000, 'the handler to see its signal abort')
         const ctl = new AbortController()
         setTimeout(() => { ctl.abort() }, 100)
         await assert.rejects(a.send(b.self, '/test/hangs/1.0.0', new Uint8Array(1), { timeoutMs: 10_000, signal: ctl.signal }), named('RpcAbortedError'))
