@@ -13,7 +13,8 @@ function runFixture (kind: string, limitMs: number): Promise<{ code: number | nu
   const script = fileURLToPath(new URL('./fixtures/stop-exits.ts', import.meta.url))
   const t0 = Date.now()
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, kind], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const root = fileURLToPath(new URL('../../', import.meta.url))
+    const child = spawn(process.execPath, ['--import', 'tsx', script, kind], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     child.stdout.on('data', (d) => { out += String(d) })
     child.stderr.on('data', (d) => { out += String(d) })
