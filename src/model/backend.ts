@@ -70,5 +70,9 @@ export async function initBackend(opts: BackendOptions = {}): Promise<BackendInf
   }
   if (!(await tf.setBackend('cpu'))) throw new BackendError('neither the WASM nor the CPU backend could be initialised')
   await tf.ready()
+  // The CPU backend prints a banner recommending tfjs-node on its first write in
+  // Node; we chose CPU deliberately (and said why above), so silence it.
+  const cpu = tf.backend() as unknown as { firstUse?: boolean }
+  if (typeof cpu.firstUse === 'boolean') cpu.firstUse = false
   return { name: 'cpu', simd: false, threads: false, ...(fallbackReason === undefined ? {} : { fallbackReason }) }
 }
