@@ -116,6 +116,23 @@ describe('node/memory-transport failure injection', () => {
     assert.ok(r1.length > 10 && r1.length < 50, `about half delivered: ${r1.length}`)
   })
 
+  it('100 peers in one process: everyone hears everyone and can reach everyone', async () => {
+    const net = new MemoryNetwork({ rng: seededRng('hundred') })
+    const ts = Array.from({ length: 100 }, () => net.createTransport())
+    for (const t of ts) await t.start()
+    try {
+      const heard = ts.map(() => new Set<string>())
+      ts.forEach((t, i) => t.subscribe(topic, () => Validation.Accept, (m) => heard[i]!.add(m.from)))
+      for (const t of ts) await t.handle('/ping/1.0.0', (_r, ctx) => new TextEncoder().encode(ctx.peer))
+      await Promise.all(ts.map(async (t) => await t.publish(topic, new TextEncoder().encode(t.self))))
+      await waitFor(() => heard.every((h) => h.size === 99), 5000, 'all-to-all gossip')
+      const replies = await Promise.all(ts.map(async (t, i) => new TextDecoder().decode(await t.send(ts[(i + 37) % 100]!.self, '/ping/1.0.0', new Uint8Array(0)))))
+      replies.forEach((r, i) => { assert.equal(r, ts[i]!.self) })
+    } finally {
+      for (const t of ts) await t.stop()
+    }
+  })
+
   it('hostile configuration and names give typed errors', async () => {
     assert.throws(() => new MemoryNetwork({ defaultTimeoutMs: 0 }), named('InvalidParametersError'))
     assert.throws(() => new MemoryNetwork({ maxMessageBytes: 64 * 1024 * 1024 }), named('InvalidParametersError'))
