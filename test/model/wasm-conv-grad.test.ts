@@ -16,7 +16,7 @@ function filterGrad(xv: Float32Array, xs: number[], wv: Float32Array, ws: number
     const w = tf.tensor4d(wv, ws as [number, number, number, number])
     const y = tf.conv2d(x, w, stride, pad)
     const r = tf.tensor(rv(y.size), y.shape)
-    return tf.grad((ww: tf.Tensor4D) => tf.sum(tf.mul(tf.conv2d(x, ww, stride, pad), r)))(w).dataSync() as Float32Array
+    return tf.grad((ww: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(x, ww as tf.Tensor4D, stride, pad), r)))(w).dataSync() as Float32Array
   })
 }
 
