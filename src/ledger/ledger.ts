@@ -50,7 +50,10 @@ export class Ledger {
       let failure: unknown
       try {
         for (const e of entries) {
-          const s = e instanceof Uint8Array ? decodeEnvelope(e) : e
+          // A SignedEntry is re-derived from its envelope: what is checked is exactly what is stored.
+          const env = e instanceof Uint8Array ? e : (e as Partial<SignedEntry> | null)?.envelope
+          if (!(env instanceof Uint8Array)) throw new LedgerVerificationError('malformed', 'append takes envelope bytes or a SignedEntry')
+          const s = decodeEnvelope(env)
           await verifySignatures(s, s.entry.type === 'genesis' ? null : state.genesisCid, this.verifier)
           const commit = await this.withConflict(() => state.prepare(s, this.store.size + accepted.length))
           if (entries.length > 1) commit() // later entries of the batch may depend on this one

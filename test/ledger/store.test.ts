@@ -8,7 +8,7 @@ import { makeEntry } from '../../src/ledger/author.ts'
 import { encodeEnvelope, type SignedEntry } from '../../src/ledger/entry.ts'
 import { Ledger } from '../../src/ledger/ledger.ts'
 import { keys } from '../../src/ledger/store.ts'
-import { makeNet, runRound, verifier, type Net } from './fixture.ts'
+import { makeNet, runRound, signerOf, verifier, type Net } from './fixture.ts'
 import { sha256 } from '@noble/hashes/sha2.js'
 
 async function storedNet(dir: string, rounds = 2): Promise<{ net: Net, ledger: Ledger }> {
@@ -156,6 +156,21 @@ describe('ledger/store (LevelDB)', function () {
       assert.equal(err.report!.firstProblem.rule, 'genesis')
       return true
     })
+  })
+
+  it('hostile input to append and open gives typed errors, and nothing is stored', async () => {
+    const { net, ledger } = await storedNet(dir, 0)
+    const size = ledger.size
+    const hostile: unknown[] = [new Uint8Array(0), new Uint8Array(2 << 20), new Uint8Array([0xa2, 0x61]), 'text', null, net.log[0]!.envelope.subarray(0, 40)]
+    for (const h of hostile) {
+      await assert.rejects(ledger.append(h as Uint8Array), (err: Error & { rule?: string }) => err.name === 'LedgerVerificationError' && err.rule === 'malformed')
+    }
+    await assert.rejects(ledger.append(net.log[0]!.envelope), { name: 'LedgerVerificationError', rule: 'genesis' })
+    assert.equal(ledger.size, size)
+    const late = await makeEntry(ledger.state, signerOf(77), 'join', {})
+    await ledger.close()
+    await assert.rejects(ledger.append(late), { name: 'LedgerStoreError' })
+    await assert.rejects(Ledger.open({ location: '', verifier }), { name: 'LedgerStoreError' })
   })
 
   it('serializes concurrent appends', async () => {
