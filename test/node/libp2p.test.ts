@@ -117,6 +117,35 @@ describe('node/libp2p', function () {
     }
   })
 
+  it('gossip crosses a hop: the author is the signer, via is the forwarder; a Reject is not forwarded', async () => {
+    const mk = async (): Promise<Libp2pTransport> => await Libp2pTransport.create({ privateKey: await generateKeyPair('Ed25519'), netId: NET.netId, pubsubDiscovery: false, heartbeatIntervalMs: 100 })
+    const [a, b, c] = [await mk(), await mk(), await mk()]
+    try {
+      for (const t of [a, b, c]) await t.start()
+      await a.dial(b.addresses()[0]!)
+      await c.dial(b.addresses()[0]!) // a - b - c, no a - c link
+      const topic = NET.topics.plan.name
+      const atC: Array<{ from: string, via: string, d: number }> = []
+      const rejectedAtB: string[] = []
+      b.onMisbehaviour((p, r) => { if (r.kind === 'gossip-reject') rejectedAtB.push(p) })
+      a.subscribe(topic, () => 'accept', () => {})
+      b.subscribe(topic, (m) => m.data[0] === 0xff ? 'reject' : 'accept', () => {})
+      c.subscribe(topic, () => 'accept', (m) => atC.push({ from: m.from, via: m.via, d: m.data[0]! }))
+      await waitFor(() => b.topicPeers(topic).length === 2 && a.topicPeers(topic).length === 1 && c.topicPeers(topic).length === 1, 10_000, 'subscriptions')
+      assert.ok(!a.peers().includes(c.self), 'a and c are not connected')
+      // give the heartbeat time to graft b's mesh
+      await new Promise((resolve) => setTimeout(resolve, 800))
+      await a.publish(topic, Uint8Array.of(0xff))
+      await a.publish(topic, Uint8Array.of(1))
+      await waitFor(() => atC.length >= 1, 10_000, 'forwarded delivery')
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      assert.deepEqual(atC, [{ from: a.self, via: b.self, d: 1 }])
+      assert.deepEqual(rejectedAtB, [a.self])
+    } finally {
+      await Promise.all([a, b, c].map(async (t) => { await t.stop() }))
+    }
+  })
+
   it('two networks never mix: foreign topics are neither tracked nor delivered', async () => {
     const theirs = networkProtocols('99887766554433ff')
     const a = await Libp2pTransport.create({ privateKey: await generateKeyPair('Ed25519'), netId: NET.netId, pubsubDiscovery: false, heartbeatIntervalMs: 200 })
