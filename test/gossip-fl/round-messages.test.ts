@@ -21,7 +21,7 @@ const samples: RoundMessage[] = [
   { type: 'partial', r: 3, k: 0, from: B, g: 0, data: Uint32Array.of(9), sig },
   {
     type: 'ckpt', r: 3, k: 0, from: B, sig,
-    body: { round: 3, retry: 0, prev: new Uint8Array(32), committee: [A, B], groups: [{ members: [A, B], holders: [A, B] }], groupSumsHash: new Uint8Array(32), modelHash: new Uint8Array(32), ruleStateHash: new Uint8Array(32), blamed: [], refused: [] }
+    body: { round: 3, retry: 0, prev: new Uint8Array(32), committee: [A, B], groups: [{ members: [A, B], holders: [A, B] }], farGroups: [0], groupSumsHash: new Uint8Array(32), modelHash: new Uint8Array(32), ruleStateHash: new Uint8Array(32), blamed: [], refused: [] }
   }
 ]
 

@@ -149,6 +149,25 @@ describe('round state machine (sim, no network)', function () {
     assert.equal(perPair.size, nonMemberContributors * 5 + (8 - nonMemberContributors) * 4)
   })
 
+  it('names the Byzantine contributor\'s group as far from the aggregate, in every round (regrouping singles it out)', async () => {
+    const rng = seededRng('similar-updates')
+    const dirs = Array.from({ length: 8 }, () => Float32Array.from({ length: D }, () => rng.nextFloat() * 0.2 + 1))
+    const res = await simulate(base({
+      rounds: 3, seed: 5, train: (i) => dirs[i]!,
+      params: { committeeSize: 5, threshold: 2, groupSize: 2, rule: 'coordinate-median', clipNorm: 4 },
+      faults: { byzantine: { peers: [5], attack: 'sign-flip' } }
+    }))
+    const attacker = res.peerIds[5]!
+    const partners = new Set<string>()
+    for (const rep of res.reports) {
+      assert.equal(rep.far.length, 1, `round ${rep.round}`)
+      assert.ok(rep.far[0]!.includes(attacker))
+      for (const p of rep.far[0]!) if (p !== attacker) partners.add(p)
+      assert.ok(rep.recomputedEqual)
+    }
+    assert.ok(partners.size >= 2, 'the attacker\'s partner changes between rounds')
+  })
+
   it('is deterministic for a seed', async () => {
     const a = await simulate(base({ seed: 3 }))
     const b = await simulate(base({ seed: 3 }))

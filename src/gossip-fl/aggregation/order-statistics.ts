@@ -1,8 +1,15 @@
 /**
  * Blocked kernels for coordinate-wise order statistics, shared by the median and
  * the trimmed mean: copy a block of B coordinates of every input into an n x B
- * scratch matrix, sort its columns with a (pruned) sorting network, then reduce
- * rows lo..hi. See network.ts for why this beats sorting each coordinate.
+ * scratch matrix, sort its columns with a (pruned, fused) sorting network, then
+ * reduce rows lo..hi. See network.ts for why this beats sorting each coordinate.
+ *
+ * The scratch holds each float32 as an order-preserving int32 key: with b the
+ * float's bits read as int32, key = b ^ ((b >> 31) & 0x7fffffff) keeps positive
+ * floats as they are and reverses the order of negative ones, so signed integer
+ * order equals float order for all finite values, with -0 just below +0 (one
+ * total order: any correct network gives the same bits). Integer keys allow the
+ * branch-free compare-exchange of network.ts, and the map is its own inverse.
  */
 import { AggregationInputError } from './errors.ts'
 import { applyNetworkToColumns, selectionSchedule } from './network.ts'
@@ -12,10 +19,11 @@ export const BLOCK = 4096
 
 /**
  * For every coordinate j, with s_0 <= ... <= s_{n-1} the sorted values of
- * inputs[*][j], write reduce(s_lo..s_hi) to out[j]. `reduce` receives the
- * scratch matrix after sorting and must read rows lo..hi of columns
- * 0..width-1. Throws AggregationInputError on a non-finite entry (callers check
- * shapes with checkInputs(inputs, 'inputs', { skipFinite: true })).
+ * inputs[*][j], make s_lo..s_hi available to `reduce`: it receives the scratch
+ * as float32 (rows lo..hi converted back from keys; other rows are garbage) and
+ * must read rows lo..hi of columns 0..width-1. Throws AggregationInputError on a
+ * non-finite entry (callers check shapes with checkInputs(inputs, 'inputs',
+ * { skipFinite: true }): the check is fused into the copy here).
  */
 export function forEachSortedBlock(
   inputs: readonly Float32Array[],
@@ -27,20 +35,29 @@ export function forEachSortedBlock(
   const d = inputs[0].length
   const ops = selectionSchedule(n, lo, hi)
   const stride = Math.min(BLOCK, d)
-  const scratch = new Float32Array(n * stride)
+  const keys = new Int32Array(n * stride)
+  const floats = new Float32Array(keys.buffer)
+  const bits = inputs.map((x) => new Int32Array(x.buffer, x.byteOffset, x.length))
   for (let j0 = 0; j0 < d; j0 += stride) {
     const width = Math.min(stride, d - j0)
     for (let i = 0; i < n; i++) {
+      const src = bits[i]
       const row = i * stride
-      scratch.set(inputs[i].subarray(j0, j0 + width), row)
-      // Finiteness is checked here, on the cached copy, instead of in a separate
-      // pass over all inputs (callers use checkInputs with skipFinite).
       for (let j = 0; j < width; j++) {
-        const x = scratch[row + j]
-        if (x - x !== 0) throw new AggregationInputError(`inputs[${i}][${j0 + j}] is not finite (${x})`)
+        const b = src[j0 + j]
+        // All exponent bits set: NaN or ±Infinity.
+        if ((b & 0x7f800000) === 0x7f800000) throw new AggregationInputError(`inputs[${i}][${j0 + j}] is not finite`)
+        keys[row + j] = b ^ ((b >> 31) & 0x7fffffff)
       }
     }
-    applyNetworkToColumns(scratch, stride, width, ops)
-    reduce(scratch, stride, width, j0)
+    applyNetworkToColumns(keys, stride, width, ops)
+    for (let r = lo; r <= hi; r++) {
+      const row = r * stride
+      for (let j = 0; j < width; j++) {
+        const k = keys[row + j]
+        keys[row + j] = k ^ ((k >> 31) & 0x7fffffff)
+      }
+    }
+    reduce(floats, stride, width, j0)
   }
 }

@@ -114,6 +114,32 @@ export interface Recomputed {
   model: Float32Array
   aggregate: Float32Array
   ruleState: RuleState
+  /** Indices (into the inputs) of group means far from the aggregate: reputation evidence. */
+  far: number[]
+}
+
+/** A group mean is "far" when its distance to the aggregate exceeds this many times the median distance. */
+export const FAR_FACTOR = 2
+
+/**
+ * Groups whose mean lies far from the robust aggregate (DESIGN.md "Reputation":
+ * evidence against members of groups far from the aggregate; random regrouping
+ * each round lets it single out a persistent attacker). Deterministic: distances
+ * in float64 in input order, median of the sorted distances; none with < 3 groups.
+ */
+export function farGroupIndices(means: readonly Float32Array[], aggregate: Float32Array, factor = FAR_FACTOR): number[] {
+  if (means.length < 3) return []
+  const dist = means.map(m => {
+    let s = 0
+    for (let i = 0; i < m.length; i++) { const d = m[i]! - aggregate[i]!; s += d * d }
+    return Math.sqrt(s)
+  })
+  const sorted = [...dist].sort((a, b) => a - b)
+  const n = sorted.length
+  const med = n % 2 === 1 ? sorted[(n - 1) / 2]! : (sorted[n / 2 - 1]! + sorted[n / 2]!) / 2
+  const out: number[] = []
+  dist.forEach((d, i) => { if (d > factor * med && d > 0) out.push(i) })
+  return out
 }
 
 /**
@@ -128,7 +154,7 @@ export function recomputeModel(prevModel: Float32Array, groupSums: readonly Floa
   const r = ruleByName(rule.name).aggregate(means, ruleState, rule.params ?? {})
   const model = new Float32Array(prevModel.length)
   for (let i = 0; i < model.length; i++) model[i] = prevModel[i]! + opts.serverLr * r.aggregate[i]!
-  return { model, aggregate: r.aggregate, ruleState: r.state }
+  return { model, aggregate: r.aggregate, ruleState: r.state, far: farGroupIndices(means, r.aggregate) }
 }
 
 /** The same from a published blob (exact field vectors), as any verifier runs it. */

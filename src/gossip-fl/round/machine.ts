@@ -375,7 +375,7 @@ export class RoundMachine {
     const p = this.cfg.params
     R.finalized = true
     const blamed = new Map<string, string>(plan.blamed.map(b => [b.peer, b.reason]))
-    const groups: PlanGroup[] = []
+    const included: number[] = []
     const sums: Uint32Array[] = []
     const index = new Map(R.committee.map((m, i) => [m, i]))
     plan.groups.forEach((grp, g) => {
@@ -388,28 +388,31 @@ export class RoundMachine {
           blamed.set(from[w]!, 'wrong-partial-sum')
           this.misbehave(from[w]!, 'wrong-partial-sum', 'reject', new ProtocolViolationError(`partial sum for group ${g} is off the sharing polynomial`))
         }
-        groups.push(grp)
+        included.push(g)
         sums.push(d.secret)
       } catch {
         // Too many wrong partial sums to tell which: the group is left out.
       }
     })
-    if (groups.length === 0) return
-    const blob = encodeGroupSums({ round: this.cfg.round, retry: R.k, bits: this.fixed.bits, sizes: groups.map(g => g.members.length), sums })
+    if (included.length === 0) return
+    const sizes = included.map(g => plan.groups[g]!.members.length)
+    const blob = encodeGroupSums({ round: this.cfg.round, retry: R.k, bits: this.fixed.bits, sizes, sums })
     let result
     try {
-      result = recomputeModel(this.cfg.prevModel, sums.map(s => decodeFixed(s, this.fixed.scale)), groups.map(g => g.members.length),
+      result = recomputeModel(this.cfg.prevModel, sums.map(s => decodeFixed(s, this.fixed.scale)), sizes,
         { name: p.rule, params: p.ruleParams }, this.cfg.ruleState, { serverLr: p.serverLr, meanNormBound: this.fixed.normBound })
     } catch (err) {
       this.misbehave(this.self, 'aggregation-failed', 'ignore', err instanceof TesseraError ? err : new RoundStateError(String(err)))
       return
     }
+    const inc = new Set(included)
     const body: CheckpointBody = {
       round: this.cfg.round,
       retry: R.k,
       prev: this.cfg.seed,
       committee: [...R.committee],
-      groups,
+      groups: plan.groups.map((g, j) => inc.has(j) ? g : { members: [], holders: [] }),
+      farGroups: result.far.map(i => included[i]!),
       groupSumsHash: groupSumsHash(blob),
       modelHash: modelHash(result.model),
       ruleStateHash: ruleStateHash(result.ruleState),

@@ -75,7 +75,10 @@ export interface CheckpointBody {
   retry: number
   prev: Uint8Array
   committee: string[]
+  /** The plan's groups in plan order; a group whose sum could not be reconstructed has empty members and holders. */
   groups: PlanGroup[]
+  /** Indices of groups whose mean lay far from the aggregate (reputation evidence). */
+  farGroups: number[]
   groupSumsHash: Uint8Array
   modelHash: Uint8Array
   ruleStateHash: Uint8Array
@@ -230,13 +233,14 @@ function planGroups(v: unknown, what: string): PlanGroup[] {
 
 function checkpointBody(v: unknown): CheckpointBody {
   const o = obj(v, 'body')
-  expectKeys(o, ['blamed', 'committee', 'groupSumsHash', 'groups', 'modelHash', 'prev', 'refused', 'retry', 'round', 'ruleStateHash'], 'body')
+  expectKeys(o, ['blamed', 'committee', 'farGroups', 'groupSumsHash', 'groups', 'modelHash', 'prev', 'refused', 'retry', 'round', 'ruleStateHash'], 'body')
   return {
     round: int(o.round, 'body.round', 0, LIMITS.maxRound),
     retry: int(o.retry, 'body.retry', 0, LIMITS.maxRetry),
     prev: bytes(o.prev, 'body.prev', 32),
     committee: peers(o.committee, 'body.committee', LIMITS.maxCommittee),
     groups: planGroups(o.groups, 'body.groups'),
+    farGroups: arr(o.farGroups, 'body.farGroups', LIMITS.maxGroups).map((j, i) => int(j, `body.farGroups[${i}]`, 0, LIMITS.maxGroups - 1)),
     groupSumsHash: bytes(o.groupSumsHash, 'body.groupSumsHash', 32),
     modelHash: bytes(o.modelHash, 'body.modelHash', 32),
     ruleStateHash: bytes(o.ruleStateHash, 'body.ruleStateHash', 32),

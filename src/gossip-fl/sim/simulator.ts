@@ -51,7 +51,10 @@ export interface RoundReport {
   round: number
   retries: number
   committee: string[]
+  /** Members of each reconstructed group. */
   groups: string[][]
+  /** Members of groups whose mean lay far from the aggregate. */
+  far: string[][]
   refused: Array<{ peer: string, reason: string }>
   blamed: Array<{ peer: string, reason: string }>
   /** bytes written per peer id during the round */
@@ -208,7 +211,8 @@ export async function simulate(cfg: SimConfig): Promise<SimResult> {
       round: r,
       retries,
       committee: ck.body.committee,
-      groups: ck.body.groups.map(g => g.members),
+      groups: ck.body.groups.map(g => g.members).filter(g => g.length > 0),
+      far: ck.body.farGroups.map(j => ck.body.groups[j]!.members),
       refused: ck.body.refused,
       blamed: ck.body.blamed,
       bytesSent: new Map(bus.stats.sentBytes),
