@@ -156,6 +156,22 @@ describe('gossip-fl/aggregation: agreement with reference implementations', () =
     const got = coordinateMedian(xs).aggregate
     for (let j = 0; j < 500; j++) assert.equal(got[j], column(xs, j)[10])
   })
+  it('median of extreme values (±FLT_MAX, subnormals, signed zeros) matches a total-order sort bit for bit', () => {
+    const FLT_MAX = 3.4028234663852886e38
+    const pool = [-FLT_MAX, -1, -1.401298464324817e-45, -0, 0, 1.401298464324817e-45, 1, FLT_MAX, -1e-38, 1e-38]
+    const rng = seededRng('extremes')
+    for (const n of [3, 4, 7, 21]) {
+      const xs = Array.from({ length: n }, () => Float32Array.from({ length: 300 }, () => pool[rng.nextU32() % pool.length]))
+      const got = coordinateMedian(xs).aggregate
+      // Total order with -0 below +0 (Math.min's order), as the kernel uses.
+      const key = (x: number): number => (Object.is(x, -0) ? -1e-300 : x)
+      for (let j = 0; j < 300; j++) {
+        const c = xs.map((x) => x[j]).sort((a, b) => key(a) - key(b))
+        const want = n % 2 === 1 ? c[(n - 1) / 2] : Math.fround((c[n / 2 - 1] + c[n / 2]) / 2)
+        assert.ok(Object.is(got[j], want), `n=${n} j=${j}: ${got[j]} vs ${want}`)
+      }
+    }
+  })
   it('trimmed mean equals sort, drop b per side, average the rest', () => {
     for (const [n, b] of [[5, 1], [21, 4], [21, 10], [8, 3], [30, 0]] as const) {
       const xs = randomInputs(`tm-${n}-${b}`, n, 4100, 3)
