@@ -47,10 +47,13 @@ export type RoundInput =
   | { kind: 'tick', now: number }
   | { kind: 'trained', update: Float32Array }
 
-/** Ledger entry bodies the host signs, chains and appends (E's ledger). */
+/**
+ * Ledger entry bodies the host signs, chains and appends (E's ledger); ledger.ts
+ * maps each to E's body type (contributionBody, receiptBody, planBody, checkpointCore).
+ */
 export type LedgerBody =
   | { type: 'contribution', round: number, retry: number, dim: number, commitments: Uint8Array[] }
-  | { type: 'receipt', round: number, retry: number, held: Array<{ c: string, h: Uint8Array }> }
+  | { type: 'receipt', round: number, retry: number, held: Array<{ c: string, h: Uint8Array }> /* ledger.ts receiptBody: acks = CIDs of these contributions */ }
   | { type: 'plan', round: number, retry: number, groups: PlanGroup[], refused: Refusal[], blamed: Refusal[] }
   | { type: 'checkpoint', body: CheckpointBody, bodyHash: Uint8Array, sig: Uint8Array }
 
