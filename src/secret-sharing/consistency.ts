@@ -21,6 +21,7 @@ import { type Share, assertShares, reconstruct, MAX_HOLDERS } from './shamir.ts'
 
 /** Uniform random projection coefficients, one per coordinate. */
 export function randomProjection(n: number, rng: Rng): Uint32Array {
+  if (!Number.isSafeInteger(n) || n < 0 || n > 2 ** 30) throw new ShareFormatError(`projection length must be an integer in [0, 2^30], got ${show(n)}`)
   return randomFieldElements(rng, new Uint32Array(n))
 }
 

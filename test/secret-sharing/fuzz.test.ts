@@ -40,6 +40,7 @@ describe('secret-sharing: fuzzed public API (typed errors only)', () => {
       typedOrOk(() => ss.fixedPoint(a as ss.FixedPointSpec))
       typedOrOk(() => ss.addInto(a as Uint32Array, b as Uint32Array))
       typedOrOk(() => ss.project(a as Uint32Array, b as Uint32Array))
+      typedOrOk(() => ss.randomProjection(a as number, rng))
       typedOrOk(() => ss.linearCombination([a as Uint32Array], b as Uint32Array))
     }), { numRuns: 300 })
   })
