@@ -245,9 +245,11 @@ describe('round state machine: hostile inputs to one machine', function () {
     assert.deepEqual(receipt.entry.held.map(h => h.c), [contributor])
   })
 
-  it('rejects host errors with a typed error (wrong update length, NaN)', () => {
+  it('rejects host errors with a typed error (wrong update length, NaN, step before start)', () => {
+    assert.throws(() => machine().step({ kind: 'tick', now: 1 }), (e: Error) => e.name === 'RoundStateError')
     const m = machine()
     m.start()
+    assert.throws(() => m.start(), (e: Error) => e.name === 'RoundStateError')
     assert.throws(() => m.step({ kind: 'trained', update: new Float32Array(D + 1) }), (e: Error) => e.name === 'RoundStateError')
     assert.throws(() => m.step({ kind: 'trained', update: new Float32Array(D).fill(NaN) }), (e: Error) => e.name === 'RoundStateError')
   })

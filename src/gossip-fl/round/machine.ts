@@ -159,6 +159,7 @@ export class RoundMachine {
   private retry!: RetryState
   private encoded?: Uint32Array
   private trainRequested = false
+  private started = false
   private finished = false
   private buffered: Array<{ from: string, msg: RoundMessage }> = []
   private out: RoundOutput[] = []
@@ -183,6 +184,8 @@ export class RoundMachine {
 
   /** Initial outputs: the training request (contributors) and zero-mask deals (members). */
   start(): RoundOutput[] {
+    if (this.started) throw new RoundStateError('start() called twice')
+    this.started = true
     if (this.cfg.contribute ?? this.eligible.has(this.self)) {
       this.trainRequested = true
       this.out.push({ kind: 'train', model: this.cfg.prevModel, round: this.cfg.round })
@@ -193,6 +196,7 @@ export class RoundMachine {
 
   /** Feed one input; returns the outputs it causes. Never throws on hostile messages. */
   step(input: RoundInput): RoundOutput[] {
+    if (!this.started) throw new RoundStateError('step() before start()')
     if (this.finished) return []
     switch (input.kind) {
       case 'message': this.onBytes(input.from, input.payload); break
