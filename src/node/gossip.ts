@@ -35,11 +35,18 @@ export interface GossipInit {
   maxMessageBytes: number
   /** cap of a topic subscribed without one */
   defaultTopicMaxBytes: number
+  /**
+   * Topics gossipsub accepts (its `allowedTopics`); subscribing or publishing
+   * outside them throws, because gossipsub would silently drop every remote
+   * subscription to such a topic. undefined = no restriction.
+   */
+  allowedTopics: readonly string[] | undefined
 }
 
 export const GOSSIP_DEFAULTS: Readonly<GossipInit> = Object.freeze({
   maxMessageBytes: MAX_GOSSIP_BYTES,
-  defaultTopicMaxBytes: 64 * 1024
+  defaultTopicMaxBytes: 64 * 1024,
+  allowedTopics: undefined
 })
 
 /** Gossipsub itself drops messages above about 4 MiB without a word: stay clearly below. */
@@ -53,6 +60,9 @@ export function gossipConfig (init: Partial<GossipInit> = {}): GossipInit {
   if (!Number.isSafeInteger(c.defaultTopicMaxBytes) || c.defaultTopicMaxBytes < 1 || c.defaultTopicMaxBytes > c.maxMessageBytes) {
     throw new InvalidParametersError(`defaultTopicMaxBytes must be an integer in [1, maxMessageBytes], got ${String(c.defaultTopicMaxBytes)}`)
   }
+  if (c.allowedTopics !== undefined && (!Array.isArray(c.allowedTopics) || c.allowedTopics.some((t) => typeof t !== 'string' || t.length === 0))) {
+    throw new InvalidParametersError('allowedTopics must be an array of non-empty strings')
+  }
   return c
 }
 
@@ -64,15 +74,23 @@ export class GossipService implements Startable {
   private readonly components: GossipComponents
   readonly config: GossipInit
   private readonly subs = new Map<string, Sub>()
+  private readonly allowed: ReadonlySet<string> | undefined
   private readonly listeners = new Set<GossipMisbehaviourListener>()
   private started = false
 
   constructor (components: GossipComponents, init: Partial<GossipInit> = {}) {
     this.components = components
     this.config = gossipConfig(init)
+    this.allowed = this.config.allowedTopics === undefined ? undefined : new Set(this.config.allowedTopics)
   }
 
   readonly [Symbol.toStringTag] = 'tessera/gossip'
+
+  private checkAllowed (topic: string): void {
+    if (this.allowed !== undefined && !this.allowed.has(topic)) {
+      throw new InvalidParametersError(`topic '${topic.slice(0, 120)}' is not a topic of this network (see protocol-ids.ts scopeTopic)`)
+    }
+  }
 
   isStarted (): boolean { return this.started }
 
@@ -113,6 +131,7 @@ export class GossipService implements Startable {
   subscribe (topic: string, validator: TopicValidator, onMessage: MessageHandler, opts: SubscribeOptions = {}): () => void {
     if (typeof topic !== 'string' || topic.length === 0 || topic.length > 256) throw new InvalidParametersError('topic must be a non-empty string of at most 256 characters')
     if (typeof validator !== 'function' || typeof onMessage !== 'function') throw new InvalidParametersError('validator and onMessage must be functions')
+    this.checkAllowed(topic)
     if (this.subs.has(topic)) throw new AlreadyRegisteredError(`already subscribed to ${topic}`)
     const maxBytes = opts.maxBytes ?? this.config.defaultTopicMaxBytes
     if (!Number.isSafeInteger(maxBytes) || maxBytes < 1 || maxBytes > this.config.maxMessageBytes) {
@@ -136,6 +155,7 @@ export class GossipService implements Startable {
   async publish (topic: string, data: Uint8Array, maxBytes?: number): Promise<PublishResult> {
     if (!this.started) throw new TransportNotStartedError()
     if (!(data instanceof Uint8Array)) throw new InvalidParametersError('data must be a Uint8Array')
+    this.checkAllowed(topic)
     const cap = maxBytes ?? this.capOf(topic)
     if (data.length > cap) throw new FrameTooLargeError(`message of ${data.length} bytes exceeds the cap of ${topic} (${cap})`, cap, data.length, 'local')
     const r = await this.components.pubsub.publish(topic, data)

@@ -148,8 +148,8 @@ export function libp2pConfig (options: Partial<TesseraLibp2pOptions> & Pick<Tess
 export async function createTesseraLibp2p (options: Partial<TesseraLibp2pOptions> & Pick<TesseraLibp2pOptions, 'privateKey' | 'netId'>): Promise<TesseraLibp2p> {
   const c = libp2pConfig(options)
   const net = networkProtocols(c.netId)
-  const gossipCfg = gossipConfig(c.gossip)
   const allowedTopics = c.allowedTopics ?? net.allTopics
+  const gossipCfg = gossipConfig({ ...c.gossip, allowedTopics })
 
   const peerDiscovery: Array<(components: any) => PeerDiscovery> = []
   if (c.bootstrap.length > 0) peerDiscovery.push(bootstrap({ list: c.bootstrap }))
