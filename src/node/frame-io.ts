@@ -92,6 +92,8 @@ export async function readFrame (stream: Stream, maxLength: number, signal: Abor
     const onMessage = (evt: { data: Uint8Array | Uint8ArrayList }): void => {
       buf.append(evt.data)
       check()
+      // data dispatched after the remote's close: this was the last of it
+      if (!settled && stream.remoteWriteStatus !== 'writable' && stream.readBufferLength === 0) onEnd()
     }
     const onEnd = (): void => {
       if (settled) return
