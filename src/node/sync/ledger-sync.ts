@@ -1,0 +1,626 @@
+/**
+ * Ledger sync (DESIGN "The ledger", last bullet): new entries are announced on
+ * the network's ledger topic; the `ledger-sync` request/response protocol
+ * fetches missing entries by hash, by author chain, and the heads summary, so
+ * a peer that joins late or restarts catches up from any honest peer. Built on
+ * the transport-agnostic Transport (src/node/transport.ts): it runs unchanged
+ * over the in-memory network and over libp2p. See docs/architecture/sync.md.
+ *
+ * Nothing is stored unverified: every received entry goes through the Ledger
+ * (ingest.ts). A peer that serves an invalid entry, answers with a malformed
+ * response, or announces garbage is reported (the `misbehaviour` event and
+ * the optional `onMisbehaviour` component hook, for reputation).
+ */
+import type { CID } from 'multiformats/cid'
+import { InvalidParametersError } from '../../util/errors.ts'
+import {
+  decodeEnvelope, verifySignatures, toHex, bytesEqual,
+  type Ledger, type LedgerVerificationError, type SignedEntry, type Signer
+} from '../../ledger/index.ts'
+import { networkIdFromGenesis, networkProtocols, type ProtocolSpec, type TopicSpec } from '../protocol-ids.ts'
+import { Validation, type GossipMessage, type Transport, type ValidationResult } from '../transport.ts'
+import {
+  SYNC_LIMITS, decodeAnnouncement, decodeEntriesResponse, decodeHeadsResponse, encodeAnnouncement, encodeRequest,
+  type ChainRange, type HeadInfo, type HeadsResponse, type ServedEntry, type SyncRequest
+} from './codec.ts'
+import { GenesisUnavailableError, SyncNotStartedError, SyncProtocolError } from './errors.ts'
+import { TypedEmitter } from './events.ts'
+import { Ingestor, type Candidate } from './ingest.ts'
+import { authorBytes, serveSyncRequest } from './ledger-server.ts'
+
+export interface LedgerSyncComponents {
+  transport: Transport
+  ledger: Ledger
+  /** signs equivocation proofs (the peer's identity key); without it equivocations are only reported */
+  signer?: Signer
+  /** reputation hook: called for every misbehaviour this service observes */
+  onMisbehaviour?: (peer: string, m: SyncMisbehaviour) => void
+}
+
+export interface LedgerSyncOptions {
+  /** network id (src/node/protocol-ids.ts): scopes the protocol and the topic */
+  netId: string
+  /**
+   * CID (string) of the network's genesis. Needed only while the local ledger is
+   * empty: the genesis fetched from a peer must have it. Without it a genesis is
+   * accepted only if networkIdFromGenesis(its CID bytes) equals `netId`.
+   */
+  genesisCid: string | undefined
+  /** announcements carry the whole envelope up to this size; larger entries are announced by CID */
+  inlineMaxBytes: number
+  /** which local appends to announce: 'own' (authored by our signer) or 'local' (every entry not received by sync) */
+  announce: 'own' | 'local'
+  /** how often to look for new local entries to announce (ms) */
+  announcePollMs: number
+  /** run a catch-up when started */
+  catchUpOnStart: boolean
+  /** periodic catch-up interval (ms); 0 disables it */
+  catchUpIntervalMs: number
+  /** peers pulled from per catch-up */
+  catchUpPeers: number
+  /** deadline of one request (ms) */
+  requestTimeoutMs: number
+  /** entries fetched per pull window (the pull repeats windows until complete or stuck) */
+  windowEntries: number
+  /** windows per pull (bound on one pull's work) */
+  maxWindows: number
+  /** candidates waiting for a dependency kept at most */
+  maxDeferred: number
+  /** an announced entry further than this ahead of our chain triggers a full pull instead of a chain fetch */
+  maxChainGap: number
+  /** entries per Ledger.appendMany batch */
+  appendBatch: number
+  /** a peer reported for misbehaviour is skipped by catch-up for this long (ms) */
+  suspectMs: number
+}
+
+export const LEDGER_SYNC_DEFAULTS: Readonly<Omit<LedgerSyncOptions, 'netId'>> = Object.freeze({
+  genesisCid: undefined,
+  inlineMaxBytes: 4096,
+  announce: 'own',
+  announcePollMs: 100,
+  catchUpOnStart: true,
+  catchUpIntervalMs: 30_000,
+  catchUpPeers: 3,
+  requestTimeoutMs: 20_000,
+  windowEntries: 2048,
+  maxWindows: 10_000,
+  maxDeferred: 50_000,
+  maxChainGap: 1024,
+  appendBatch: 256,
+  suspectMs: 60_000
+})
+
+export type SyncMisbehaviourKind =
+  | 'invalid-entry' // served or announced an entry the ledger rejects on a provable rule
+  | 'bad-response' // a response that does not decode, or holds entries we did not ask for
+  | 'bad-announcement' // an announcement that does not decode or does not match its envelope
+  | 'wrong-genesis' // offered a genesis that is not this network's
+
+export interface SyncMisbehaviour { kind: SyncMisbehaviourKind, detail: string, cid?: string }
+
+export interface CatchUpResult {
+  peer: string
+  /** entries appended from this peer */
+  appended: number
+  /** after the pull we hold every head the peer advertised (or its author is excluded) */
+  complete: boolean
+  error?: string
+}
+
+export interface LedgerSyncEvents {
+  /** an entry received from a peer was verified and stored */
+  'entry': { cid: string, author: string, seq: number, type: string, from: string | undefined }
+  /** a local entry was announced */
+  'announced': { cid: string, inline: boolean, recipients: number }
+  'misbehaviour': { peer: string } & SyncMisbehaviour
+  /** equivocation seen; `proof` is the CID of the proof we appended */
+  'equivocation': { accused: string, seq: number, stored: string, other: string, from?: string, proof?: string, error?: string }
+  /** one pull from one peer finished */
+  'catch-up': CatchUpResult
+}
+
+export function ledgerSyncConfig (options: Partial<LedgerSyncOptions> & Pick<LedgerSyncOptions, 'netId'>): LedgerSyncOptions {
+  const c: LedgerSyncOptions = { ...LEDGER_SYNC_DEFAULTS, ...options }
+  networkProtocols(c.netId) // validates the netid
+  const int = (name: keyof LedgerSyncOptions, lo: number, hi: number): void => {
+    const v = c[name]
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < lo || v > hi) throw new InvalidParametersError(`${name} must be an integer in [${lo}, ${hi}], got ${String(v)}`)
+  }
+  int('inlineMaxBytes', 0, 48 * 1024)
+  int('announcePollMs', 5, 60_000)
+  int('catchUpIntervalMs', 0, 86_400_000)
+  int('catchUpPeers', 1, 64)
+  int('requestTimeoutMs', 100, 600_000)
+  int('windowEntries', 16, 1_000_000)
+  int('maxWindows', 1, 1_000_000)
+  int('maxDeferred', 16, 10_000_000)
+  int('maxChainGap', 1, 1_000_000)
+  int('appendBatch', 1, 10_000)
+  int('suspectMs', 0, 86_400_000)
+  if (c.announce !== 'own' && c.announce !== 'local') throw new InvalidParametersError(`announce must be 'own' or 'local', got ${String(c.announce)}`)
+  if (typeof c.catchUpOnStart !== 'boolean') throw new InvalidParametersError('catchUpOnStart must be a boolean')
+  if (c.genesisCid !== undefined && (typeof c.genesisCid !== 'string' || c.genesisCid.length > 128)) throw new InvalidParametersError('genesisCid must be a CID string')
+  return c
+}
+
+export class LedgerSync extends TypedEmitter<LedgerSyncEvents> {
+  readonly options: LedgerSyncOptions
+  private readonly c: LedgerSyncComponents
+  private readonly protocol: ProtocolSpec
+  private readonly topic: TopicSpec
+  private readonly ingestor: Ingestor
+  private started = false
+  private life = new AbortController()
+  private unsubscribe: (() => void) | undefined
+  private announceTimer: ReturnType<typeof setTimeout> | undefined
+  private catchUpTimer: ReturnType<typeof setInterval> | undefined
+  /** next ledger position to consider for announcement */
+  private announcePos = 0
+  /** CIDs appended by this service (not announced again) */
+  private readonly received = new Set<string>()
+  private readonly pulls = new Map<string, Promise<CatchUpResult>>()
+  private readonly suspects = new Map<string, number>()
+  private readonly reportCount = new Map<string, number>()
+  private readonly tasks = new Set<Promise<unknown>>()
+  private deferred: Candidate[] = []
+  private rotation = 0
+  private readonly selfAuthor: string
+
+  constructor (components: LedgerSyncComponents, options: Partial<LedgerSyncOptions> & Pick<LedgerSyncOptions, 'netId'>) {
+    super()
+    if (components?.transport == null || components.ledger == null) throw new InvalidParametersError('LedgerSync needs a transport and a ledger')
+    this.c = components
+    this.options = ledgerSyncConfig(options)
+    const net = networkProtocols(this.options.netId)
+    this.protocol = net.protocols['ledger-sync']
+    this.topic = net.topics.announce
+    this.selfAuthor = components.signer !== undefined ? toHex(components.signer.publicKey) : components.transport.self
+    this.ingestor = new Ingestor(components.ledger, components.signer, {
+      appended: (c) => {
+        const id = c.signed.cid.toString()
+        this.received.add(id)
+        this.emit('entry', { cid: id, author: toHex(c.signed.entry.author), seq: c.signed.entry.seq, type: c.signed.entry.type, from: c.from })
+      },
+      invalid: (c, err) => { if (c.from !== undefined) this.report(c.from, 'invalid-entry', `${err.rule}: ${err.message}`, c.signed.cid.toString()) },
+      equivocation: (info) => { this.emit('equivocation', info) }
+    }, { batch: this.options.appendBatch })
+  }
+
+  get isStarted (): boolean { return this.started }
+
+  async start (): Promise<void> {
+    if (this.started) return
+    this.life = new AbortController()
+    this.started = true
+    const { transport } = this.c
+    await transport.handle(this.protocol.id, async (req) => await serveSyncRequest(this.c.ledger, req, this.protocol), {
+      maxRequestBytes: this.protocol.maxRequestBytes,
+      maxResponseBytes: this.protocol.maxResponseBytes,
+      timeoutMs: this.options.requestTimeoutMs
+    })
+    this.unsubscribe = transport.subscribe(this.topic.name, async (m) => await this.validate(m), (m) => { this.track(this.onAnnouncement(m)) }, { maxBytes: this.topic.maxBytes })
+    this.announcePos = this.c.ledger.size
+    this.scheduleAnnounce()
+    if (this.options.catchUpIntervalMs > 0) {
+      this.catchUpTimer = setInterval(() => { this.track(this.catchUp()) }, this.options.catchUpIntervalMs)
+    }
+    if (this.options.catchUpOnStart) this.track(this.catchUp())
+  }
+
+  async stop (): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    this.life.abort(new SyncNotStartedError('sync stopped'))
+    if (this.announceTimer !== undefined) clearTimeout(this.announceTimer)
+    if (this.catchUpTimer !== undefined) clearInterval(this.catchUpTimer)
+    this.announceTimer = undefined
+    this.catchUpTimer = undefined
+    this.unsubscribe?.()
+    this.unsubscribe = undefined
+    try { await this.c.transport.unhandle(this.protocol.id) } catch { /* transport already stopped */ }
+    await Promise.allSettled([...this.tasks])
+    await this.ingestor.idle()
+    this.pulls.clear()
+    this.deferred = []
+  }
+
+  /** Run a background task, remembering it so stop() can wait for it; errors are swallowed (they surface as events). */
+  private track (p: Promise<unknown>): void {
+    const t = p.catch(() => {}).finally(() => { this.tasks.delete(t) })
+    this.tasks.add(t)
+  }
+
+  private report (peer: string, kind: SyncMisbehaviourKind, detail: string, cid?: string): void {
+    const m: SyncMisbehaviour = cid === undefined ? { kind, detail } : { kind, detail, cid }
+    this.suspects.set(peer, Date.now() + this.options.suspectMs)
+    this.reportCount.set(peer, (this.reportCount.get(peer) ?? 0) + 1)
+    // Entries that peer left waiting for a dependency are dropped: they come again from honest peers.
+    this.deferred = this.deferred.filter((c) => c.from !== peer)
+    this.emit('misbehaviour', { peer, ...m })
+    try { this.c.onMisbehaviour?.(peer, m) } catch { /* the hook's own failure */ }
+  }
+
+  // ---- announcing -------------------------------------------------------------------------
+
+  private scheduleAnnounce (): void {
+    if (!this.started) return
+    this.announceTimer = setTimeout(() => {
+      this.track(this.announceNew().finally(() => { this.scheduleAnnounce() }))
+    }, this.options.announcePollMs)
+  }
+
+  /** Announce ledger entries appended since the last look (see `announce` option). Also callable directly after a local append. */
+  async announceNew (): Promise<number> {
+    if (!this.started) throw new SyncNotStartedError()
+    let n = 0
+    const ledger = this.c.ledger
+    while (this.announcePos < ledger.size && this.started) {
+      const pos = this.announcePos++
+      const env = await ledger.store.getByPosition(pos)
+      if (env === undefined) continue
+      let signed: SignedEntry
+      try { signed = decodeEnvelope(env) } catch { continue }
+      const id = signed.cid.toString()
+      if (this.received.delete(id)) continue
+      if (this.options.announce === 'own' && toHex(signed.entry.author) !== this.selfAuthor) continue
+      const inline = env.length <= this.options.inlineMaxBytes
+      const msg = encodeAnnouncement(inline ? { cid: signed.cid, author: signed.entry.author, seq: signed.entry.seq, env } : { cid: signed.cid, author: signed.entry.author, seq: signed.entry.seq })
+      try {
+        const r = await this.c.transport.publish(this.topic.name, msg)
+        this.emit('announced', { cid: id, inline, recipients: r.recipients })
+        n++
+      } catch { /* no peers or stopping: catch-up covers it */ }
+    }
+    return n
+  }
+
+  // ---- receiving announcements ------------------------------------------------------------
+
+  /** Topic validator: Reject garbage (provable), Ignore what we cannot judge, Accept the rest. */
+  private async validate (m: GossipMessage): Promise<ValidationResult> {
+    let a
+    try {
+      a = decodeAnnouncement(m.data, this.topic.maxBytes)
+    } catch (err) {
+      this.report(m.from, 'bad-announcement', (err as Error).message)
+      return Validation.Reject
+    }
+    const state = this.c.ledger.state
+    if (state.genesisCid === null) return Validation.Ignore
+    if (a.env === undefined) return state.isExcluded(toHex(a.author)) ? Validation.Ignore : Validation.Accept
+    let signed: SignedEntry
+    try {
+      signed = decodeEnvelope(a.env)
+    } catch (err) {
+      this.report(m.from, 'bad-announcement', `envelope: ${(err as Error).message}`, a.cid.toString())
+      return Validation.Reject
+    }
+    if (!signed.cid.equals(a.cid) || !bytesEqual(signed.entry.author, a.author) || signed.entry.seq !== a.seq) {
+      this.report(m.from, 'bad-announcement', 'the envelope does not match the announced cid, author and seq', a.cid.toString())
+      return Validation.Reject
+    }
+    if (state.entries.has(a.cid.toString())) return Validation.Accept
+    try {
+      await verifySignatures(signed, signed.entry.type === 'genesis' ? null : state.genesisCid, this.c.ledger.verifier)
+    } catch (err) {
+      this.report(m.from, 'invalid-entry', (err as LedgerVerificationError).message, a.cid.toString())
+      return Validation.Reject
+    }
+    return Validation.Accept
+  }
+
+  private async onAnnouncement (m: GossipMessage): Promise<void> {
+    if (!this.started) return
+    let a
+    try { a = decodeAnnouncement(m.data, this.topic.maxBytes) } catch { return }
+    const state = this.c.ledger.state
+    const id = a.cid.toString()
+    if (state.entries.has(id)) return
+    let cands: Candidate[]
+    if (a.env !== undefined) {
+      cands = [{ signed: decodeEnvelope(a.env), pos: Number.MAX_SAFE_INTEGER, from: m.from }]
+    } else {
+      cands = await this.fetchCids(m.from, [a.cid]).catch(() => [])
+      if (cands.length === 0 && m.via !== m.from) cands = await this.fetchCids(m.via, [a.cid]).catch(() => [])
+      if (cands.length === 0) return
+    }
+    const author = toHex(a.author)
+    const behind = a.seq - state.next(author).seq
+    // Missing predecessors in the author's chain: fetch them (bounded), then retry.
+    if (behind > 0 && behind <= this.options.maxChainGap) {
+      const from = Math.max(0, state.next(author).seq - 1)
+      const more = await this.fetchChain(m.from, [{ author: a.author, from, to: a.seq - 1 }]).catch(() => [])
+      cands.push(...more)
+    }
+    const r = await this.ingest(cands)
+    if (r.deferred.some((c) => c.signed.cid.equals(a.cid)) || behind > this.options.maxChainGap) {
+      // A dependency outside the chain (admission, committee, checkpoint): pull what the announcer has.
+      await this.pullFrom(m.from).catch(() => {})
+    }
+  }
+
+  // ---- fetching -----------------------------------------------------------------------------
+
+  private async request (peer: string, req: SyncRequest): Promise<Uint8Array> {
+    if (!this.started) throw new SyncNotStartedError()
+    return await this.c.transport.send(peer, this.protocol.id, encodeRequest(req), {
+      timeoutMs: this.options.requestTimeoutMs,
+      maxRequestBytes: this.protocol.maxRequestBytes,
+      maxResponseBytes: this.protocol.maxResponseBytes,
+      signal: this.life.signal
+    })
+  }
+
+  /** Decode a response's envelopes; any that does not decode, or that `wanted` refuses, condemns the whole response. */
+  private served (peer: string, entries: ServedEntry[], wanted: (s: SignedEntry) => boolean): Candidate[] {
+    const out: Candidate[] = []
+    for (const e of entries) {
+      let s: SignedEntry
+      try {
+        s = decodeEnvelope(e.env)
+      } catch (err) {
+        this.report(peer, 'invalid-entry', `served envelope does not decode: ${(err as Error).message}`)
+        throw new SyncProtocolError(`${peer} served a malformed envelope`)
+      }
+      if (!wanted(s)) {
+        this.report(peer, 'bad-response', `served ${s.cid.toString()}, which was not asked for`, s.cid.toString())
+        throw new SyncProtocolError(`${peer} served an entry that was not asked for`)
+      }
+      out.push({ signed: s, pos: e.pos, from: peer })
+    }
+    return out
+  }
+
+  private decodeEntries (peer: string, bytes: Uint8Array): { entries: ServedEntry[], more: boolean } {
+    try {
+      return decodeEntriesResponse(bytes, this.protocol.maxResponseBytes)
+    } catch (err) {
+      this.report(peer, 'bad-response', (err as Error).message)
+      throw err
+    }
+  }
+
+  /** Entries by CID from one peer (all of them, over as many requests as the response budget needs). */
+  async fetchCids (peer: string, cids: CID[]): Promise<Candidate[]> {
+    const out: Candidate[] = []
+    let todo = [...new Map(cids.map((c) => [c.toString(), c])).values()]
+    for (let round = 0; todo.length > 0 && round < 1 + cids.length; round++) {
+      const batch = todo.slice(0, SYNC_LIMITS.maxCids)
+      const asked = new Set(batch.map((c) => c.toString()))
+      const r = this.decodeEntries(peer, await this.request(peer, { op: 'cids', cids: batch }))
+      const got = this.served(peer, r.entries, (s) => asked.has(s.cid.toString()))
+      out.push(...got)
+      const have = new Set(got.map((c) => c.signed.cid.toString()))
+      // Unknown CIDs are skipped by the server; only continue past a truncated response.
+      todo = r.more && got.length > 0 ? [...batch.filter((c) => !have.has(c.toString())), ...todo.slice(batch.length)] : todo.slice(batch.length)
+    }
+    return out
+  }
+
+  /** Author chain ranges from one peer, re-asking after truncated responses (each must make progress). */
+  async fetchChain (peer: string, ranges: ChainRange[], maxEntries = Number.MAX_SAFE_INTEGER): Promise<Candidate[]> {
+    const out: Candidate[] = []
+    let todo = ranges.filter((r) => r.to >= r.from)
+    while (todo.length > 0 && out.length < maxEntries) {
+      const batch = todo.slice(0, SYNC_LIMITS.maxRanges)
+      const byAuthor = new Map(batch.map((r) => [toHex(r.author), r]))
+      const limit = Math.min(SYNC_LIMITS.maxEntries, Math.max(1, maxEntries - out.length))
+      const r = this.decodeEntries(peer, await this.request(peer, { op: 'chain', ranges: batch, limit }))
+      const got = this.served(peer, r.entries, (s) => {
+        const q = byAuthor.get(toHex(s.entry.author))
+        return q !== undefined && s.entry.seq >= q.from && s.entry.seq <= q.to
+      })
+      out.push(...got)
+      if (!r.more) { todo = todo.slice(batch.length); continue }
+      if (got.length === 0) {
+        this.report(peer, 'bad-response', 'a truncated response with no entries')
+        throw new SyncProtocolError(`${peer} makes no progress`)
+      }
+      const top = new Map<string, number>()
+      for (const c of got) {
+        const a = toHex(c.signed.entry.author)
+        top.set(a, Math.max(top.get(a) ?? -1, c.signed.entry.seq))
+      }
+      // Ranges are served in order: the last author served may be partial, earlier ones are done.
+      const lastAuthor = toHex(got[got.length - 1]!.signed.entry.author)
+      const idx = batch.findIndex((q) => toHex(q.author) === lastAuthor)
+      const remaining = batch.slice(idx).map((q) => (toHex(q.author) === lastAuthor ? { ...q, from: top.get(lastAuthor)! + 1 } : q)).filter((q) => q.to >= q.from)
+      todo = [...remaining, ...todo.slice(batch.length)]
+    }
+    return out
+  }
+
+  /** The peer's whole heads summary (paged). */
+  async fetchHeads (peer: string): Promise<HeadsResponse> {
+    const heads: HeadInfo[] = []
+    let after: Uint8Array | undefined
+    let first: HeadsResponse | undefined
+    for (let page = 0; page < 1000; page++) {
+      const req: SyncRequest = after === undefined ? { op: 'heads', limit: SYNC_LIMITS.maxHeads } : { op: 'heads', after, limit: SYNC_LIMITS.maxHeads }
+      let r: HeadsResponse
+      try {
+        r = decodeHeadsResponse(await this.request(peer, req), this.protocol.maxResponseBytes)
+      } catch (err) {
+        if ((err as Error).name === 'SyncProtocolError') this.report(peer, 'bad-response', (err as Error).message)
+        throw err
+      }
+      first ??= r
+      heads.push(...r.heads)
+      if (!r.more || r.heads.length === 0) break
+      after = r.heads[r.heads.length - 1]!.author
+    }
+    return { genesis: first!.genesis, size: first!.size, heads, more: false }
+  }
+
+  private async ingest (cands: Candidate[]): Promise<{ appended: number, deferred: Candidate[] }> {
+    const r = await this.ingestor.ingest([...this.deferred, ...cands])
+    this.deferred = r.deferred.length > this.options.maxDeferred ? r.deferred.slice(0, this.options.maxDeferred) : r.deferred
+    // A fork: fetch the predecessor it chains on from the same peer; it surfaces the equivocation.
+    const byPeer = new Map<string, CID[]>()
+    for (const f of r.forks) {
+      if (f.from === undefined || f.signed.entry.prev === null) continue
+      const l = byPeer.get(f.from) ?? []
+      l.push(f.signed.entry.prev)
+      byPeer.set(f.from, l)
+    }
+    let appended = r.appended
+    for (const [peer, cids] of byPeer) {
+      const prevs = await this.fetchCids(peer, cids.slice(0, SYNC_LIMITS.maxCids)).catch(() => [])
+      if (prevs.length > 0) appended += (await this.ingestor.ingest(prevs)).appended
+    }
+    return { appended, deferred: r.deferred }
+  }
+
+  // ---- catch-up ------------------------------------------------------------------------------
+
+  /** Make sure the ledger has the network's genesis, fetching it from `peer` if needed. */
+  private async ensureGenesis (peer: string, heads: HeadsResponse): Promise<number> {
+    const state = this.c.ledger.state
+    if (heads.genesis === null) throw new GenesisUnavailableError(`${peer} has no genesis`)
+    if (state.genesisCid !== null) {
+      if (state.genesisCid.toString() !== heads.genesis.toString()) {
+        this.report(peer, 'wrong-genesis', `peer's genesis ${heads.genesis.toString()} is not ours`)
+        throw new GenesisUnavailableError(`${peer} is on another ledger`)
+      }
+      return 0
+    }
+    const g = heads.genesis
+    const expected = this.options.genesisCid
+    const ok = expected !== undefined ? g.toString() === expected : networkIdFromGenesis(g.bytes) === this.options.netId
+    if (!ok) {
+      this.report(peer, 'wrong-genesis', `genesis ${g.toString()} does not belong to network ${this.options.netId}`)
+      throw new GenesisUnavailableError(`${peer} offered genesis ${g.toString()}, which is not this network's`)
+    }
+    const got = await this.fetchCids(peer, [g])
+    if (got.length === 0) throw new GenesisUnavailableError(`${peer} did not serve the genesis ${g.toString()}`)
+    const r = await this.ingest(got)
+    if (this.c.ledger.state.genesisCid === null) throw new GenesisUnavailableError(`the genesis served by ${peer} did not verify`)
+    return r.appended
+  }
+
+  /**
+   * Pull everything `peer` has that we lack: heads summary, then author chain
+   * windows, ingested in the peer's dependency order, until we hold every
+   * advertised head or a window makes no progress. One pull per peer at a time.
+   */
+  async pullFrom (peer: string): Promise<CatchUpResult> {
+    if (!this.started) throw new SyncNotStartedError()
+    const running = this.pulls.get(peer)
+    if (running !== undefined) return await running
+    const p = this.pull(peer).finally(() => { this.pulls.delete(peer) })
+    this.pulls.set(peer, p)
+    return await p
+  }
+
+  private async pull (peer: string): Promise<CatchUpResult> {
+    let appended = 0
+    const reportsBefore = this.reportCount.get(peer) ?? 0
+    const caught = (): boolean => (this.reportCount.get(peer) ?? 0) > reportsBefore
+    try {
+      const state = this.c.ledger.state
+      for (let w = 0; w < this.options.maxWindows && this.started; w++) {
+        const heads = await this.fetchHeads(peer)
+        appended += await this.ensureGenesis(peer, heads)
+        const missing = this.missingRanges(heads.heads)
+        if (missing.ranges.length === 0 && missing.suspect.length === 0) {
+          this.emitCatchUp({ peer, appended, complete: true })
+          return { peer, appended, complete: true }
+        }
+        const fetched = [
+          ...(missing.suspect.length > 0 ? await this.fetchCids(peer, missing.suspect) : []),
+          ...await this.fetchChain(peer, missing.ranges, this.options.windowEntries + missing.ranges.length)
+        ]
+        const before = state.size
+        const r = await this.ingest(fetched)
+        appended += r.appended
+        if (caught()) {
+          // The peer served something provably invalid: stop trusting it for this pull.
+          const res = { peer, appended, complete: false, error: 'the peer served invalid data' }
+          this.emitCatchUp(res)
+          return res
+        }
+        if (state.size === before) {
+          const complete = this.holds(heads.heads)
+          this.emitCatchUp({ peer, appended, complete })
+          return { peer, appended, complete }
+        }
+      }
+      this.emitCatchUp({ peer, appended, complete: false, error: 'window limit reached' })
+      return { peer, appended, complete: false, error: 'window limit reached' }
+    } catch (err) {
+      const res = { peer, appended, complete: false, error: `${(err as Error).name}: ${(err as Error).message}` }
+      this.emitCatchUp(res)
+      return res
+    }
+  }
+
+  private emitCatchUp (r: CatchUpResult): void { this.emit('catch-up', r) }
+
+  /**
+   * What to fetch against a heads summary: per author, from one before our next
+   * seq (the overlap entry exposes a fork at our head) to the peer's head, each
+   * author capped so that one window fetches about `windowEntries` (every author
+   * gets a share, so the entry the peer appended first among those we lack is
+   * always in the window: each window makes progress). Heads below ours whose CID
+   * differs from ours are fetched by CID (equivocation check).
+   */
+  private missingRanges (heads: HeadInfo[]): { ranges: ChainRange[], suspect: CID[] } {
+    const state = this.c.ledger.state
+    const need: Array<{ h: HeadInfo, from: number }> = []
+    const suspect: CID[] = []
+    for (const h of heads) {
+      const a = toHex(h.author)
+      if (state.isExcluded(a)) continue
+      const next = state.next(a).seq
+      if (h.seq < next) {
+        const ours = state.chains.get(a)?.cids[h.seq]
+        if (ours !== undefined && ours !== h.cid.toString()) suspect.push(h.cid)
+        continue
+      }
+      need.push({ h, from: next })
+    }
+    const share = Math.max(16, Math.floor(this.options.windowEntries / Math.max(1, need.length)))
+    const ranges = need.map(({ h, from }) => ({ author: h.author, from: from > 0 ? from - 1 : 0, to: Math.min(h.seq, from + share - 1) }))
+    return { ranges, suspect: suspect.slice(0, SYNC_LIMITS.maxCids) }
+  }
+
+  /** We hold every advertised head (or its author is excluded). */
+  private holds (heads: HeadInfo[]): boolean {
+    const state = this.c.ledger.state
+    return heads.every((h) => state.isExcluded(toHex(h.author)) || state.next(toHex(h.author)).seq > h.seq)
+  }
+
+  /**
+   * Catch up from up to `catchUpPeers` connected peers (those subscribed to the
+   * ledger topic first; peers reported recently last), one after another.
+   */
+  async catchUp (): Promise<CatchUpResult[]> {
+    if (!this.started) throw new SyncNotStartedError()
+    const t = this.c.transport
+    const sub = t.topicPeers(this.topic.name)
+    const all = [...new Set([...sub, ...t.peers()])]
+    if (all.length === 0) return []
+    const now = Date.now()
+    for (const [p, until] of this.suspects) if (until <= now) this.suspects.delete(p)
+    const start = this.rotation++ % all.length
+    const rotated = [...all.slice(start), ...all.slice(0, start)]
+    const order = [...rotated.filter((p) => !this.suspects.has(p)), ...rotated.filter((p) => this.suspects.has(p))]
+    const out: CatchUpResult[] = []
+    for (const p of order.slice(0, this.options.catchUpPeers)) {
+      if (!this.started) break
+      out.push(await this.pullFrom(p))
+    }
+    return out
+  }
+
+  /** Entries waiting for a dependency (for diagnostics). */
+  get deferredCount (): number { return this.deferred.length }
+}
+
+/** Factory (House style 2). */
+export function createLedgerSync (components: LedgerSyncComponents, options: Partial<LedgerSyncOptions> & Pick<LedgerSyncOptions, 'netId'>): LedgerSync {
+  return new LedgerSync(components, options)
+}
+
+export { authorBytes }
