@@ -49,12 +49,33 @@ export class Ledger {
       const commits: Array<() => unknown> = []
       let failure: unknown
       try {
-        for (const e of entries) {
-          // A SignedEntry is re-derived from its envelope: what is checked is exactly what is stored.
-          const env = e instanceof Uint8Array ? e : (e as Partial<SignedEntry> | null)?.envelope
-          if (!(env instanceof Uint8Array)) throw new LedgerVerificationError('malformed', 'append takes envelope bytes or a SignedEntry')
-          const s = decodeEnvelope(env)
-          await verifySignatures(s, s.entry.type === 'genesis' ? null : state.genesisCid, this.verifier)
+        // Decode everything first (a SignedEntry is re-derived from its envelope:
+        // what is checked is exactly what is stored).
+        const decoded: Array<SignedEntry | { err: unknown }> = entries.map((e) => {
+          try {
+            const env = e instanceof Uint8Array ? e : (e as Partial<SignedEntry> | null)?.envelope
+            if (!(env instanceof Uint8Array)) throw new LedgerVerificationError('malformed', 'append takes envelope bytes or a SignedEntry')
+            return decodeEnvelope(env)
+          } catch (err) {
+            return { err }
+          }
+        })
+        // Signatures do not depend on the state (only on the genesis CID): check
+        // them concurrently (node:crypto runs them on the thread pool), then fold in order.
+        const genesis = state.genesisCid ?? (decoded[0] !== undefined && !('err' in decoded[0]) && decoded[0].entry.type === 'genesis' ? decoded[0].cid : null)
+        const sigErrors = await Promise.all(decoded.map(async (d) => {
+          if ('err' in d) return d.err
+          try {
+            await verifySignatures(d, d.entry.type === 'genesis' ? null : genesis, this.verifier)
+            return undefined
+          } catch (err) {
+            return err
+          }
+        }))
+        for (let i = 0; i < decoded.length; i++) {
+          const d = decoded[i]!
+          if (sigErrors[i] !== undefined) throw sigErrors[i]
+          const s = d as SignedEntry
           const commit = await this.withConflict(() => state.prepare(s, this.store.size + accepted.length))
           if (entries.length > 1) commit() // later entries of the batch may depend on this one
           else commits.push(commit)
