@@ -17,7 +17,8 @@ const samples: RoundMessage[] = [
   { type: 'contribution', r: 3, k: 1, from: A, dim: 3, commitments: [new Uint8Array(32), new Uint8Array(32).fill(1)], sig },
   { type: 'zero', r: 3, k: 0, from: B, masks: Uint32Array.of(5, 6) },
   { type: 'receipt', r: 3, k: 0, from: B, dealers: [A, B], held: [{ c: A, h: new Uint8Array(32), y: 12 }], sig },
-  { type: 'plan', r: 3, k: 0, from: B, groups: [{ members: [A, B], holders: [B] }], refused: [{ peer: A, reason: 'over-norm' }], blamed: [], sig },
+  { type: 'plan', r: 3, k: 0, from: B, dealers: [A, B], groups: [{ members: [A, B], holders: [B] }], refused: [{ peer: A, reason: 'over-norm' }], blamed: [], sig },
+  { type: 'zcheck', r: 3, k: 0, from: B, points: [{ d: A, w: 5 }], sig },
   { type: 'partial', r: 3, k: 0, from: B, g: 0, data: Uint32Array.of(9), sig },
   {
     type: 'ckpt', r: 3, k: 0, from: B, sig,
@@ -46,7 +47,7 @@ describe('round messages', () => {
       { type: 'contribution', r: 3, k: 0, from: A, dim: 3, commitments: [new Uint8Array(31)], sig },
       { type: 'receipt', r: 3, k: 0, from: B, dealers: [A, A], held: [], sig },
       { type: 'receipt', r: 3, k: 0, from: B, dealers: [], held: [{ c: A, h: new Uint8Array(32), y: 2147483647 }], sig },
-      { type: 'plan', r: 3, k: 0, from: B, groups: [], refused: [{ peer: A, reason: 'x'.repeat(65) }], blamed: [], sig },
+      { type: 'plan', r: 3, k: 0, from: B, dealers: [A, B], groups: [], refused: [{ peer: A, reason: 'x'.repeat(65) }], blamed: [], sig },
       { type: 'partial', r: 3, k: 0, from: B, g: 0, data: new Uint8Array(4), sig: new Uint8Array(63) },
       { type: 'what', r: 3, k: 0, from: B },
       { type: 7 }

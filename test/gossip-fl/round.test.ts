@@ -112,6 +112,25 @@ describe('round state machine (sim, no network)', function () {
     assert.ok(seen.length > 0)
   })
 
+  it('detects a dealer whose norm masks are not shares of zero, before any partial sum is revealed, and retries', async () => {
+    const partialsAtRetry0: number[] = []
+    const res = await simulate(base({
+      faults: { badZeroDeal: [{ member: 1, delta: 1000 }] },
+      observe: (_r, d) => {
+        if (!d.channel.includes('partial')) return
+        const m = decodeMessage(d.payload)
+        if (m.k === 0) partialsAtRetry0.push(1)
+      }
+    }))
+    const rep = res.reports[0]!
+    assert.ok(rep.retries >= 1)
+    assert.equal(partialsAtRetry0.length, 0, 'no partial sum of the aborted attempt travelled')
+    const dealer = (await simulate(base({ rounds: 1 }))).reports[0]!.committee[1]!
+    const reports = rep.misbehaviour.filter(m => m.reason === 'bad-zero-deal')
+    assert.ok(reports.length >= 3 && reports.every(m => m.peer === dealer && m.severity === 'reject'))
+    assert.ok(rep.recomputedEqual)
+  })
+
   it('completes with the rest when a member goes silent after its receipt', async () => {
     const res = await simulate(base({ faults: { silent: [{ member: 2, after: 'receipt' }] } }))
     const rep = res.reports[0]!

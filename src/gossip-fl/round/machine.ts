@@ -24,21 +24,22 @@ import { selectCommittee } from '../committee.ts'
 import { clipL2, gaussianFill } from '../../model/update.ts'
 import {
   decodeMessage, encodeMessage, signingBytes, shareCommitment, checkpointBodyHash,
-  FAMILY_SHARE, FAMILY_ZERO, FAMILY_PARTIAL, TOPIC_CONTRIBUTION, TOPIC_RECEIPT, TOPIC_PLAN, TOPIC_CHECKPOINT,
+  FAMILY_SHARE, FAMILY_ZERO, FAMILY_PARTIAL, TOPIC_CONTRIBUTION, TOPIC_RECEIPT, TOPIC_PLAN, TOPIC_CHECKPOINT, TOPIC_ZCHECK,
   type Family, type Topic, type RoundMessage, type ShareMsg, type ContributionMsg, type ZeroMsg, type ReceiptMsg,
-  type PlanMsg, type PartialMsg, type CheckpointSigMsg, type CheckpointBody, type Refusal, type PlanGroup, type SignedMessage
+  type PlanMsg, type ZeroCheckMsg, type PartialMsg, type CheckpointSigMsg, type CheckpointBody, type Refusal, type PlanGroup, type SignedMessage
 } from './messages.ts'
 import {
   BadSignatureError, DuplicateMessageError, MessageDecodeError, ProtocolViolationError, RoundStateError,
   UnauthorizedSenderError, WrongRoundError
 } from './errors.ts'
 import { checkpointQuorum, fixedPointPlan, perContributorNoiseStd, phaseDeadlines, type FixedPointPlan, type RoundParams } from './params.ts'
-import { dealZeroMasks, decodeFixed, encodeFixed, holderX, robustReconstructVector, shareVector, sumOfSquares, sumShares, P } from './sharing.ts'
+import { zeroCheckChallenge, zeroCheckPoint, decodeNormSquared, dealZeroMasks, decodeFixed, encodeFixed, holderX, robustReconstructVector, shareVector, sumOfSquares, sumShares, P } from './sharing.ts'
 import { buildPlan, checkPlan, normVerdicts, type NormVerdicts } from './plan.ts'
 import { encodeGroupSums, groupSumsHash, modelHash, recomputeModel, ruleStateHash } from './aggregate.ts'
 import type { RuleState } from './rules.ts'
 import type { RoundSigner, RoundVerify } from './signer.ts'
 import { bytesEqual, retrySeed, toHex } from './util.ts'
+import { sha256 } from '@noble/hashes/sha2.js'
 
 // ---------------------------------------------------------------- inputs / outputs
 
@@ -86,6 +87,8 @@ export interface RoundFaults {
   skipClip?: boolean
   /** Member: add this field value to every coordinate of every partial sum it sends. */
   corruptPartials?: number
+  /** Member (dealer): at retry `retry`, deal norm masks whose constant term is `delta`, not 0. */
+  badZeroDeal?: { delta: number, retry: number }
 }
 
 export interface RoundConfig {
@@ -128,6 +131,12 @@ interface RetryState {
   partialsSent: boolean
   partials: Map<number, Map<string, Uint32Array>>
   earlyPartials: PartialMsg[]
+  earlyChecks: ZeroCheckMsg[]
+  zchecks: Map<string, ZeroCheckMsg>
+  /** undefined: not decided; true: every dealer's masks verified as shares of zero; false: aborted */
+  zeroOk?: boolean
+  zeroBlame: Map<string, string>
+  rho?: Uint32Array
   finalized: boolean
   body?: CheckpointBody
   bodyHash?: string
@@ -228,7 +237,7 @@ export class RoundMachine {
     return {
       k, seed, committee, myIndex: committee.indexOf(this.self), deadlines: phaseDeadlines(this.cfg.params, this.cfg.startTime, k),
       contributions: new Map(), shares: new Map(), zeros: new Map(), receipts: new Map(), receiptSent: false, planSent: false,
-      partialsSent: false, partials: new Map(), earlyPartials: [], finalized: false, sigs: new Map(), bodies: new Map(), shared: false
+      partialsSent: false, partials: new Map(), earlyPartials: [], earlyChecks: [], zchecks: new Map(), zeroBlame: new Map(), finalized: false, sigs: new Map(), bodies: new Map(), shared: false
     }
   }
 
@@ -240,7 +249,13 @@ export class RoundMachine {
     const { committeeSize: m, threshold: t } = this.cfg.params
     if (this.isMember) {
       // Zero masks for the norm check: one degree-2(t-1) polynomial per eligible contributor.
-      const masks = dealZeroMasks(this.eligibleList.length, m, t, this.cfg.rng)
+      // One extra polynomial last: the check polynomial K of the dealer-integrity check.
+      const masks = dealZeroMasks(this.eligibleList.length + 1, m, t, this.cfg.rng)
+      const bad = this.cfg.faults?.badZeroDeal
+      if (bad !== undefined && bad.retry === R.k) {
+        const delta = ((bad.delta % P) + P) % P
+        for (const mj of masks) for (let c = 0; c < this.eligibleList.length; c++) mj[c] = (mj[c]! + delta) % P
+      }
       for (let j = 0; j < m; j++) {
         const msg: ZeroMsg = { type: 'zero', r: this.cfg.round, k: R.k, from: this.self, masks: masks[j]! }
         this.send(R.committee[j]!, FAMILY_ZERO, msg)
@@ -276,7 +291,8 @@ export class RoundMachine {
       if (this.now >= d.checkpoint) { this.nextRetry('checkpoint deadline passed without quorum'); continue }
       if (this.isMember && !R.receiptSent && this.now >= d.share) { this.sendReceipt(); continue }
       if (this.isLeader && !R.planSent && this.now >= d.receipt) { this.sendPlan(); continue }
-      if (this.isMember && R.plan !== undefined && !R.finalized && this.now >= d.partial) { this.finalize(); continue }
+      if (this.isMember && R.plan !== undefined && R.zeroOk === undefined && this.now >= d.plan) { this.verifyZeroDeals(); continue }
+      if (this.isMember && R.plan !== undefined && R.zeroOk === true && !R.finalized && this.now >= d.partial) { this.finalize(); continue }
       break
     }
   }
@@ -352,9 +368,10 @@ export class RoundMachine {
     const R = this.retry
     R.planSent = true
     const p = this.cfg.params
-    const plan = buildPlan(this.verdicts(), R.committee, R.seed, p.groupSize, p.threshold)
+    const v = this.verdicts()
+    const plan = buildPlan(v, R.committee, R.seed, p.groupSize, p.threshold)
     if (plan.groups.length === 0) return // nothing to aggregate: the deadline will trigger a retry
-    const msg = this.signed<PlanMsg>({ type: 'plan', r: this.cfg.round, k: R.k, from: this.self, groups: plan.groups, refused: plan.refused, blamed: plan.blamed })
+    const msg = this.signed<PlanMsg>({ type: 'plan', r: this.cfg.round, k: R.k, from: this.self, dealers: v.dealers, groups: plan.groups, refused: plan.refused, blamed: plan.blamed })
     this.publish(TOPIC_PLAN, msg)
     this.out.push({ kind: 'append', entry: { type: 'plan', round: this.cfg.round, retry: R.k, groups: plan.groups, refused: plan.refused, blamed: plan.blamed } })
   }
@@ -382,6 +399,7 @@ export class RoundMachine {
     const p = this.cfg.params
     R.finalized = true
     const blamed = new Map<string, string>(plan.blamed.map(b => [b.peer, b.reason]))
+    for (const [peer, reason] of R.zeroBlame) blamed.set(peer, reason)
     const included: number[] = []
     const sums: Uint32Array[] = []
     const index = new Map(R.committee.map((m, i) => [m, i]))
@@ -437,7 +455,7 @@ export class RoundMachine {
 
   private maybeFinalizeEarly(): void {
     const R = this.retry
-    if (!this.isMember || R.plan === undefined || R.finalized) return
+    if (!this.isMember || R.plan === undefined || R.finalized || R.zeroOk !== true) return
     const complete = R.plan.groups.every((grp, g) => grp.holders.every(h => R.partials.get(g)?.has(h) === true))
     if (complete) this.finalize()
   }
@@ -501,6 +519,7 @@ export class RoundMachine {
         case 'zero': return this.onZero(msg)
         case 'receipt': return this.onReceipt(msg)
         case 'plan': return this.onPlan(msg)
+        case 'zcheck': return this.onZeroCheck(msg)
         case 'partial': return this.onPartial(msg)
         case 'ckpt': return this.onCheckpointSig(msg)
       }
@@ -545,7 +564,7 @@ export class RoundMachine {
     const R = this.retry
     if (!this.isMember) reject(msg.from, 'zero-to-non-member', new UnauthorizedSenderError('zero masks sent to a non-member'))
     this.requireMember(msg.from, 'zero masks')
-    if (msg.masks.length !== this.eligibleList.length) reject(msg.from, 'wrong-length', new ProtocolViolationError(`zero masks of length ${msg.masks.length}, expected ${this.eligibleList.length}`))
+    if (msg.masks.length !== this.eligibleList.length + 1) reject(msg.from, 'wrong-length', new ProtocolViolationError(`zero masks of length ${msg.masks.length}, expected ${this.eligibleList.length + 1}`))
     if (R.zeros.has(msg.from)) ignore(msg.from, 'duplicate', new DuplicateMessageError(`second zero deal from ${msg.from}`))
     if (R.receiptSent) ignore(msg.from, 'late', new WrongRoundError('zero masks after the receipt was published'))
     R.zeros.set(msg.from, msg.masks)
@@ -577,17 +596,89 @@ export class RoundMachine {
       }
     }
     R.plan = msg
-    if (this.isMember) {
-      this.sendPartials()
-      const early = R.earlyPartials
-      R.earlyPartials = []
-      for (const e of early) {
-        try { this.onPartial(e) } catch (err) {
-          if (err instanceof Drop) this.misbehave(err.peer, err.reason, err.severity, err.error)
-          else throw err
-        }
+    if (!this.isMember) return
+    // Dealer-integrity check before any partial sum is revealed (round.md "Norm check").
+    R.rho = zeroCheckChallenge(sha256(signingBytes(msg)), this.eligibleList.length)
+    const mine = [...R.zeros.keys()].sort(comparePeerIds)
+    if (mine.join(',') === msg.dealers.join(',')) {
+      const points = msg.dealers.map(d => ({ d, w: zeroCheckPoint(R.zeros.get(d)!, R.rho!) }))
+      this.publish(TOPIC_ZCHECK, this.signed<ZeroCheckMsg>({ type: 'zcheck', r: this.cfg.round, k: R.k, from: this.self, points }))
+    }
+    const early = R.earlyChecks
+    R.earlyChecks = []
+    for (const e of early) {
+      try { this.onZeroCheck(e) } catch (err) {
+        if (err instanceof Drop) this.misbehave(err.peer, err.reason, err.severity, err.error)
+        else throw err
       }
     }
+  }
+
+  private onZeroCheck(msg: ZeroCheckMsg): void {
+    const R = this.retry
+    this.requireMember(msg.from, 'zero check')
+    this.requireSig(msg)
+    if (!this.isMember) return // only members act on it
+    if (R.plan === undefined) {
+      if (R.earlyChecks.length >= R.committee.length) ignore(msg.from, 'too-early', new WrongRoundError('zero check before any plan'))
+      R.earlyChecks.push(msg)
+      return
+    }
+    if (R.zchecks.has(msg.from)) ignore(msg.from, 'duplicate', new DuplicateMessageError('second zero check'))
+    if (R.zeroOk !== undefined) ignore(msg.from, 'late', new WrongRoundError('zero check after the decision'))
+    const want = R.plan.dealers
+    if (msg.points.length !== want.length || msg.points.some((p, i) => p.d !== want[i])) reject(msg.from, 'bad-zero-check', new ProtocolViolationError('zero check points do not follow the plan\'s dealer list'))
+    R.zchecks.set(msg.from, msg)
+    // Early decision once every member whose receipt used the plan's dealer set has answered.
+    const key = want.join(',')
+    const cls = [...R.receipts.values()].filter(r => [...r.dealers].sort(comparePeerIds).join(',') === key).map(r => r.from)
+    if (cls.length > 0 && cls.every(m => R.zchecks.has(m))) this.verifyZeroDeals()
+  }
+
+  /**
+   * Each dealer's check points must lie on a degree-2(t-1) polynomial with zero
+   * constant term. Wrong points are corrected and their members blamed; a non-zero
+   * constant confirmed with redundancy blames the dealer. Any failure aborts this
+   * retry before a partial sum is revealed (the norm verdicts could be wrong).
+   */
+  private verifyZeroDeals(): void {
+    const R = this.retry
+    const plan = R.plan!
+    const t = this.cfg.params.threshold
+    const index = new Map(R.committee.map((m, i) => [m, i]))
+    let ok = true
+    plan.dealers.forEach((d, di) => {
+      const pts = [...R.zchecks.values()].map(z => ({ m: z.from, w: z.points[di]!.w })).sort((a, b) => index.get(a.m)! - index.get(b.m)!)
+      if (pts.length < 2 * t - 1) { ok = false; return }
+      try {
+        const r = decodeNormSquared(pts.map(p => holderX(index.get(p.m)!)), pts.map(p => p.w), t)
+        for (const w of r.wrong) {
+          R.zeroBlame.set(pts[w]!.m, 'wrong-zero-check')
+          this.misbehave(pts[w]!.m, 'wrong-zero-check', 'reject', new ProtocolViolationError('zero check point off the dealer\'s polynomial'))
+        }
+        if (r.value !== 0) {
+          ok = false
+          if (pts.length - r.wrong.length > 2 * t - 1) {
+            R.zeroBlame.set(d, 'bad-zero-deal')
+            this.misbehave(d, 'bad-zero-deal', 'reject', new ProtocolViolationError('norm masks dealt with a non-zero constant term'))
+          }
+        }
+      } catch {
+        ok = false
+      }
+    })
+    R.zeroOk = ok
+    if (!ok) return // no partial sums this retry: the checkpoint deadline starts the next one
+    this.sendPartials()
+    const early = R.earlyPartials
+    R.earlyPartials = []
+    for (const e of early) {
+      try { this.onPartial(e) } catch (err) {
+        if (err instanceof Drop) this.misbehave(err.peer, err.reason, err.severity, err.error)
+        else throw err
+      }
+    }
+    this.maybeFinalizeEarly()
   }
 
   private onPartial(msg: PartialMsg): void {
@@ -596,7 +687,7 @@ export class RoundMachine {
     this.requireMember(msg.from, 'partial sum')
     this.requireSig(msg)
     if (msg.data.length !== this.dim) reject(msg.from, 'wrong-length', new ProtocolViolationError(`partial sum of length ${msg.data.length}, model has ${this.dim}`))
-    if (R.plan === undefined) {
+    if (R.plan === undefined || R.zeroOk !== true) {
       if (R.earlyPartials.length >= R.committee.length * 4096) ignore(msg.from, 'too-early', new WrongRoundError('partial sum before any plan'))
       R.earlyPartials.push(msg)
       return

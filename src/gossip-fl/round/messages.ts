@@ -24,9 +24,10 @@ export const TOPIC_CONTRIBUTION = 'round/contribution/1'
 export const TOPIC_RECEIPT = 'round/receipt/1'
 export const TOPIC_PLAN = 'round/plan/1'
 export const TOPIC_CHECKPOINT = 'round/checkpoint/1'
+export const TOPIC_ZCHECK = 'round/zcheck/1'
 
 export type Family = typeof FAMILY_SHARE | typeof FAMILY_ZERO | typeof FAMILY_PARTIAL
-export type Topic = typeof TOPIC_CONTRIBUTION | typeof TOPIC_RECEIPT | typeof TOPIC_PLAN | typeof TOPIC_CHECKPOINT
+export type Topic = typeof TOPIC_CONTRIBUTION | typeof TOPIC_RECEIPT | typeof TOPIC_PLAN | typeof TOPIC_CHECKPOINT | typeof TOPIC_ZCHECK
 
 /** Hard limits, independent of the charter, so no decode can be made to allocate without bound. */
 export const LIMITS = Object.freeze({
@@ -58,7 +59,10 @@ export interface Header {
 export interface ShareMsg extends Header { type: 'share', x: number, data: Uint32Array }
 /** Contributor -> gossip: commitments to its m shares (SHA-256 of each share's bytes, in committee order). */
 export interface ContributionMsg extends Header { type: 'contribution', dim: number, commitments: Uint8Array[], sig: Uint8Array }
-/** Member -> member, direct: the dealer's shares of zero (one degree-2(t-1) polynomial per eligible contributor) evaluated at the recipient's x. */
+/**
+ * Member -> member, direct: the dealer's shares of zero (one degree-2(t-1) polynomial
+ * per eligible contributor, plus one check polynomial last) evaluated at the recipient's x.
+ */
 export interface ZeroMsg extends Header { type: 'zero', masks: Uint32Array }
 export interface ReceiptItem { c: string, h: Uint8Array, y: number }
 /** Member -> gossip: which shares it holds (with their hashes) and its masked norm-square point per contributor. */
@@ -66,7 +70,14 @@ export interface ReceiptMsg extends Header { type: 'receipt', dealers: string[],
 export interface PlanGroup { members: string[], holders: string[] }
 export interface Refusal { peer: string, reason: string }
 /** Leader -> gossip: per group, the admitted contributors and the members holding all their shares. */
-export interface PlanMsg extends Header { type: 'plan', groups: PlanGroup[], refused: Refusal[], blamed: Refusal[], sig: Uint8Array }
+export interface PlanMsg extends Header { type: 'plan', dealers: string[], groups: PlanGroup[], refused: Refusal[], blamed: Refusal[], sig: Uint8Array }
+/**
+ * Member -> gossip, after the plan: per dealer of the plan's dealer set, its point
+ * w = K_d(x) + sum_c rho_c Z_{d,c}(x) of the dealer's check combination, rho derived
+ * from the plan. All points of one dealer must lie on a degree-2(t-1) polynomial
+ * with zero constant term, or the dealer's masks were not shares of zero.
+ */
+export interface ZeroCheckMsg extends Header { type: 'zcheck', points: Array<{ d: string, w: number }>, sig: Uint8Array }
 /** Member -> member, direct: its share of one planned group's sum. */
 export interface PartialMsg extends Header { type: 'partial', g: number, data: Uint32Array, sig: Uint8Array }
 /** The checkpoint body every member signs (DESIGN.md "The ledger": a round checkpoint). */
@@ -88,8 +99,8 @@ export interface CheckpointBody {
 /** Member -> gossip: its signature on a checkpoint body. */
 export interface CheckpointSigMsg extends Header { type: 'ckpt', body: CheckpointBody, sig: Uint8Array }
 
-export type RoundMessage = ShareMsg | ContributionMsg | ZeroMsg | ReceiptMsg | PlanMsg | PartialMsg | CheckpointSigMsg
-export type SignedMessage = ContributionMsg | ReceiptMsg | PlanMsg | PartialMsg | CheckpointSigMsg
+export type RoundMessage = ShareMsg | ContributionMsg | ZeroMsg | ReceiptMsg | PlanMsg | ZeroCheckMsg | PartialMsg | CheckpointSigMsg
+export type SignedMessage = ContributionMsg | ReceiptMsg | PlanMsg | ZeroCheckMsg | PartialMsg | CheckpointSigMsg
 
 // ---------------------------------------------------------------- bytes <-> field vectors
 
@@ -296,8 +307,18 @@ export function decodeMessage(b: Uint8Array): RoundMessage {
       return { type, ...h(), dealers: peers(o.dealers, 'dealers', LIMITS.maxCommittee), held, sig: bytes(o.sig, 'sig', 64) }
     }
     case 'plan': {
-      expectKeys(o, ['blamed', 'from', 'groups', 'k', 'r', 'refused', 'sig', 'type'], 'plan')
-      return { type, ...h(), groups: planGroups(o.groups, 'groups'), refused: refusals(o.refused, 'refused'), blamed: refusals(o.blamed, 'blamed'), sig: bytes(o.sig, 'sig', 64) }
+      expectKeys(o, ['blamed', 'dealers', 'from', 'groups', 'k', 'r', 'refused', 'sig', 'type'], 'plan')
+      return { type, ...h(), dealers: peers(o.dealers, 'dealers', LIMITS.maxCommittee), groups: planGroups(o.groups, 'groups'), refused: refusals(o.refused, 'refused'), blamed: refusals(o.blamed, 'blamed'), sig: bytes(o.sig, 'sig', 64) }
+    }
+    case 'zcheck': {
+      expectKeys(o, ['from', 'k', 'points', 'r', 'sig', 'type'], 'zcheck')
+      const points = arr(o.points, 'points', LIMITS.maxCommittee).map((e, i) => {
+        const it = obj(e, `points[${i}]`)
+        expectKeys(it, ['d', 'w'], `points[${i}]`)
+        return { d: peer(it.d, `points[${i}].d`), w: int(it.w, `points[${i}].w`, 0, 2147483646) }
+      })
+      if (new Set(points.map(p => p.d)).size !== points.length) fail('points lists a dealer twice')
+      return { type, ...h(), points, sig: bytes(o.sig, 'sig', 64) }
     }
     case 'partial': {
       expectKeys(o, ['data', 'from', 'g', 'k', 'r', 'sig', 'type'], 'partial')

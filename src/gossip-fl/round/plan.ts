@@ -144,11 +144,13 @@ export function buildPlan(v: NormVerdicts, committee: readonly string[], seed: U
  * the plan is provably wrong, or null. Differences explained by message timing
  * (a receipt the member has not seen) are not grounds to refuse.
  */
-export function checkPlan(plan: Pick<PlanMsg, 'groups'>, committee: readonly string[], eligible: ReadonlySet<string>, g: number, t: number, mine: NormVerdicts): string | null {
+export function checkPlan(plan: Pick<PlanMsg, 'groups' | 'dealers'>, committee: readonly string[], eligible: ReadonlySet<string>, g: number, t: number, mine: NormVerdicts): string | null {
   const members = new Set(committee)
   const seen = new Set<string>()
   const overNorm = new Set(mine.refused.filter(r => r.reason === 'over-norm').map(r => r.peer))
   if (plan.groups.length === 0) return 'empty-plan'
+  if (plan.dealers.length < t || !plan.dealers.every(d => members.has(d))) return 'bad-dealer-set'
+  for (let i = 1; i < plan.dealers.length; i++) if (comparePeerIds(plan.dealers[i - 1]!, plan.dealers[i]!) >= 0) return 'bad-dealer-set'
   for (const grp of plan.groups) {
     if (grp.members.length < g) return 'group-below-g'
     if (grp.holders.length < t) return 'holders-below-t'

@@ -7,7 +7,9 @@
  * import.
  */
 import type { Rng } from '../../util/rng.ts'
-import { P, HALF } from '../../secret-sharing/field.ts'
+import { P, HALF, add, mul, randomFieldElements } from '../../secret-sharing/field.ts'
+import { seededRng } from '../../util/rng.ts'
+import { sha256 } from '@noble/hashes/sha2.js'
 import { share as shamirShare, holderX } from '../../secret-sharing/shamir.ts'
 import { robustReconstruct } from '../../secret-sharing/consistency.ts'
 import { normSquarePoint, dealZeroShares, robustReconstructNormSquared } from '../../secret-sharing/norm-check.ts'
@@ -78,6 +80,28 @@ export function decodeNormSquared(xs: readonly number[], ys: readonly number[], 
   const r = robustReconstructNormSquared(xs.map((x, j) => ({ x, y: ys[j]! })), t)
   const at = new Map(xs.map((x, j) => [x, j]))
   return { value: r.normSquared, wrong: r.blamed.map(x => at.get(x)!) }
+}
+
+/**
+ * The check combination's challenge: rho_c for c = 0..count-1, uniform field
+ * elements from a ChaCha20 stream keyed by SHA-256(tag || planDigest). The plan
+ * is fixed after every dealer dealt, and depends on receipts no single dealer can
+ * predict, so a dealer cannot choose masks that cancel in the combination.
+ */
+export function zeroCheckChallenge(planDigest: Uint8Array, count: number): Uint32Array {
+  const tag = new TextEncoder().encode('tessera/zero-check/v1')
+  const seed = new Uint8Array(tag.length + planDigest.length)
+  seed.set(tag)
+  seed.set(planDigest, tag.length)
+  return randomFieldElements(seededRng(sha256(seed)), new Uint32Array(count))
+}
+
+/** w = masks[count] + sum_c rho_c masks[c] mod p (the check polynomial at my x plus the combination). */
+export function zeroCheckPoint(masks: Uint32Array, rho: Uint32Array): number {
+  const n = rho.length
+  let acc = masks[n]!
+  for (let c = 0; c < n; c++) acc = add(acc, mul(rho[c]!, masks[c]!))
+  return acc
 }
 
 export interface VectorDecode {

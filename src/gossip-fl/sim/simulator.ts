@@ -23,6 +23,8 @@ export interface SimFaults {
   silent?: Array<{ member: number, after: 'start' | 'receipt', rounds?: number[] }>
   /** Committee members (index in retry 0's committee) that send wrong partial sums. */
   corruptPartials?: Array<{ member: number, rounds?: number[] }>
+  /** Committee members (index in retry 0's committee) that deal norm masks with a non-zero constant at retry 0. */
+  badZeroDeal?: Array<{ member: number, delta: number, rounds?: number[] }>
   /** Contributors (peer indices) that skip clipping and scale their update up: over the norm bound. */
   overNorm?: { peers: number[], factor: number }
 }
@@ -127,13 +129,15 @@ export async function simulate(cfg: SimConfig): Promise<SimResult> {
     for (const s of cfg.faults?.silent ?? []) if (inRound(s.rounds) && committee0[s.member] !== undefined) silentAt.set(committee0[s.member]!, s.after)
     const corrupt = new Set<string>()
     for (const c of cfg.faults?.corruptPartials ?? []) if (inRound(c.rounds) && committee0[c.member] !== undefined) corrupt.add(committee0[c.member]!)
+    const badDeal = new Map<string, number>()
+    for (const b of cfg.faults?.badZeroDeal ?? []) if (inRound(b.rounds) && committee0[b.member] !== undefined) badDeal.set(committee0[b.member]!, b.delta)
     const silenced = new Set<string>([...silentAt].filter(([, a]) => a === 'start').map(([p]) => p))
 
     const machines = ids.map((peer, i) => new RoundMachine({
       params, round: r, seed: prev, prevModel: model, ruleState,
       candidates: ids.map(p => ({ peer: p, weight: 1 })), contributors: ids, startTime: start,
       signer: signers[i]!, verify, rng: childRng(String(cfg.seed), `peer/${i}/round/${r}`),
-      faults: { skipClip: overNorm.has(i), corruptPartials: corrupt.has(peer) ? 12345 : undefined }
+      faults: { skipClip: overNorm.has(i), corruptPartials: corrupt.has(peer) ? 12345 : undefined, badZeroDeal: badDeal.has(peer) ? { delta: badDeal.get(peer)!, retry: 0 } : undefined }
     }))
     const done = new Map<string, CompletedCheckpoint>()
     const failed = new Set<string>()

@@ -14,7 +14,7 @@ import { Validation } from '../../node/transport.ts'
 import { RoundMachine, type RoundInput, type RoundOutput, type CompletedCheckpoint } from '../round/machine.ts'
 import {
   decodeMessage, LIMITS, FAMILY_SHARE, FAMILY_ZERO, FAMILY_PARTIAL,
-  TOPIC_CONTRIBUTION, TOPIC_RECEIPT, TOPIC_PLAN, TOPIC_CHECKPOINT
+  TOPIC_CONTRIBUTION, TOPIC_RECEIPT, TOPIC_PLAN, TOPIC_CHECKPOINT, TOPIC_ZCHECK
 } from '../round/messages.ts'
 
 export interface TransportDriverOptions {
@@ -34,7 +34,7 @@ export interface TransportDriverOptions {
 }
 
 const FAMILIES = [FAMILY_SHARE, FAMILY_ZERO, FAMILY_PARTIAL] as const
-const TOPICS = [TOPIC_CONTRIBUTION, TOPIC_RECEIPT, TOPIC_PLAN, TOPIC_CHECKPOINT] as const
+const TOPICS = [TOPIC_CONTRIBUTION, TOPIC_RECEIPT, TOPIC_PLAN, TOPIC_ZCHECK, TOPIC_CHECKPOINT] as const
 
 export interface DriverResult {
   checkpoint?: CompletedCheckpoint
