@@ -40,7 +40,7 @@ const HELP = `usage: tessera federated [options]
   --rule NAME       aggregation rule over group means (default centered-clipping)
   --tau X           centered-clipping radius (default: the clip norm C)
   --momentum B      worker momentum: each peer sends m = B m + (1 - B) update (default 0)
-  --clip C          clip norm of an update (default 5)
+  --clip C          clip norm of an update (default 2: about the honest median norm of 100 local steps)
   --noise Z         noise multiplier of each group sum (default 0)
   --steps N         local SGD steps per round (default 100)
   --lr X            local learning rate (default 0.05)
@@ -72,7 +72,7 @@ export async function run(argv: string[]): Promise<number> {
   const testN = numberFlag(values, 'test', 10000)
   if (!Number.isInteger(byzantine) || byzantine < 0 || byzantine >= peers) throw new InvalidParametersError('--byzantine must be an integer in [0, peers)')
   const json = values.json === true
-  const clip = numberFlag(values, 'clip', 5)
+  const clip = numberFlag(values, 'clip', 2)
   const rule = String(values.rule ?? 'centered-clipping')
   const beta = numberFlag(values, 'momentum', 0)
   if (!(beta >= 0 && beta < 1)) throw new InvalidParametersError('--momentum must be in [0, 1)')
