@@ -23,7 +23,7 @@
 import type { CID } from 'multiformats/cid'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { assignGroups, selectCommittee } from '../gossip-fl/committee.ts'
-import { committeeCandidates, computeReputation } from '../reputation/index.ts'
+import { committeeCandidates, computeReputation, ReputationAccumulator } from '../reputation/index.ts'
 import type { MemberInfo, RoundEvidence } from '../reputation/index.ts'
 import { bytesEqual, compareBytes, concatBytes, toHex } from './bytes.ts'
 import type { Charter } from './charter.ts'
@@ -103,6 +103,14 @@ export class LedgerState {
   readonly evidence: RoundEvidence[] = []
   /** Time spent deriving committees (reputation + sampling), for benchmarks. */
   readonly stats = { committeeMs: 0, committees: 0 }
+  /**
+   * Evidence folded incrementally (src/reputation ReputationAccumulator): the
+   * committee of round lastRound + 1 costs O(members), not O(history). Its
+   * snapshot has exactly the bits of computeReputation over the whole history;
+   * older rounds (late entries) use computeReputation. Null until the genesis,
+   * or if the evidence was ever refused (then computeReputation raises the same error).
+   */
+  private reputation: ReputationAccumulator | null = null
   private readonly admits = new Map<string, Set<string>>()
   private readonly joined = new Set<string>()
   private readonly committeeCache = new Map<string, string[]>()
@@ -193,7 +201,11 @@ export class LedgerState {
       candidates = this.founders().filter((p) => !this.isExcludedAsOf(p, 0)).map((peer) => ({ peer, weight: 1 }))
     } else {
       try {
-        const rep = computeReputation(this.evidence.slice(0, round - 1), this.memberInfo(round - 1), { ...charter.reputation, round })
+        const members = this.memberInfo(round - 1)
+        const acc = this.reputation
+        const rep = acc !== null && acc.lastRound === round - 1
+          ? acc.snapshot(members, round)
+          : computeReputation(this.evidence.slice(0, round - 1), members, { ...charter.reputation, round })
         candidates = committeeCandidates(rep)
       } catch (err) {
         fail('committee', `reputation of round ${round} cannot be computed: ${(err as Error).message}`)
@@ -261,6 +273,11 @@ export class LedgerState {
           this.members.set(f, { witnesses: [], needed: 0, admitted: true, joinedRound: 0 })
         }
         this.checkpoints.length = 1
+        try {
+          this.reputation = new ReputationAccumulator(charter.reputation)
+        } catch {
+          this.reputation = null
+        }
         return meta
       }
     }
@@ -513,6 +530,13 @@ export class LedgerState {
       for (const p of newlyExcluded) this.excluded.get(p)!.excludedAtRound = b.round
       this.checkpoints[b.round] = { round: b.round, retry: b.retry, cid, author, coverage, committee, signers: [...signers], body: b }
       this.evidence.push(evidence)
+      if (this.reputation !== null) {
+        try {
+          this.reputation.addRound(evidence, this.memberInfo(b.round))
+        } catch {
+          this.reputation = null // computeReputation will report the same problem for later rounds
+        }
+      }
       void meta
     }
   }

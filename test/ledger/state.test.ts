@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { selectCommittee } from '../../src/gossip-fl/committee.ts'
+import { committeeCandidates, computeReputation } from '../../src/reputation/index.ts'
 import { toHex, utf8 } from '../../src/ledger/bytes.ts'
 import { cosignCheckpoint, makeCheckpoint, makeEntry, makeEquivocationProof, makeGenesis } from '../../src/ledger/author.ts'
 import { defaultCharter } from '../../src/ledger/charter.ts'
@@ -46,6 +47,13 @@ describe('ledger/state: verification rules', () => {
     // Round 6's committee is drawn over all members, weighted by reputation, seeded by checkpoint 5.
     const c6 = committeeForRound(net.state, 6, 0)
     assert.equal(c6.length, 3)
+    // The incremental path gives exactly the contract's definition over the whole history.
+    const rep = computeReputation(roundEvidence(net.state), memberInfo(net.state, 5), { ...net.charter.reputation, round: 6 })
+    assert.deepEqual(c6, selectCommittee(net.state.checkpointCid(5)!.bytes, committeeCandidates(rep), 3))
+    // An old round (late entry) is recomputed from the history up to it, identically.
+    const fresh = new LedgerState()
+    for (const e of net.log) await accept(fresh, e)
+    for (const r of [2, 3, 4, 5, 6]) assert.deepEqual(fresh.committee(r, 0), net.state.committee(r, 0))
     assert.notDeepEqual(committeeForRound(net.state, 6, 1), c6, 'a retry draws a new committee (with overwhelming probability)')
     assert.deepEqual(net.state.seed(6, 1), sha256(new Uint8Array([...net.state.checkpointCid(5)!.bytes, 0, 0, 0, 1])))
     assert.deepEqual(retrySeed(new Uint8Array([1]), 0), new Uint8Array([1]))
