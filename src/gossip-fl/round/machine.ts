@@ -617,8 +617,8 @@ export class RoundMachine {
   private onZeroCheck(msg: ZeroCheckMsg): void {
     const R = this.retry
     this.requireMember(msg.from, 'zero check')
+    if (!this.isMember) return // only members act on it (non-members skip the signature check too)
     this.requireSig(msg)
-    if (!this.isMember) return // only members act on it
     if (R.plan === undefined) {
       if (R.earlyChecks.length >= R.committee.length) ignore(msg.from, 'too-early', new WrongRoundError('zero check before any plan'))
       R.earlyChecks.push(msg)
