@@ -28,14 +28,12 @@ export function coordinateMedian(inputs: readonly Float32Array[], state?: RuleSt
   const out = new Float32Array(d)
   const lo = (n - 1) >> 1
   const hi = n >> 1
-  forEachSortedBlock(inputs, lo, hi, (s, stride, width, offset) => {
-    const a = lo * stride
+  forEachSortedBlock(inputs, lo, hi, (rows, stride, width, offset) => {
     if (lo === hi) {
-      out.set(s.subarray(a, a + width), offset)
+      out.set(rows.subarray(0, width), offset)
     } else {
-      const b = hi * stride
       // (x + y) / 2 of two float32 values is exact in float64; one rounding on store.
-      for (let j = 0; j < width; j++) out[offset + j] = (s[a + j] + s[b + j]) / 2
+      for (let j = 0; j < width; j++) out[offset + j] = (rows[j] + rows[stride + j]) / 2
     }
   })
   return { aggregate: out, state: next }

@@ -144,24 +144,25 @@ export function selectionSchedule(n: number, lo: number, hi: number): Int32Array
   return ops
 }
 
-/** 2^-32: scales a difference of two int32 keys into (-1, 1). */
-const INV_2_32 = 1 / 4294967296
-
 /**
  * Apply fused `ops` to the columns of `keys`, an n x width row-major matrix of
- * int32 sort keys (row stride `stride`; see order-statistics.ts): afterwards each
- * column holds the network's output on the wanted positions.
+ * sort keys (row stride `stride`): integers in (-2^31, 2^31) scaled by 2^-32, so
+ * every key is an exact float64 in (-0.5, 0.5) (see order-statistics.ts).
+ * Afterwards each column holds the network's output on the wanted positions.
  *
  * The compare-exchange is branch-free arithmetic. Math.min/Math.max and ternaries
  * compile to branches in V8 (Float64Min/Max handle NaN and -0 with jumps), and on
- * random data those mispredict: measured 2.2x slower than this. For int32 keys x,
- * y the difference d = x - y is exact in float64 with |d| < 2^32, so
- * floor(d · 2^-32) is -1 when x < y and 0 otherwise, and with md = floor(·) · d:
+ * random data those mispredict: measured 2-3x slower. For two keys x, y the
+ * difference d = x - y is exact and lies in (-1, 1), so floor(d) is -1 when
+ * x < y and 0 otherwise, and with md = floor(d) · d:
  *   min = y - md,  max = x + md
  * (x < y: md = -d, min = y + d = x, max = x - d = y; else md = 0). Every step is
- * exact, so this is a true compare-exchange, not an approximation.
+ * exact (multiples of 2^-32 below 1 in magnitude), so this is a true
+ * compare-exchange. Keys are float64, not int32, on purpose: on int32 V8
+ * speculates small-integer arithmetic with minus-zero checks, which are branches
+ * again (measured 3x slower on some inputs).
  */
-export function applyNetworkToColumns(keys: Int32Array, stride: number, width: number, ops: Int32Array): void {
+export function applyNetworkToColumns(keys: Float64Array, stride: number, width: number, ops: Int32Array): void {
   const s = keys
   for (let c = 0; c < ops.length; c += 4) {
     const kind = ops[c]
@@ -173,7 +174,7 @@ export function applyNetworkToColumns(keys: Int32Array, stride: number, width: n
         const x = s[oa + j]
         const y = s[ob + j]
         const d = x - y
-        const md = Math.floor(d * INV_2_32) * d
+        const md = Math.floor(d) * d
         s[oa + j] = y - md
         s[ob + j] = x + md
       }
@@ -183,11 +184,11 @@ export function applyNetworkToColumns(keys: Int32Array, stride: number, width: n
         const y = s[ob + j]
         const z = s[oe + j]
         const d1 = x - y
-        const m1 = Math.floor(d1 * INV_2_32) * d1
+        const m1 = Math.floor(d1) * d1
         const lo = y - m1
         s[ob + j] = x + m1
         const d2 = lo - z
-        const m2 = Math.floor(d2 * INV_2_32) * d2
+        const m2 = Math.floor(d2) * d2
         s[oa + j] = z - m2
         s[oe + j] = lo + m2
       }
@@ -197,11 +198,11 @@ export function applyNetworkToColumns(keys: Int32Array, stride: number, width: n
         const y = s[ob + j]
         const z = s[oe + j]
         const d1 = x - y
-        const m1 = Math.floor(d1 * INV_2_32) * d1
+        const m1 = Math.floor(d1) * d1
         const hi = x + m1
         s[oa + j] = y - m1
         const d2 = hi - z
-        const m2 = Math.floor(d2 * INV_2_32) * d2
+        const m2 = Math.floor(d2) * d2
         s[ob + j] = z - m2
         s[oe + j] = hi + m2
       }
@@ -211,11 +212,11 @@ export function applyNetworkToColumns(keys: Int32Array, stride: number, width: n
         const y = s[ob + j]
         const z = s[oe + j]
         const d1 = x - y
-        const m1 = Math.floor(d1 * INV_2_32) * d1
+        const m1 = Math.floor(d1) * d1
         const lo = y - m1
         s[ob + j] = x + m1
         const d2 = z - lo
-        const m2 = Math.floor(d2 * INV_2_32) * d2
+        const m2 = Math.floor(d2) * d2
         s[oe + j] = lo - m2
         s[oa + j] = z + m2
       }
@@ -225,11 +226,11 @@ export function applyNetworkToColumns(keys: Int32Array, stride: number, width: n
         const y = s[ob + j]
         const z = s[oe + j]
         const d1 = x - y
-        const m1 = Math.floor(d1 * INV_2_32) * d1
+        const m1 = Math.floor(d1) * d1
         const hi = x + m1
         s[oa + j] = y - m1
         const d2 = z - hi
-        const m2 = Math.floor(d2 * INV_2_32) * d2
+        const m2 = Math.floor(d2) * d2
         s[oe + j] = hi - m2
         s[ob + j] = z + m2
       }

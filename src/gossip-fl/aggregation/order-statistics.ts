@@ -4,39 +4,44 @@
  * scratch matrix, sort its columns with a (pruned, fused) sorting network, then
  * reduce rows lo..hi. See network.ts for why this beats sorting each coordinate.
  *
- * The scratch holds each float32 as an order-preserving int32 key: with b the
- * float's bits read as int32, key = b ^ ((b >> 31) & 0x7fffffff) keeps positive
- * floats as they are and reverses the order of negative ones, so signed integer
- * order equals float order for all finite values, with -0 just below +0 (one
- * total order: any correct network gives the same bits). Integer keys allow the
- * branch-free compare-exchange of network.ts, and the map is its own inverse.
+ * The scratch holds each float32 as an order-preserving key: with b the float's
+ * bits read as int32, k = b ^ ((b >> 31) & 0x7fffffff) keeps positive floats as
+ * they are and reverses the order of negative ones, so signed integer order
+ * equals float order for all finite values, with -0 just below +0 (one total
+ * order: any correct network gives the same bits). The scratch stores k · 2^-32
+ * as float64 (exact), which the branch-free compare-exchange of network.ts
+ * needs; the key map is its own inverse.
  */
 import { AggregationInputError } from './errors.ts'
 import { applyNetworkToColumns, selectionSchedule } from './network.ts'
 
-/** Coordinates per block: 21 rows x 4096 x 4 bytes = 344 KB of scratch, fits L2; measured best. */
-export const BLOCK = 4096
+/** Coordinates per block: 21 rows x 2048 x 8 bytes = 344 KB of scratch, fits L2; measured best. */
+export const BLOCK = 2048
+
+const INV_2_32 = 1 / 4294967296
+const TWO_32 = 4294967296
 
 /**
  * For every coordinate j, with s_0 <= ... <= s_{n-1} the sorted values of
- * inputs[*][j], make s_lo..s_hi available to `reduce`: it receives the scratch
- * as float32 (rows lo..hi converted back from keys; other rows are garbage) and
- * must read rows lo..hi of columns 0..width-1. Throws AggregationInputError on a
- * non-finite entry (callers check shapes with checkInputs(inputs, 'inputs',
+ * inputs[*][j], hand s_lo..s_hi to `reduce` as `rows`, a float32 matrix whose
+ * row r - lo holds s_r for columns 0..width-1 (row stride `stride`), for the
+ * output coordinates outOffset..outOffset+width-1. Throws AggregationInputError
+ * on a non-finite entry (callers check shapes with checkInputs(inputs, 'inputs',
  * { skipFinite: true }): the check is fused into the copy here).
  */
 export function forEachSortedBlock(
   inputs: readonly Float32Array[],
   lo: number,
   hi: number,
-  reduce: (scratch: Float32Array, stride: number, width: number, outOffset: number) => void
+  reduce: (rows: Float32Array, stride: number, width: number, outOffset: number) => void
 ): void {
   const n = inputs.length
   const d = inputs[0].length
   const ops = selectionSchedule(n, lo, hi)
   const stride = Math.min(BLOCK, d)
-  const keys = new Int32Array(n * stride)
-  const floats = new Float32Array(keys.buffer)
+  const keys = new Float64Array(n * stride)
+  const rows = new Float32Array((hi - lo + 1) * stride)
+  const rowBits = new Int32Array(rows.buffer)
   const bits = inputs.map((x) => new Int32Array(x.buffer, x.byteOffset, x.length))
   for (let j0 = 0; j0 < d; j0 += stride) {
     const width = Math.min(stride, d - j0)
@@ -47,17 +52,18 @@ export function forEachSortedBlock(
         const b = src[j0 + j]
         // All exponent bits set: NaN or ±Infinity.
         if ((b & 0x7f800000) === 0x7f800000) throw new AggregationInputError(`inputs[${i}][${j0 + j}] is not finite`)
-        keys[row + j] = b ^ ((b >> 31) & 0x7fffffff)
+        keys[row + j] = (b ^ ((b >> 31) & 0x7fffffff)) * INV_2_32
       }
     }
     applyNetworkToColumns(keys, stride, width, ops)
     for (let r = lo; r <= hi; r++) {
-      const row = r * stride
+      const from = r * stride
+      const to = (r - lo) * stride
       for (let j = 0; j < width; j++) {
-        const k = keys[row + j]
-        keys[row + j] = k ^ ((k >> 31) & 0x7fffffff)
+        const k = keys[from + j] * TWO_32
+        rowBits[to + j] = k ^ ((k >> 31) & 0x7fffffff)
       }
     }
-    reduce(floats, stride, width, j0)
+    reduce(rows, stride, width, j0)
   }
 }

@@ -49,12 +49,12 @@ export function trimmedMean(inputs: readonly Float32Array[], state?: RuleState, 
   const kept = hi - lo + 1
   const out = new Float32Array(d)
   const acc = new Float64Array(Math.min(d, BLOCK))
-  forEachSortedBlock(inputs, lo, hi, (s, stride, width, offset) => {
+  forEachSortedBlock(inputs, lo, hi, (rows, stride, width, offset) => {
     // Sum the kept order statistics in ascending order (float64), per coordinate.
     acc.fill(0, 0, width)
-    for (let r = lo; r <= hi; r++) {
+    for (let r = 0; r < kept; r++) {
       const row = r * stride
-      for (let j = 0; j < width; j++) acc[j] += s[row + j]
+      for (let j = 0; j < width; j++) acc[j] += rows[row + j]
     }
     for (let j = 0; j < width; j++) out[offset + j] = acc[j] / kept
   })
