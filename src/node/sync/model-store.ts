@@ -1,0 +1,231 @@
+/**
+ * Content-addressed model blobs (DESIGN "The ledger", Sync: models fetched by
+ * hash). A model is a Float32Array of weights; its canonical bytes are the
+ * little-endian float32 encoding and its hash is SHA-256 of those bytes, the
+ * same value the round protocol puts in a checkpoint's `modelHash`
+ * (src/gossip-fl/round/aggregate.ts `modelHash`, reused here). Any other blob
+ * (e.g. a round's published group sums, whose hash is SHA-256 of the blob) is
+ * stored the same way.
+ *
+ * Storage sits behind the small BlobStore interface. LevelBlobStore keeps blobs
+ * in a `level` database (classic-level/LevelDB under the peer's data directory
+ * on Node, browser-level/IndexedDB in a browser: the same code), in 1 MiB
+ * chunks so a read of one range never loads the whole model:
+ *
+ *   size!<hex hash>            decimal byte length (written last in the same batch)
+ *   chunk!<hex hash>!<index>   bytes [index * 1 MiB, ...)
+ *
+ * Writes are one atomic batch with { sync: true }: a stored model survives a
+ * crash, and a torn write leaves nothing. `put` hashes what it stores, so the
+ * key always is the content's hash; `getModel` re-hashes what it reads.
+ */
+import { Level } from 'level'
+import { sha256 } from '@noble/hashes/sha2.js'
+import { modelHash } from '../../gossip-fl/round/aggregate.ts'
+import { bytesEqual, toHex } from '../../ledger/bytes.ts'
+import { InvalidParametersError } from '../../util/errors.ts'
+import { ModelHashMismatchError, ModelStoreError, ModelTooLargeError } from './errors.ts'
+
+export const MODEL_CHUNK_BYTES = 1 << 20
+/** Largest blob the store accepts unless configured otherwise (a few hundred MiB of weights). */
+export const DEFAULT_MAX_BLOB_BYTES = 256 * 1024 * 1024
+
+/** The storage a ModelStore needs: hash-addressed byte blobs with ranged reads. */
+export interface BlobStore {
+  /** byte length of the blob, or undefined if absent */
+  size(hash: Uint8Array): Promise<number | undefined>
+  /** bytes [offset, offset + length) of the blob (clamped to its end), or undefined if absent */
+  read(hash: Uint8Array, offset: number, length: number): Promise<Uint8Array | undefined>
+  /** store bytes under SHA-256(bytes); returns the hash */
+  put(bytes: Uint8Array): Promise<Uint8Array>
+  delete(hash: Uint8Array): Promise<void>
+  /** hashes of every stored blob */
+  list(): Promise<Uint8Array[]>
+  close(): Promise<void>
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1
+
+/** Canonical bytes of a model: little-endian float32 (a copy). */
+export function modelToBytes (model: Float32Array): Uint8Array {
+  if (!(model instanceof Float32Array)) throw new InvalidParametersError('a model must be a Float32Array')
+  if (LITTLE_ENDIAN) return new Uint8Array(model.buffer.slice(model.byteOffset, model.byteOffset + model.byteLength))
+  const b = new Uint8Array(model.length * 4)
+  const dv = new DataView(b.buffer)
+  for (let i = 0; i < model.length; i++) dv.setFloat32(i * 4, model[i]!, true)
+  return b
+}
+
+/** A model from its canonical bytes (length must be a multiple of 4). */
+export function modelFromBytes (bytes: Uint8Array): Float32Array {
+  if (!(bytes instanceof Uint8Array) || bytes.length % 4 !== 0) throw new InvalidParametersError(`model bytes must be a Uint8Array whose length is a multiple of 4, got ${bytes instanceof Uint8Array ? bytes.length : typeof bytes}`)
+  if (LITTLE_ENDIAN) return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength))
+  const out = new Float32Array(bytes.length / 4)
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  for (let i = 0; i < out.length; i++) out[i] = dv.getFloat32(i * 4, true)
+  return out
+}
+
+/** The model hash of the round protocol (checkpoint `modelHash`). */
+export function modelHashOf (model: Float32Array): Uint8Array { return modelHash(model) }
+
+export function checkHash (hash: unknown): Uint8Array {
+  if (!(hash instanceof Uint8Array) || hash.length !== 32) throw new InvalidParametersError('a model hash must be 32 bytes (SHA-256)')
+  return hash
+}
+
+const pad = (n: number): string => n.toString().padStart(8, '0')
+const dec = new TextDecoder()
+const enc = new TextEncoder()
+const plain = (v: Uint8Array): Uint8Array => (v.constructor === Uint8Array ? v : new Uint8Array(v.buffer, v.byteOffset, v.byteLength))
+
+export interface LevelBlobStoreOptions {
+  /** directory (Node) or IndexedDB name (browser); ignored when `db` is given */
+  location?: string
+  db?: Level<string, Uint8Array>
+  maxBlobBytes?: number
+}
+
+export class LevelBlobStore implements BlobStore {
+  readonly db: Level<string, Uint8Array>
+  readonly maxBlobBytes: number
+  private closed = false
+
+  private constructor (db: Level<string, Uint8Array>, maxBlobBytes: number) {
+    this.db = db
+    this.maxBlobBytes = maxBlobBytes
+  }
+
+  static async open (opts: LevelBlobStoreOptions): Promise<LevelBlobStore> {
+    const max = opts.maxBlobBytes ?? DEFAULT_MAX_BLOB_BYTES
+    if (!Number.isSafeInteger(max) || max < 1) throw new InvalidParametersError('maxBlobBytes must be a positive integer')
+    if (opts.db === undefined && (typeof opts.location !== 'string' || opts.location === '')) throw new InvalidParametersError('a model store needs a location or a db')
+    const db = opts.db ?? new Level<string, Uint8Array>(opts.location!, { keyEncoding: 'utf8', valueEncoding: 'view' })
+    try {
+      await db.open()
+    } catch (err) {
+      throw new ModelStoreError(`cannot open model store: ${(err as Error).message}`, { cause: err })
+    }
+    return new LevelBlobStore(db, max)
+  }
+
+  private live (): void { if (this.closed) throw new ModelStoreError('the model store is closed') }
+
+  async size (hash: Uint8Array): Promise<number | undefined> {
+    this.live()
+    const v = await this.db.get(`size!${toHex(checkHash(hash))}`)
+    return v === undefined ? undefined : Number(dec.decode(v))
+  }
+
+  async read (hash: Uint8Array, offset: number, length: number): Promise<Uint8Array | undefined> {
+    const size = await this.size(hash)
+    if (size === undefined) return undefined
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) throw new InvalidParametersError('offset and length must be non-negative integers')
+    const end = Math.min(size, offset + length)
+    if (offset >= end) return new Uint8Array(0)
+    const out = new Uint8Array(end - offset)
+    const h = toHex(hash)
+    for (let i = Math.floor(offset / MODEL_CHUNK_BYTES); i * MODEL_CHUNK_BYTES < end; i++) {
+      const raw = await this.db.get(`chunk!${h}!${pad(i)}`)
+      if (raw === undefined) throw new ModelStoreError(`model ${h} is missing chunk ${i}`)
+      const chunk = plain(raw)
+      const base = i * MODEL_CHUNK_BYTES
+      const from = Math.max(offset, base)
+      const to = Math.min(end, base + chunk.length)
+      out.set(chunk.subarray(from - base, to - base), from - offset)
+    }
+    return out
+  }
+
+  async put (bytes: Uint8Array): Promise<Uint8Array> {
+    this.live()
+    if (!(bytes instanceof Uint8Array)) throw new InvalidParametersError('a blob must be a Uint8Array')
+    if (bytes.length > this.maxBlobBytes) throw new ModelTooLargeError(bytes.length, this.maxBlobBytes)
+    const hash = sha256(bytes)
+    if (await this.size(hash) === bytes.length) return hash
+    const h = toHex(hash)
+    const ops: Array<{ type: 'put', key: string, value: Uint8Array }> = []
+    for (let i = 0; i * MODEL_CHUNK_BYTES < bytes.length; i++) {
+      ops.push({ type: 'put', key: `chunk!${h}!${pad(i)}`, value: bytes.slice(i * MODEL_CHUNK_BYTES, (i + 1) * MODEL_CHUNK_BYTES) })
+    }
+    ops.push({ type: 'put', key: `size!${h}`, value: enc.encode(String(bytes.length)) })
+    try {
+      await this.db.batch(ops, { sync: true })
+    } catch (err) {
+      throw new ModelStoreError(`model write failed: ${(err as Error).message}`, { cause: err })
+    }
+    return hash
+  }
+
+  async delete (hash: Uint8Array): Promise<void> {
+    const size = await this.size(hash)
+    if (size === undefined) return
+    const h = toHex(hash)
+    const ops: Array<{ type: 'del', key: string }> = [{ type: 'del', key: `size!${h}` }]
+    for (let i = 0; i * MODEL_CHUNK_BYTES < size; i++) ops.push({ type: 'del', key: `chunk!${h}!${pad(i)}` })
+    await this.db.batch(ops, { sync: true })
+  }
+
+  async list (): Promise<Uint8Array[]> {
+    this.live()
+    const out: Uint8Array[] = []
+    for await (const k of this.db.keys({ gte: 'size!', lt: 'size!~' })) {
+      const b = new Uint8Array(32)
+      const hex = k.slice(5)
+      for (let i = 0; i < 32; i++) b[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16)
+      out.push(b)
+    }
+    return out
+  }
+
+  async close (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await this.db.close()
+  }
+}
+
+/** Models (Float32Array) and other blobs by hash, over any BlobStore. */
+export class ModelStore {
+  readonly blobs: BlobStore
+
+  constructor (blobs: BlobStore) { this.blobs = blobs }
+
+  /** Open a level-backed store at `location` (e.g. `<dataDir>/models`). */
+  static async open (opts: LevelBlobStoreOptions): Promise<ModelStore> {
+    return new ModelStore(await LevelBlobStore.open(opts))
+  }
+
+  async has (hash: Uint8Array): Promise<boolean> { return await this.blobs.size(checkHash(hash)) !== undefined }
+
+  /** Store a model; returns its hash (= the checkpoint's modelHash of those weights). */
+  async putModel (model: Float32Array): Promise<Uint8Array> {
+    const hash = await this.blobs.put(modelToBytes(model))
+    return hash
+  }
+
+  /** Store bytes that must hash to `expected` (throws ModelHashMismatchError otherwise, storing nothing). */
+  async putVerified (bytes: Uint8Array, expected: Uint8Array): Promise<void> {
+    const actual = sha256(bytes)
+    if (!bytesEqual(actual, checkHash(expected))) throw new ModelHashMismatchError(toHex(expected), toHex(actual))
+    await this.blobs.put(bytes)
+  }
+
+  /** The blob's bytes, re-hashed on the way out (disk damage is an error, not a wrong model). */
+  async getBytes (hash: Uint8Array): Promise<Uint8Array | undefined> {
+    const size = await this.blobs.size(checkHash(hash))
+    if (size === undefined) return undefined
+    const bytes = await this.blobs.read(hash, 0, size)
+    if (bytes === undefined) return undefined
+    const actual = sha256(bytes)
+    if (!bytesEqual(actual, hash)) throw new ModelStoreError(`stored model ${toHex(hash)} is damaged (hashes to ${toHex(actual)})`)
+    return bytes
+  }
+
+  async getModel (hash: Uint8Array): Promise<Float32Array | undefined> {
+    const b = await this.getBytes(hash)
+    return b === undefined ? undefined : modelFromBytes(b)
+  }
+
+  async close (): Promise<void> { await this.blobs.close() }
+}
