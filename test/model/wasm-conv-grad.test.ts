@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import * as tf from '@tensorflow/tfjs'
 import { initBackend } from '../../src/model/backend.ts'
-import { conv2dBackpropFilterNHWC } from '../../src/model/wasm-conv-grad.ts'
+import { conv2dBackpropFilterNHWC, im2col } from '../../src/model/wasm-conv-grad.ts'
 import { seededRng, gaussian } from '../../src/util/rng.ts'
 
 function randn(n: number, seed: number): Float32Array {
@@ -45,21 +45,32 @@ describe('model/wasm-conv-grad: JS Conv2DBackpropFilter for the WASM backend', (
         results[k]!.push(filterGrad(randn(xn, 10 + i), c.xs, randn(wn, 20 + i), c.ws, c.stride, c.pad, (n) => randn(n, 30 + i)))
       })
     }
+    // The pure-JS fallback path (used when the im2col matrix would be too large) on the same inputs.
+    const js = cases.map((c, i) => {
+      const xn = c.xs.reduce((a, b) => a * b, 1)
+      const y = tf.tidy(() => tf.conv2d(tf.tensor4d(randn(xn, 10 + i), c.xs as [number, number, number, number]), tf.zeros(c.ws as [number, number, number, number]), c.stride, c.pad).shape)
+      const info = tf.backend_util.computeConv2DInfo(c.xs as [number, number, number, number], c.ws as [number, number, number, number], c.stride, 1, c.pad)
+      return conv2dBackpropFilterNHWC(randn(xn, 10 + i), c.xs, randn(y.reduce((a, b) => a * b, 1), 30 + i), y, c.ws, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left)
+    })
     cases.forEach((c, i) => {
-      const a = results[0]![i]!; const b = results[1]![i]!
-      assert.equal(a.length, b.length)
-      let err = 0; let mag = 0
-      for (let j = 0; j < a.length; j++) { err = Math.max(err, Math.abs(a[j]! - b[j]!)); mag = Math.max(mag, Math.abs(b[j]!)) }
-      assert.ok(err <= 1e-5 * mag, `case ${JSON.stringify(c)}: max error ${err} vs magnitude ${mag}`)
+      const b = results[1]![i]!
+      for (const [path, a] of [['wasm kernel', results[0]![i]!], ['pure JS', js[i]!]] as const) {
+        assert.equal(a.length, b.length)
+        let err = 0; let mag = 0
+        for (let j = 0; j < a.length; j++) { err = Math.max(err, Math.abs(a[j]! - b[j]!)); mag = Math.max(mag, Math.abs(b[j]!)) }
+        assert.ok(err <= 1e-5 * mag, `${path}, case ${JSON.stringify(c)}: max error ${err} vs magnitude ${mag}`)
+      }
     })
   })
 
-  it('the pure kernel computes a hand-checked 1-channel example', () => {
+  it('the pure kernel and im2col compute a hand-checked 1-channel example', () => {
     // x = 3x3 ramp 1..9, 2x2 filter, valid, stride 1, dy = all ones (2x2):
     // dW[kh][kw] = sum of the 2x2 window of x starting at (kh, kw): [[12, 16], [24, 28]]
     const x = Float32Array.from({ length: 9 }, (_, i) => i + 1)
     const dw = conv2dBackpropFilterNHWC(x, [1, 3, 3, 1], new Float32Array(4).fill(1), [1, 2, 2, 1], [2, 2, 1, 1], 1, 1, 0, 0)
     assert.deepEqual(Array.from(dw), [12, 16, 24, 28])
+    // im2col^T rows = filter taps (kh, kw), columns = output positions
+    assert.deepEqual(Array.from(im2col(x, [1, 3, 3, 1], 2, 2, 2, 2, 1, 1, 0, 0)), [1, 2, 4, 5, 2, 3, 5, 6, 4, 5, 7, 8, 5, 6, 8, 9])
     assert.throws(() => conv2dBackpropFilterNHWC(x, [1, 3, 3, 1], new Float32Array(4), [1, 2, 2, 2], [2, 2, 1, 1], 1, 1, 0, 0), { name: 'BackendError' })
   })
 })
