@@ -128,12 +128,12 @@ export async function run(argv: string[]): Promise<number> {
       const meanBytes = bytes.reduce((a, b) => a + b, 0) / peers
       const line = {
         round: rep.round, retries: rep.retries, committee: rep.committee.map(short), groups: rep.groups.map(g => g.length),
-        refused: rep.refused.map(r => `${short(r.peer)}:${r.reason}`), blamed: rep.blamed.map(b => `${short(b.peer)}:${b.reason}`),
+        refused: rep.refused.map(r => `${short(r.peer)}:${r.reason}`), blamed: rep.blamed.map(b => `${short(b.peer)}:${b.reason}`), far: rep.far.map(g => g.map(short)),
         accuracy: rep.accuracy, seconds: secs, meanBytesPerPeer: Math.round(meanBytes), verified: rep.recomputedEqual
       }
       lines.push(line)
       if (!json) {
-        console.log(`round ${rep.round}${rep.retries > 0 ? ` (retry ${rep.retries})` : ''}: committee ${line.committee.join(',')} | groups ${rep.groups.length} [${line.groups.join(',')}] | refused ${rep.refused.length} blamed ${rep.blamed.length} | acc ${(rep.accuracy ?? 0).toFixed(4)} | ${(meanBytes / 1e6).toFixed(2)} MB/peer | ${secs.toFixed(1)} s${rep.recomputedEqual ? '' : ' | RECOMPUTATION MISMATCH'}`)
+        console.log(`round ${rep.round}${rep.retries > 0 ? ` (retry ${rep.retries})` : ''}: committee ${line.committee.join(',')} | groups ${rep.groups.length} [${line.groups.join(',')}] | refused ${rep.refused.length} blamed ${rep.blamed.length} far ${rep.far.length} | acc ${(rep.accuracy ?? 0).toFixed(4)} | ${(meanBytes / 1e6).toFixed(2)} MB/peer | ${secs.toFixed(1)} s${rep.recomputedEqual ? '' : ' | RECOMPUTATION MISMATCH'}`)
       }
     }
   })
