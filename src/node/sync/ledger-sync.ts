@@ -300,7 +300,12 @@ export class LedgerSync extends TypedEmitter<LedgerSyncEvents> {
       this.report(m.from, 'bad-announcement', 'the envelope does not match the announced cid, author and seq', a.cid.toString())
       return Validation.Reject
     }
-    if (state.entries.has(a.cid.toString())) return Validation.Accept
+    const known = state.entries.get(a.cid.toString())
+    if (known !== undefined) {
+      // Known entry: the same envelope is a plain duplicate; other bytes must still carry a valid signature.
+      const stored = await this.c.ledger.store.getByPosition(known.position)
+      if (stored !== undefined && bytesEqual(stored, a.env)) return Validation.Accept
+    }
     try {
       await verifySignatures(signed, signed.entry.type === 'genesis' ? null : state.genesisCid, this.c.ledger.verifier)
     } catch (err) {
