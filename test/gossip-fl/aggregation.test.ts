@@ -284,6 +284,19 @@ describe('gossip-fl/aggregation: hostile inputs give typed errors', () => {
       for (const name of ruleNames()) throwsNamed(() => aggregate(name, xs, undefined), 'AggregationInputError')
     }
   })
+  it('extreme finite values (±FLT_MAX, subnormals) never produce NaN or Infinity', () => {
+    const FLT_MAX = 3.4028234663852886e38
+    const pool = [-FLT_MAX, FLT_MAX, 1.401298464324817e-45, -0, 0, 1, -1e30]
+    const rng = seededRng('extreme-all')
+    const xs = Array.from({ length: 9 }, () => Float32Array.from({ length: 64 }, () => pool[rng.nextU32() % pool.length]))
+    const state: RuleState = { rule: 'centered-clipping', center: Float32Array.from({ length: 64 }, (_, j) => (j % 2 === 0 ? FLT_MAX : -FLT_MAX)) }
+    for (const name of ruleNames()) {
+      for (const params of [undefined, name === 'centered-clipping' ? { tau: 1e300, iterations: 5 } : undefined]) {
+        const r = aggregate(name, xs, name === 'centered-clipping' ? state : undefined, params)
+        assert.ok(r.aggregate.every((x) => Number.isFinite(x)), name)
+      }
+    }
+  })
   it('wrong parameters are InvalidParametersError', () => {
     const xs = randomInputs('params', 7, 10)
     const bad: Array<[RuleName, unknown]> = [
@@ -306,6 +319,8 @@ describe('gossip-fl/aggregation: hostile inputs give typed errors', () => {
       ['geometric-median', { maxIterations: 0 }],
       ['geometric-median', { maxIterations: 1e9 }],
       ['geometric-median', { smoothing: 0 }],
+      ['geometric-median', { smoothing: 5e-324 }],
+      ['geometric-median', { smoothing: 1e300 }],
       ['geometric-median', { tolerance: -1 }],
       ['centered-clipping', { tau: 0 }],
       ['centered-clipping', { tau: -1 }],

@@ -22,7 +22,7 @@ import type { AggregationResult, AggregationRule, RuleState } from './types.ts'
 export interface GeometricMedianParams {
   /** Upper bound on Weiszfeld iterations (RFA reports that a few suffice). */
   readonly maxIterations: number
-  /** Smoothing ν > 0 (RFA's ν): distances below ν count as ν. */
+  /** Smoothing ν in [1e-12, 1e12] (RFA's ν): distances below ν count as ν. */
   readonly smoothing: number
   /** Relative decrease of the objective below which iteration stops (0 = run all). */
   readonly tolerance: number
@@ -32,8 +32,10 @@ const defaults: Readonly<GeometricMedianParams> = Object.freeze({ maxIterations:
 
 export function resolveGeometricMedianParams(partial?: Partial<GeometricMedianParams>): Readonly<GeometricMedianParams> {
   return resolveParams('geometric-median', defaults, partial, (p) => {
-    checkInteger('geometric-median.maxIterations', p.maxIterations, 1, 100000)
-    checkNumber('geometric-median.smoothing', p.smoothing, { min: 0, exclusiveMin: true })
+    checkInteger('geometric-median.maxIterations', p.maxIterations, 1, 10000)
+    // Bounded so that 1/ν and sums of such weights stay finite and normal: a
+    // subnormal ν would make a weight Infinity and the aggregate NaN.
+    checkNumber('geometric-median.smoothing', p.smoothing, { min: 1e-12, max: 1e12 })
     checkNumber('geometric-median.tolerance', p.tolerance, { min: 0 })
   })
 }
