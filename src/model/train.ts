@@ -48,6 +48,8 @@ export interface TrainOptions {
   /** Stop after this many steps in all (e.g. a fixed local budget per round). */
   maxSteps?: number
   dp?: DpSgdOptions
+  /** Called after each step (e.g. for a progress line); keep it cheap. */
+  onStep?: (step: number, stepsPerEpoch: number, epoch: number) => void
   /** Called after each epoch (e.g. to evaluate and print progress). */
   onEpoch?: (epoch: number, info: { loss: number, seconds: number, weights: () => Float32Array }) => void | Promise<void>
 }
@@ -202,6 +204,7 @@ export async function trainLocal(specIn: ModelSpec, weights: Float32Array, data:
         lossCount += idx.length
         examples += idx.length
         steps++
+        options.onStep?.(s + 1, stepsPerEpoch, epoch)
       }
       epochLosses.push(lossCount === 0 ? NaN : lossSum / lossCount)
       if (options.onEpoch !== undefined) await options.onEpoch(epoch, { loss: epochLosses[epoch]!, seconds: (performance.now() - te) / 1000, weights: () => readWeights(vars, layout) })

@@ -77,6 +77,8 @@ export async function run(argv: string[]): Promise<number> {
   if (limit !== undefined) train = head(train, limit)
   console.error(`baseline: ${formatDataSpec(trainSpec)} (${train.n} train, ${test.n} test), backend ${backend.name}${backend.simd ? '+simd' : ''}, data loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
 
+  // A live in-epoch progress line only on a terminal; logs get one line per epoch.
+  const tty = process.stderr.isTTY === true
   const results = []
   for (const arch of archs) {
     const d = DEFAULTS[arch]
@@ -89,7 +91,13 @@ export async function run(argv: string[]): Promise<number> {
     const perEpoch: Array<{ epoch: number, trainLoss: number, testAccuracy: number, testLoss: number, seconds: number }> = []
     const r = await trainLocal(spec, initialWeights(spec, seededRng(`baseline/${arch}/${seed}`)), train, {
       epochs, batchSize, lr, optimizer: opt, seed: `baseline/${arch}/${seed}`,
+      onStep: tty
+        ? (step, total, epoch) => {
+            if (step % 20 === 0 || step === total) process.stderr.write(`\r[${arch}] epoch ${epoch + 1}/${epochs}  ${((100 * step) / total).toFixed(0).padStart(3)}%  step ${step}/${total}`)
+          }
+        : undefined,
       onEpoch: async (epoch, info) => {
+        if (tty) process.stderr.write('\r\x1b[K')
         const ev = await evaluate(spec, info.weights(), test)
         perEpoch.push({ epoch: epoch + 1, trainLoss: info.loss, testAccuracy: ev.accuracy, testLoss: ev.loss, seconds: info.seconds })
         console.error(`[${arch}] epoch ${epoch + 1}/${epochs}  train loss ${info.loss.toFixed(4)}  test acc ${(100 * ev.accuracy).toFixed(2)}%  test loss ${ev.loss.toFixed(4)}  ${info.seconds.toFixed(1)} s/epoch (${(train.n / info.seconds).toFixed(0)} ex/s)`)
