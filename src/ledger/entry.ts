@@ -171,9 +171,10 @@ export function decodeEnvelope(envelope: Uint8Array): SignedEntry {
   const env = s.obj(decodeCbor(envelope, 'envelope'), 'envelope', ['entry', 'sig'])
   const bytes = s.bytes(env.entry, 'envelope.entry')
   const sig = s.bytes(env.sig, 'envelope.sig', 64)
-  const entry = parseEntry(decodeCbor(bytes, 'entry'))
-  const canonical = encodeEntry(entry)
-  if (!bytesEqual(canonical, bytes)) throw new LedgerVerificationError('malformed', 'entry bytes are not in canonical DAG-CBOR form')
+  const raw = decodeCbor(bytes, 'entry')
+  const entry = parseEntry(raw)
+  // parseEntry admits no unknown field, so re-encoding the decoded value is re-encoding the entry.
+  if (!bytesEqual(dagCbor.encode(raw), bytes)) throw new LedgerVerificationError('malformed', 'entry bytes are not in canonical DAG-CBOR form')
   if (!bytesEqual(encodeEnvelope(bytes, sig), envelope)) throw new LedgerVerificationError('malformed', 'envelope is not in canonical DAG-CBOR form')
   return { entry, bytes, cid: cidOf(bytes), sig, envelope }
 }
