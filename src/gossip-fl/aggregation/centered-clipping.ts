@@ -1,6 +1,6 @@
 /**
  * Centered clipping with momentum (Karimireddy, He, Jaggi, "Learning from History
- * for Byzantine Robust Optimization", ICML 2021, Eq. (CC) and Algorithm 2):
+ * for Byzantine Robust Optimization", ICML 2021):
  *
  *   v_{l+1} = v_l + (1/n) Σ_i (x_i - v_l) · min(1, τ / ||x_i - v_l||),  l = 0..L-1
  *
@@ -20,9 +20,9 @@ import { checkInputs } from './vector.ts'
 import type { AggregationResult, AggregationRule, RuleState } from './types.ts'
 
 export interface CenteredClippingParams {
-  /** Clipping radius τ > 0 (the authors' code defaults to 10; scale it with the norm bound C). */
+  /** Clipping radius τ > 0 (default 10 as in common implementations; set it relative to the norm bound C). */
   readonly tau: number
-  /** Clipping iterations L >= 1 (one suffices when started at the momentum, paper Sec. 4). */
+  /** Clipping iterations L >= 1 (default 1: one step from the previous center, the cheapest; more approach the fixed point). */
   readonly iterations: number
 }
 

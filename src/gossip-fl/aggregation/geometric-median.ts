@@ -1,7 +1,7 @@
 /**
  * Geometric median by the smoothed Weiszfeld algorithm, as in RFA (Pillutla,
  * Kakade, Harchaoui, "Robust Aggregation for Federated Learning", IEEE Trans.
- * Signal Processing 70, 2022, Algorithm 3 with uniform weights):
+ * Signal Processing 70, 2022; smoothed Weiszfeld with uniform weights):
  *
  *   v_0 = mean(w_i);  β_i = 1 / max(ν, ||v_k - w_i||);  v_{k+1} = Σ β_i w_i / Σ β_i
  *

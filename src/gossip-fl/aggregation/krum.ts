@@ -1,6 +1,6 @@
 /**
  * Krum and Multi-Krum (Blanchard, El Mhamdi, Guerraoui, Stainer, "Machine Learning
- * with Adversaries: Byzantine Tolerant Gradient Descent", NeurIPS 2017, Sec. 4).
+ * with Adversaries: Byzantine Tolerant Gradient Descent", NeurIPS 2017).
  *
  * score(i) = sum of the squared distances from V_i to its n - f - 2 nearest
  * other vectors. Krum outputs the vector with the lowest score; Multi-Krum the
@@ -119,7 +119,7 @@ export const krumRule: AggregationRule<KrumParams> = {
 
 export const multiKrumRule: AggregationRule<MultiKrumParams> = {
   name: 'multi-krum',
-  citation: 'Blanchard, El Mhamdi, Guerraoui, Stainer, NeurIPS 2017 (Multi-Krum, Sec. 4)',
+  citation: 'Blanchard, El Mhamdi, Guerraoui, Stainer, NeurIPS 2017 (Multi-Krum)',
   defaults: multiKrumDefaults,
   resolveParams: resolveMultiKrumParams,
   aggregate: multiKrum

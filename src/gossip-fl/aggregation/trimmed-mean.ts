@@ -1,6 +1,6 @@
 /**
  * Coordinate-wise trimmed mean (Yin, Chen, Ramchandran, Bartlett, "Byzantine-Robust
- * Distributed Learning: Towards Optimal Statistical Rates", ICML 2018, Def. 2): at
+ * Distributed Learning: Towards Optimal Statistical Rates", ICML 2018): at
  * every coordinate drop the b smallest and the b largest values and average the
  * remaining n - 2b. With at most b Byzantine inputs each coordinate of the result
  * lies within the honest inputs' range at that coordinate.

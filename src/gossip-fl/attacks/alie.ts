@@ -1,6 +1,6 @@
 /**
  * A Little Is Enough (Baruch, Baruch, Goldberg, "A Little Is Enough: Circumventing
- * Defenses For Distributed Learning", NeurIPS 2019, Sec. 4 / Algorithm 3).
+ * Defenses For Distributed Learning", NeurIPS 2019).
  *
  * Every attacker sends μ_j - z σ_j at each coordinate j, μ and σ the coordinate
  * mean and (sample) standard deviation of the honest updates. The shift is small

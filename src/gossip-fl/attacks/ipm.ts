@@ -1,6 +1,6 @@
 /**
  * Inner Product Manipulation (Xie, Koyejo, Gupta, "Fall of Empires: Breaking
- * Byzantine-tolerant SGD by Inner Product Manipulation", UAI 2019, Sec. 4): every
+ * Byzantine-tolerant SGD by Inner Product Manipulation", UAI 2019): every
  * attacker sends -ε · mean(honest), so that the aggregate's inner product with
  * the true mean becomes negative while each Byzantine vector stays small (ε = 0.1
  * defeats median/Krum-type rules, large ε the mean). The inner product of the

@@ -1,7 +1,7 @@
 /**
  * Min-max and min-sum (Shejwalkar, Houmansadr, "Manipulating the Byzantine:
  * Optimizing Model Poisoning Attacks and Defenses for Federated Learning", NDSS
- * 2021, Sec. IV-B, "AGR-agnostic" attacks). All attackers send
+ * 2021, their "AGR-agnostic" attacks). All attackers send
  *
  *   mal = mean(honest) - γ · p,   p ∈ { mean/||mean|| ('unit-vector'), coordinate std ('std'), sign(mean) ('sign') }
  *

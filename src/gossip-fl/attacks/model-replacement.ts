@@ -1,13 +1,13 @@
 /**
  * Scaled model replacement (Bagdasaryan, Veit, Hua, Estrin, Shmatikov, "How To
- * Backdoor Federated Learning", AISTATS 2020, Sec. 3.2): the attacker trains a
+ * Backdoor Federated Learning", AISTATS 2020): the attacker trains a
  * backdoored model X and submits γ(X - G^t), γ = n/η, so that averaging replaces
  * the global model by X. Here the input is the attacker-trained update X - G^t
  * (input.own) and the output is scale · own, scale defaulting to n = honest +
  * attackers (server learning rate η = 1).
  *
  * Tessera's norm check refuses over-norm updates, so under a bound the attack
- * degrades to the paper's "constrain-and-scale" (Sec. 3.3): clip to C, or with
+ * degrades to the paper's "constrain-and-scale": clip to C, or with
  * useFullBudget rescale to exactly C.
  */
 import { checkNumber, resolveParams } from '../aggregation/params.ts'
