@@ -1,9 +1,10 @@
 /**
  * Gaussian (random) updates: each Byzantine update is drawn from N(μ, σ² I),
- * μ = 0 or the honest mean. Blanchard, El Mhamdi, Guerraoui, Stainer, NeurIPS 2017
- * (Gaussian Byzantine workers); σ = 200 as in Xie, Koyejo, Gupta, "Generalized
- * Byzantine-tolerant SGD", arXiv:1802.10116, 2018. Under Tessera's norm check the
- * bound C, not σ, sets the damage.
+ * μ = 0 or the honest mean: the Gaussian Byzantine workers of Blanchard, El
+ * Mhamdi, Guerraoui, Stainer, NeurIPS 2017 (whose experiments, as we recall them,
+ * use σ = 200, our default), also used by Xie, Koyejo, Gupta, "Generalized
+ * Byzantine-tolerant SGD", arXiv:1802.10116, 2018. Under Tessera's norm check
+ * the bound C, not σ, sets the damage.
  */
 import { gaussian as normal, type Rng } from '../../util/rng.ts'
 import { checkNumber, checkOneOf, resolveParams } from '../aggregation/params.ts'
@@ -42,7 +43,7 @@ export function gaussianAttack(input: AttackInput, params: Partial<GaussianParam
 
 export const gaussianNoiseAttack: Attack<GaussianParams> = {
   name: 'gaussian',
-  citation: 'Blanchard et al., NeurIPS 2017; Xie, Koyejo, Gupta, arXiv:1802.10116 (sigma = 200)',
+  citation: 'Blanchard et al., NeurIPS 2017; Xie, Koyejo, Gupta, arXiv:1802.10116',
   defaults,
   resolveParams: resolveGaussianParams,
   craft: gaussianAttack
