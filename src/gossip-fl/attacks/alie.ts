@@ -3,7 +3,9 @@
  * Defenses For Distributed Learning", NeurIPS 2019).
  *
  * Every attacker sends μ_j - z σ_j at each coordinate j, μ and σ the coordinate
- * mean and (sample) standard deviation of the honest updates. The shift is small
+ * mean and (sample) standard deviation of the honest updates (the paper allows
+ * any point of [μ - zσ, μ + zσ]; the minus side is the usual choice in
+ * reimplementations, and `z` may be set explicitly). The shift is small
  * enough to stay inside the spread that median- and Krum-type rules accept, but
  * consistent across coordinates and rounds. z defaults to the paper's z_max:
  *
