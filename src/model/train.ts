@@ -227,6 +227,10 @@ export async function trainLocal(specIn: ModelSpec, weights: Float32Array, data:
     return { weights: out, metrics }
   } finally {
     opt.dispose()
+    // TF.js 4.22: MomentumOptimizer.dispose() overrides SGDOptimizer.dispose()
+    // without calling it, so the -lr scalar `c` of SGD leaks one tensor per call.
+    const c = (opt as unknown as { c?: tf.Tensor }).c
+    if (c !== undefined && !c.isDisposed) c.dispose()
     vars.forEach((v) => v.dispose())
   }
 }

@@ -75,10 +75,12 @@ describe('model/train: local training and evaluation', () => {
     for (const arch of ['softmax', 'mlp', 'cnn'] as const) {
       const spec = mnistSpec(arch)
       let w = initialWeights(spec, seededRng(5))
-      const d = head(train, 128)
+      const d = head(train, 64)
       const round = async (): Promise<void> => {
         w = (await trainLocal(spec, w, d, { batchSize: 32, lr: 0.01, optimizer: 'adam', seed: 1 })).weights
-        w = (await trainLocal(spec, w, d, { batchSize: 32, lr: 0.01, seed: 1, dp: { clip: 1, noiseMultiplier: 1 } })).weights
+        w = (await trainLocal(spec, w, d, { batchSize: 32, lr: 0.01, optimizer: 'momentum', seed: 1 })).weights
+        w = (await trainLocal(spec, w, d, { batchSize: 32, lr: 0.01, optimizer: 'momentum', seed: 1, dp: { clip: 1, noiseMultiplier: 1 } })).weights
+        w = (await trainLocal(spec, w, d, { batchSize: 32, lr: 0.01, optimizer: 'adam', seed: 1, dp: { clip: 1, noiseMultiplier: 1 } })).weights
         await evaluate(spec, w, d)
         await predict(spec, w, d)
       }
