@@ -48,6 +48,7 @@ async function nodeWasmDir(): Promise<string> {
 /** Select and initialise the backend; safe to call repeatedly (switches if asked). */
 export async function initBackend(opts: BackendOptions = {}): Promise<BackendInfo> {
   const prefer = opts.prefer ?? 'wasm'
+  if (prefer !== 'wasm' && prefer !== 'cpu') throw new BackendError(`unknown backend '${String(prefer)}' (expected wasm or cpu)`)
   let fallbackReason: string | undefined
   if (prefer === 'wasm') {
     try {

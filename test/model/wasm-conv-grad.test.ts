@@ -63,6 +63,10 @@ describe('model/wasm-conv-grad: JS Conv2DBackpropFilter for the WASM backend', (
     })
   })
 
+  it('initBackend refuses an unknown backend name with BackendError', async () => {
+    await assert.rejects(initBackend({ prefer: 'webgpu' as 'cpu' }), { name: 'BackendError' })
+  })
+
   it('the pure kernel and im2col compute a hand-checked 1-channel example', () => {
     // x = 3x3 ramp 1..9, 2x2 filter, valid, stride 1, dy = all ones (2x2):
     // dW[kh][kw] = sum of the 2x2 window of x starting at (kh, kw): [[12, 16], [24, 28]]
