@@ -150,6 +150,24 @@ describe('gossip-fl/aggregation: agreement with reference implementations', () =
       }
     }
   })
+  it('median and trimmed mean for many inputs: largest networks and the column-sort fallback agree with the reference', () => {
+    for (const n of [64, 100, 255, 256, 257, 300]) {
+      const xs = randomInputs(`big-${n}`, n, 37)
+      const med = coordinateMedian(xs).aggregate
+      const b = Math.floor(n / 5)
+      const tm = trimmedMean(xs, undefined, { trimCount: b }).aggregate
+      for (let j = 0; j < 37; j++) {
+        const c = column(xs, j)
+        const want = n % 2 === 1 ? c[(n - 1) / 2] : Math.fround((c[n / 2 - 1] + c[n / 2]) / 2)
+        assert.equal(med[j], want, `median n=${n} j=${j}`)
+        let s = 0
+        for (const x of c.slice(b, n - b)) s += x
+        assert.equal(tm[j], Math.fround(s / (n - 2 * b)), `trimmed n=${n} j=${j}`)
+      }
+      xs[n - 1][36] = Number.NaN
+      throwsNamed(() => coordinateMedian(xs), 'AggregationInputError')
+    }
+  })
   it('median with ties and duplicates (quantized values)', () => {
     const rng = seededRng('ties')
     const xs = Array.from({ length: 21 }, () => Float32Array.from({ length: 500 }, () => (rng.nextU32() % 5) - 2))
@@ -334,6 +352,11 @@ describe('gossip-fl/aggregation: hostile inputs give typed errors', () => {
         return true
       })
     }
+  })
+  it('Krum refuses more inputs than its O(n^2) memory bound allows', () => {
+    const one = v(1, 2)
+    throwsNamed(() => krum(new Array(2049).fill(one)), 'AggregationInputError')
+    throwsNamed(() => multiKrum(new Array(2049).fill(one)), 'AggregationInputError')
   })
   it('parameters impossible for the input count are AggregationInputError', () => {
     const xs = randomInputs('few', 5, 10)

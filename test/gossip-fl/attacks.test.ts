@@ -271,6 +271,8 @@ describe('gossip-fl/attacks: hostile inputs give typed errors', () => {
     for (const name of attackNames()) {
       for (const [what, inp] of bad) throwsNamed(() => runAttack(name, inp as AttackInput, undefined, seededRng(0)), 'AttackInputError', `${name} / ${what}:`)
     }
+    throwsNamed(() => minMax({ honest: new Array(2049).fill(good[0]), count: 1 }), 'AttackInputError')
+    throwsNamed(() => minSum({ honest: new Array(2049).fill(good[0]), count: 1 }), 'AttackInputError')
     throwsNamed(() => modelReplacement({ honest: good, count: 1 }), 'AttackInputError')
     throwsNamed(() => signFlip({ honest: good, count: 1 }, { base: 'own' }), 'AttackInputError')
     throwsNamed(() => freeRiding({ honest: good, count: 1 }, { mode: 'stale' }, seededRng(0)), 'AttackInputError')

@@ -75,9 +75,14 @@ export function selectionNetwork(n: number, lo: number, hi: number): Int32Array 
  * wire e is untouched in between: then it commutes with everything it jumps over,
  * and the result is the same network in a different, equivalent order.
  *
+ * The search looks at most LOOKAHEAD comparators ahead (fusion is an
+ * optimisation; skipping it is always correct).
+ *
  * Ops are quadruples [kind, a, b, e]: kind 0 = (a, b) alone; kind 1..4 = (a, b)
  * followed by (a, e), (b, e), (e, a), (e, b) respectively (first wire gets the min).
  */
+const LOOKAHEAD = 256
+
 export function fuseComparators(network: Int32Array): Int32Array {
   const m = network.length / 2
   const used = new Uint8Array(m)
@@ -89,7 +94,8 @@ export function fuseComparators(network: Int32Array): Int32Array {
     const b = network[2 * i + 1]
     const touched = new Set<number>()
     let partner = -1
-    for (let k = i + 1; k < m; k++) {
+    // Bounded look-ahead keeps scheduling O(m) for large networks.
+    for (let k = i + 1; k < m && k <= i + LOOKAHEAD; k++) {
       if (used[k] === 1) continue
       const p = network[2 * k]
       const q = network[2 * k + 1]

@@ -18,6 +18,16 @@ import { applyNetworkToColumns, selectionSchedule } from './network.ts'
 /** Coordinates per block: 21 rows x 2048 x 8 bytes = 344 KB of scratch, fits L2; measured best. */
 export const BLOCK = 2048
 
+/** Scratch budget in float64 entries (21 x 2048); fewer coordinates per block for larger n. */
+const SCRATCH = 21 * BLOCK
+
+/**
+ * Above this many inputs the networks get large (Batcher's has ~n log²n / 4
+ * comparators) and each column is sorted with TypedArray sort instead, which
+ * orders -0 before +0 like the keys, so results are identical either way.
+ */
+export const NETWORK_MAX_N = 256
+
 const INV_2_32 = 1 / 4294967296
 const TWO_32 = 4294967296
 
@@ -37,8 +47,12 @@ export function forEachSortedBlock(
 ): void {
   const n = inputs.length
   const d = inputs[0].length
+  if (n > NETWORK_MAX_N) {
+    sortColumns(inputs, lo, hi, reduce)
+    return
+  }
   const ops = selectionSchedule(n, lo, hi)
-  const stride = Math.min(BLOCK, d)
+  const stride = Math.min(BLOCK, d, Math.max(16, Math.floor(SCRATCH / n)))
   const keys = new Float64Array(n * stride)
   const rows = new Float32Array((hi - lo + 1) * stride)
   const rowBits = new Int32Array(rows.buffer)
@@ -63,6 +77,33 @@ export function forEachSortedBlock(
         const k = keys[from + j] * TWO_32
         rowBits[to + j] = k ^ ((k >> 31) & 0x7fffffff)
       }
+    }
+    reduce(rows, stride, width, j0)
+  }
+}
+
+/** Fallback for many inputs: gather each column, sort it (TypedArray order), copy rows lo..hi. */
+function sortColumns(
+  inputs: readonly Float32Array[],
+  lo: number,
+  hi: number,
+  reduce: (rows: Float32Array, stride: number, width: number, outOffset: number) => void
+): void {
+  const n = inputs.length
+  const d = inputs[0].length
+  const stride = Math.min(BLOCK, d)
+  const rows = new Float32Array((hi - lo + 1) * stride)
+  const col = new Float32Array(n)
+  for (let j0 = 0; j0 < d; j0 += stride) {
+    const width = Math.min(stride, d - j0)
+    for (let j = 0; j < width; j++) {
+      for (let i = 0; i < n; i++) {
+        const x = inputs[i][j0 + j]
+        if (x - x !== 0) throw new AggregationInputError(`inputs[${i}][${j0 + j}] is not finite`)
+        col[i] = x
+      }
+      col.sort()
+      for (let r = lo; r <= hi; r++) rows[(r - lo) * stride + j] = col[r]
     }
     reduce(rows, stride, width, j0)
   }

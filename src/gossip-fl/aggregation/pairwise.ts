@@ -9,11 +9,17 @@
  * of one roughly triples throughput, and the order is fixed, so the result is
  * the same bits everywhere.
  */
+import { AggregationInputError } from './errors.ts'
+
 const BLOCK = 4096
+
+/** Most vectors accepted: n^2 float64 distances plus 2n^2 lanes stay near 100 MB. */
+export const MAX_PAIRWISE_INPUTS = 2048
 
 /** Returns a symmetric n x n Float64Array (row-major) of squared distances, zero diagonal. */
 export function pairwiseSquaredDistances(inputs: readonly Float32Array[]): Float64Array {
   const n = inputs.length
+  if (n > MAX_PAIRWISE_INPUTS) throw new AggregationInputError(`pairwise distances: ${n} vectors, more than ${MAX_PAIRWISE_INPUTS}`)
   const d = n === 0 ? 0 : inputs[0].length
   const pairs = (n * (n - 1)) / 2
   const lanes = new Float64Array(pairs * 4)

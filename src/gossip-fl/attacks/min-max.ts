@@ -21,7 +21,8 @@
  * and the search then returns the budgeted mean.
  */
 import { checkInteger, checkNumber, checkOneOf, resolveParams } from '../aggregation/params.ts'
-import { pairwiseSquaredDistances } from '../aggregation/pairwise.ts'
+import { MAX_PAIRWISE_INPUTS, pairwiseSquaredDistances } from '../aggregation/pairwise.ts'
+import { AttackInputError } from './errors.ts'
 import { squaredDistance } from '../aggregation/vector.ts'
 import { applyNormBudget, checkAttackInput, copies, meanAndStd, normBudgetDefaults, validateNormBudget } from './common.ts'
 import type { Attack, AttackInput, AttackName, NormBudgetParams } from './types.ts'
@@ -122,16 +123,22 @@ export function optimizedPerturbation(mode: 'min-max' | 'min-sum', input: Attack
   return { update: candidate(succ), gamma: succ }
 }
 
+function checkPairwiseSize(name: string, h: number): void {
+  if (h > MAX_PAIRWISE_INPUTS) throw new AttackInputError(`${name}: ${h} honest updates, more than ${MAX_PAIRWISE_INPUTS}`)
+}
+
 export function minMax(input: AttackInput, params?: Partial<MinMaxParams>): Float32Array[] {
   const p = resolveMinMaxParams(params)
-  const { count } = checkAttackInput('min-max', input)
+  const { h, count } = checkAttackInput('min-max', input)
+  checkPairwiseSize('min-max', h)
   if (count === 0) return []
   return copies(optimizedPerturbation('min-max', input, p).update, count)
 }
 
 export function minSum(input: AttackInput, params?: Partial<MinSumParams>): Float32Array[] {
   const p = resolveMinSumParams(params)
-  const { count } = checkAttackInput('min-sum', input)
+  const { h, count } = checkAttackInput('min-sum', input)
+  checkPairwiseSize('min-sum', h)
   if (count === 0) return []
   return copies(optimizedPerturbation('min-sum', input, p).update, count)
 }
