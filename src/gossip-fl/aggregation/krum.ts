@@ -43,7 +43,7 @@ export function resolveMultiKrumParams(partial?: Partial<MultiKrumParams>): Read
 
 /**
  * Krum scores of the inputs (lower is more central), for n >= 2f + 3. Exposed for
- * diagnostics and for the min-max style attacks that target Krum.
+ * diagnostics and for attack studies (e.g. whether a crafted update would be picked).
  */
 export function krumScores(inputs: readonly Float32Array[], f: number): Float64Array {
   const { n } = checkInputs(inputs)
