@@ -1,0 +1,168 @@
+/**
+ * Co-signed ledger checkpoints (DESIGN.md "The ledger": a round checkpoint is
+ * co-signed by at least 2m/3 of that round's committee).
+ *
+ * The round machine ends with >= ceil(2m/3) member signatures on its checkpoint
+ * body (model hash, groups, group sums hash, blame...). The ledger's checkpoint
+ * entry additionally names the previous checkpoint's CID and the author chain
+ * heads it covers (E's CheckpointCore), which depend on what each peer's ledger
+ * holds, so members must agree on one core. Protocol `/tessera/<netid>/ckpt-cosign/1.0.0`:
+ *
+ *   proposer -> member   dag-cbor { v: 1, core }         (at most 64 KiB)
+ *   member -> proposer   dag-cbor { v: 1, sig }          (64-byte Ed25519 co-signature)
+ *
+ * A member signs a core only if it finished the round itself and the core is
+ * exactly checkpointCore(its own body, its checkpoint r-1 CID, the proposed
+ * heads), and it signs at most one core per round: since a quorum ceil(2m/3)
+ * is more than half the committee, two different checkpoints for one round
+ * can never both be co-signed (no fork). Proposers go in committee order, each
+ * waiting `staggerMs` more than the previous one, and stop as soon as the ledger
+ * holds checkpoint r. The heads a member cannot check (entries it does not hold
+ * yet) are checked by every ledger that appends the entry (E's rules).
+ */
+import * as dagCbor from '@ipld/dag-cbor'
+import { sha256 } from '@noble/hashes/sha2.js'
+import { cosignCheckpoint, cosigningMessage, parseBody, toHex, type CheckpointCore, type Cosignature, type Ledger, type Signer } from '../../ledger/index.ts'
+import { checkpointCore } from '../../gossip-fl/round/ledger.ts'
+import type { CheckpointBody } from '../../gossip-fl/round/messages.ts'
+import { peerIdBytes } from '../../reputation/peer-id.ts'
+import { scopeProtocol } from '../protocol-ids.ts'
+import type { Transport } from '../transport.ts'
+import { PeerProtocolError } from './errors.ts'
+import type { LedgerWriter } from './ledger-writer.ts'
+
+export const FAMILY_CKPT_COSIGN = '/tessera/ckpt-cosign/1.0.0'
+const MAX_REQUEST = 64 * 1024
+const MAX_RESPONSE = 1024
+
+export interface CheckpointCosignComponents {
+  transport: Transport
+  ledger: Ledger
+  signer: Signer
+  writer: LedgerWriter
+}
+
+export interface CheckpointCosignOptions {
+  netId: string
+  /** per-request deadline (ms) */
+  requestTimeoutMs: number
+  /** how long a cosigner waits for its own machine to finish the round (ms) */
+  waitOwnMs: number
+}
+
+function encodeCore (core: CheckpointCore): Uint8Array {
+  return dagCbor.encode({ v: 1, core })
+}
+
+export class CheckpointCosign {
+  private readonly c: CheckpointCosignComponents
+  private readonly o: CheckpointCosignOptions
+  readonly protocol: string
+  /** round -> my machine's checkpoint body */
+  private readonly bodies = new Map<number, CheckpointBody>()
+  /** round -> hash of the one core I signed */
+  private readonly signed = new Map<number, string>()
+  private readonly waiters = new Set<() => void>()
+
+  constructor (c: CheckpointCosignComponents, o: CheckpointCosignOptions) {
+    this.c = c
+    this.o = o
+    this.protocol = scopeProtocol(o.netId, FAMILY_CKPT_COSIGN)
+  }
+
+  async start (): Promise<void> {
+    await this.c.transport.handle(this.protocol, async (req) => await this.serve(req), { maxRequestBytes: MAX_REQUEST, maxResponseBytes: MAX_RESPONSE })
+  }
+
+  async stop (): Promise<void> {
+    await this.c.transport.unhandle(this.protocol).catch(() => undefined)
+    for (const w of this.waiters) w()
+  }
+
+  /** My machine finished round `body.round` with this body. */
+  finished (body: CheckpointBody): void {
+    this.bodies.set(body.round, body)
+    for (const r of [...this.bodies.keys()]) if (r < body.round - 8) this.bodies.delete(r)
+    for (const w of [...this.waiters]) w()
+  }
+
+  private async ownBody (round: number): Promise<CheckpointBody | undefined> {
+    const end = Date.now() + this.o.waitOwnMs
+    while (!this.bodies.has(round) && Date.now() < end) {
+      await new Promise<void>(resolve => {
+        const w = (): void => { this.waiters.delete(w); clearTimeout(t); resolve() }
+        const t = setTimeout(w, Math.max(1, end - Date.now()))
+        this.waiters.add(w)
+      })
+    }
+    return this.bodies.get(round)
+  }
+
+  /** The core I would propose now for `body`. */
+  coreFor (body: CheckpointBody): CheckpointCore {
+    const state = this.c.ledger.state
+    const prev = state.checkpointCid(body.round - 1)
+    if (prev === undefined) throw new PeerProtocolError(`no checkpoint ${body.round - 1} in the ledger`)
+    return checkpointCore(body, prev, state.heads())
+  }
+
+  private mayAndMark (round: number, core: CheckpointCore): boolean {
+    const h = toHex(sha256(encodeCore(core)))
+    const prior = this.signed.get(round)
+    if (prior !== undefined && prior !== h) return false
+    this.signed.set(round, h)
+    return true
+  }
+
+  private async serve (req: Uint8Array): Promise<Uint8Array> {
+    let core: CheckpointCore
+    try {
+      const o = dagCbor.decode(req) as { v?: unknown, core?: unknown }
+      if (o === null || typeof o !== 'object' || o.v !== 1) throw new Error('not a v1 request')
+      const parsed = parseBody('checkpoint', { ...(o.core as object), cosigs: [] }) as CheckpointCore & { cosigs: unknown }
+      const { cosigs: _c, ...rest } = parsed
+      core = rest
+    } catch (err) {
+      throw new PeerProtocolError(`malformed co-signing request: ${(err as Error).message}`)
+    }
+    const body = await this.ownBody(core.round)
+    if (body === undefined) throw new PeerProtocolError(`round ${core.round}: I have no checkpoint of my own`)
+    const prev = this.c.ledger.state.checkpointCid(core.round - 1)
+    if (prev === undefined) throw new PeerProtocolError(`round ${core.round}: no checkpoint ${core.round - 1} in my ledger`)
+    const expected = checkpointCore(body, prev, core.heads)
+    if (toHex(encodeCore(expected)) !== toHex(encodeCore(core))) throw new PeerProtocolError(`round ${core.round}: the proposed core differs from my checkpoint`)
+    if (!this.mayAndMark(core.round, core)) throw new PeerProtocolError(`round ${core.round}: I already co-signed another core`)
+    const genesis = this.c.ledger.state.genesisCid!
+    const cs = await cosignCheckpoint(this.c.signer, core, genesis)
+    return dagCbor.encode({ v: 1, sig: cs.sig })
+  }
+
+  /**
+   * Propose the ledger checkpoint of my finished round to the other members of
+   * its committee; append it once a quorum (counting me) has co-signed.
+   * Returns the appended entry's CID, or undefined (no quorum, or already there).
+   */
+  async propose (body: CheckpointBody, committee: readonly string[], quorum: number, ts: number): Promise<string | undefined> {
+    const state = this.c.ledger.state
+    if (state.lastRound >= body.round) return undefined
+    const core = this.coreFor(body)
+    if (!this.mayAndMark(body.round, core)) return undefined
+    const me = toHex(this.c.signer.publicKey)
+    const others = committee.filter(p => p !== me)
+    const req = encodeCore(core)
+    const results = await Promise.allSettled(others.map(async (p): Promise<Cosignature> => {
+      const res = await this.c.transport.send(p, this.protocol, req, { timeoutMs: this.o.requestTimeoutMs, maxRequestBytes: MAX_REQUEST, maxResponseBytes: MAX_RESPONSE })
+      const o = dagCbor.decode(res) as { v?: unknown, sig?: unknown }
+      if (o === null || typeof o !== 'object' || !(o.sig instanceof Uint8Array) || o.sig.length !== 64) throw new PeerProtocolError('malformed co-signature')
+      // A bad co-signature would make the whole entry fail E's verification: check each one first.
+      const ok = await this.c.ledger.verifier.verify(peerIdBytes(p), cosigningMessage(core, this.c.ledger.state.genesisCid!), o.sig)
+      if (!ok) throw new PeerProtocolError(`bad co-signature from ${p}`)
+      return { signer: peerIdBytes(p), sig: o.sig }
+    }))
+    const cosigs = results.filter((r): r is PromiseFulfilledResult<Cosignature> => r.status === 'fulfilled').map(r => r.value)
+    if (cosigs.length + 1 < quorum) return undefined
+    if (this.c.ledger.state.lastRound >= body.round) return undefined
+    const e = await this.c.writer.write('checkpoint', { ...core, cosigs }, ts)
+    return e.cid.toString()
+  }
+}

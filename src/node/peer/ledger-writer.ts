@@ -1,0 +1,122 @@
+/**
+ * The peer's own ledger entries. Each entry takes its (seq, prev) from the
+ * author's chain head at creation time (src/ledger/author.ts makeEntry), so two
+ * entries built concurrently would share a seq: equivocation. This writer makes
+ * creation + verified append one serialized step.
+ *
+ * It also maps the round machine's `append` outputs to E's entry bodies
+ * (src/gossip-fl/round/ledger.ts): a receipt acknowledges the CIDs of the
+ * contribution entries it holds, and a plan may only name contributors whose
+ * contribution entries the ledger already holds, so both wait (bounded) for
+ * those entries to arrive through ledger sync, pulling from their authors.
+ * A member's per-machine checkpoint body is not written here: the ledger's
+ * checkpoint needs co-signatures over the ledger's core (checkpoint-cosign.ts).
+ */
+import type { CID } from 'multiformats/cid'
+import { makeEntry, type Ledger, type SignedEntry, type Signer, type EntryType, type BodyOf } from '../../ledger/index.ts'
+import { contributionBody, receiptBody, planBody } from '../../gossip-fl/round/ledger.ts'
+import type { LedgerBody } from '../../gossip-fl/round/machine.ts'
+
+export interface LedgerWriterComponents {
+  ledger: Ledger
+  signer: Signer
+  /** fetch entries from a peer (ledger sync), to satisfy references */
+  pullFrom: (peer: string) => Promise<unknown>
+}
+
+export interface LedgerWriterOptions {
+  /** how long a receipt or a plan waits for the contribution entries it names (ms) */
+  referenceWaitMs: number
+}
+
+export class LedgerWriter {
+  private readonly c: LedgerWriterComponents
+  private readonly o: LedgerWriterOptions
+  private queue: Promise<unknown> = Promise.resolve()
+  /** errors of the last appends, for logs */
+  readonly failures: string[] = []
+
+  constructor (c: LedgerWriterComponents, o: LedgerWriterOptions) {
+    this.c = c
+    this.o = o
+  }
+
+  /** Create and append our next entry of `type` (serialized with every other own entry). */
+  async write<T extends Exclude<EntryType, 'genesis'>>(type: T, body: BodyOf[T] | (() => BodyOf[T]), ts?: number): Promise<SignedEntry<T>> {
+    const run = async (): Promise<SignedEntry<T>> => {
+      const b = typeof body === 'function' ? (body as () => BodyOf[T])() : body
+      const e = await makeEntry(this.c.ledger.state, this.c.signer, type, b, ts)
+      await this.c.ledger.append(e)
+      return e
+    }
+    const p = this.queue.then(run, run)
+    this.queue = p.catch(() => undefined)
+    return await p
+  }
+
+  /** Append the ledger entry for one of the machine's `append` outputs. Never throws (failures are recorded). */
+  async fromRound (e: LedgerBody): Promise<SignedEntry | undefined> {
+    try {
+      switch (e.type) {
+        case 'contribution':
+          return await this.write('contribution', contributionBody(e.round, e.retry, e.commitments))
+        case 'receipt': {
+          const wanted = e.held.map(h => h.c)
+          await this.waitForContributions(e.round, e.retry, wanted)
+          return await this.write('receipt', () => receiptBody(e.round, e.retry, this.contributionCids(e.round, e.retry, wanted)))
+        }
+        case 'plan': {
+          const wanted = e.groups.flatMap(g => g.members)
+          await this.waitForContributions(e.round, e.retry, wanted)
+          return await this.write('plan', planBody(e.round, e.retry, e.groups))
+        }
+        case 'checkpoint':
+          return undefined
+      }
+    } catch (err) {
+      this.record(`${e.type}: ${(err as Error).name}: ${(err as Error).message}`)
+      return undefined
+    }
+  }
+
+  private record (s: string): void {
+    this.failures.push(s)
+    if (this.failures.length > 64) this.failures.shift()
+  }
+
+  /** CIDs of the contribution entries of `peers` in (round, retry) that the ledger holds, in `peers` order. */
+  contributionCids (round: number, retry: number, peers: readonly string[]): CID[] {
+    const state = this.c.ledger.state
+    const rec = state.rounds.get(`${round}/${retry}`)
+    const out: CID[] = []
+    for (const p of peers) {
+      const c = rec?.contributions.get(p)
+      const meta = c === undefined ? undefined : state.entries.get(c.cid)
+      if (meta !== undefined) out.push(meta.cid)
+    }
+    return out
+  }
+
+  private missing (round: number, retry: number, peers: readonly string[]): string[] {
+    const rec = this.c.ledger.state.rounds.get(`${round}/${retry}`)
+    return peers.filter(p => rec?.contributions.has(p) !== true)
+  }
+
+  /** Wait (bounded) until the ledger holds the contribution entries of `peers`, pulling from their authors. */
+  async waitForContributions (round: number, retry: number, peers: readonly string[]): Promise<boolean> {
+    const end = Date.now() + this.o.referenceWaitMs
+    let pulled = false
+    for (let i = 0; i < 10_000; i++) {
+      const miss = this.missing(round, retry, peers)
+      if (miss.length === 0) return true
+      if (Date.now() >= end) return false
+      if (!pulled && Date.now() >= end - this.o.referenceWaitMs / 2) {
+        pulled = true
+        await Promise.allSettled(miss.map(async p => await this.c.pullFrom(p)))
+        continue
+      }
+      await new Promise(resolve => setTimeout(resolve, 50))
+    }
+    return false
+  }
+}

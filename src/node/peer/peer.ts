@@ -1,0 +1,603 @@
+/**
+ * The Peer (DESIGN.md "src/node: the Peer that joins the state machine to the
+ * network"): one long-lived service per data directory.
+ *
+ * Start: identity key from the data dir (identity.ts); the ledger (E's level
+ * store in `<dir>/ledger`, every entry re-verified on open), seeded with the
+ * genesis envelope if the store is empty; the model store (`<dir>/models`);
+ * libp2p (TCP, Noise, Yamux, gossipsub) scoped to the network id derived from
+ * the genesis CID; ledger sync and model fetch (helper I); the round router,
+ * the checkpoint co-signing and the status protocols. A peer that is not yet a
+ * member of an open network appends a join entry.
+ *
+ * Each round r (the loop in `run`):
+ *   1. r = last checkpointed round + 1; seed = CID of checkpoint r-1; candidates
+ *      and their weights from the reputation of the ledger's evidence (the same
+ *      function E's LedgerState uses); contributors = members as of r-1;
+ *   2. model r-1 (and the aggregation rule's state) from memory, the model
+ *      store, or fetched by hash from other peers;
+ *   3. a RoundMachine for r, started at a time every peer derives from the
+ *      ledger (`ts` of checkpoint r-1 plus a delay; `startAt` for round 1), fed
+ *      by the router and a clock tick; training on the local data partition
+ *      when the machine asks (optionally replaced by a Byzantine update from
+ *      B's attack library: research and demos only);
+ *   4. the machine's ledger bodies become signed entries (ledger-writer.ts);
+ *   5. at `done`: the new model (members compute it; other peers recompute it
+ *      from the published group sums fetched by hash and check it against the
+ *      co-signed model hash) is stored and served; members co-sign the ledger
+ *      checkpoint (checkpoint-cosign.ts); everyone waits for that checkpoint to
+ *      reach its ledger before round r + 1.
+ * Retries with fresh committees happen inside the machine (no quorum by a
+ * deadline); a machine that gives up is replaced by a new one for the same
+ * round unless the ledger moves on.
+ */
+import { join } from 'node:path'
+import { readFile } from 'node:fs/promises'
+
+import { Ledger, makeGenesis, toHex, type Charter, type SignedEntry } from '../../ledger/index.ts'
+import { nodeSigner, nodeVerifier } from '../../ledger/signature-node.ts'
+import { computeReputation, committeeCandidates } from '../../reputation/index.ts'
+import { type RoundOutput, type CompletedCheckpoint, type RoundFaults } from '../../gossip-fl/round/machine.ts'
+import { roundSignerFrom, roundVerifyFrom } from '../../gossip-fl/round/signer.ts'
+import { modelHash, recomputeFromBlob, ruleStateHash, groupSumsHash } from '../../gossip-fl/round/aggregate.ts'
+import { checkpointQuorum, type RoundParams } from '../../gossip-fl/round/params.ts'
+import type { RuleState } from '../../gossip-fl/round/rules.ts'
+import { getAttack } from '../../gossip-fl/attacks/registry.ts'
+import { seededRng, cryptoRng } from '../../util/rng.ts'
+import { initialWeights, type ModelSpec } from '../../model/spec.ts'
+import type { Dataset } from '../../model/dataset.ts'
+import { loadOrCreateIdentity, type PeerIdentity } from '../identity.ts'
+import { Libp2pTransport } from '../libp2p-transport.ts'
+import { networkIdFromGenesis, networkProtocols, scopeTopic } from '../protocol-ids.ts'
+import { createLedgerSync, type LedgerSync } from '../sync/ledger-sync.ts'
+import { ModelStore } from '../sync/model-store.ts'
+import { createModelFetch, type ModelFetch } from '../sync/model-fetch.ts'
+import { TypedEmitter } from '../sync/events.ts'
+import type { Transport } from '../transport.ts'
+import { RoundRouter, type InboundObservation } from './round-router.ts'
+import { LedgerWriter } from './ledger-writer.ts'
+import { CheckpointCosign } from './checkpoint-cosign.ts'
+import { StatusService, type PeerStatus, type RoundInfo } from './status-service.ts'
+import { charterModelSpec, charterRoundParams } from './charter-params.ts'
+import { encodeRuleState, decodeRuleState, NO_RULE_STATE_HASH } from './rule-state.ts'
+import { ledgerSeededMachine } from './ledger-seeded.ts'
+import { NoGenesisError, PeerNotRunningError, PeerProtocolError } from './errors.ts'
+import { TOPIC_ZCHECK } from '../../gossip-fl/round/messages.ts'
+
+export const GENESIS_FILE = 'genesis.cbor'
+
+/** Local training: the update (trained - model) for round `round`. */
+export type Trainer = (model: Float32Array, round: number, spec: ModelSpec) => Promise<Float32Array>
+export type Evaluator = (model: Float32Array, spec: ModelSpec) => Promise<number>
+
+/** What the Peer uses that a caller may provide (tests, research); everything else it builds itself. */
+export interface PeerComponents {
+  /** local training on this peer's data (default: none; then the peer does not contribute) */
+  trainer?: Trainer
+  /** test accuracy of a model, reported per round (default: none) */
+  evaluator?: Evaluator
+}
+
+export interface PeerOptions {
+  dataDir: string
+  /** genesis envelope (bytes) or a file holding it; default `<dataDir>/genesis.cbor` when the ledger is empty */
+  genesis?: Uint8Array | string
+  listenTcp: string[]
+  listenWs: string[]
+  bootstrap: string[]
+  /** stop after the checkpoint of this round (default: run until stopped) */
+  maxRounds?: number
+  /** start of round 1 (ms since the epoch); default: when the peer is ready */
+  startAt?: number
+  /** round r + 1 starts this long after the `ts` of checkpoint r (ms) */
+  startDelayMs: number
+  /** machine retries with a new committee before it gives up */
+  maxRetries: number
+  /** clock tick of the machine (ms) */
+  tickMs: number
+  /** per-request deadline of round sends (ms) */
+  sendTimeoutMs: number
+  /** stagger between successive proposers of a ledger checkpoint (ms) */
+  proposeStaggerMs: number
+  /** how long to wait for checkpoint r to reach the ledger after the round (ms) */
+  ledgerWaitMs: number
+  /** Byzantine contributor (research and demos only): B's attack name, e.g. 'sign-flip' */
+  attack?: string
+  /** fault injection for tests (never set in production) */
+  faults?: RoundFaults
+  /** sees every inbound round message (tests) */
+  observe?: (o: InboundObservation) => void
+  /** pubsub peer discovery (default true) */
+  pubsubDiscovery: boolean
+  /** libp2p gossipsub heartbeat (ms) */
+  heartbeatIntervalMs: number
+}
+
+export const PEER_DEFAULTS: Readonly<Omit<PeerOptions, 'dataDir'>> = Object.freeze({
+  listenTcp: ['/ip4/127.0.0.1/tcp/0'],
+  listenWs: [],
+  bootstrap: [],
+  startDelayMs: 400,
+  maxRetries: 3,
+  tickMs: 50,
+  sendTimeoutMs: 20_000,
+  proposeStaggerMs: 1500,
+  ledgerWaitMs: 60_000,
+  pubsubDiscovery: true,
+  heartbeatIntervalMs: 200
+})
+
+export interface RoundEvent extends RoundInfo {
+  /** this peer was on the committee that finished the round */
+  member: boolean
+  contributed: boolean
+  /** bytes this peer wrote for the round (requests + publications) */
+  bytesSent: number
+  /** wall time from the round's start to its ledger checkpoint (ms) */
+  ms: number
+  /** provable misbehaviour this peer's machine saw during the round */
+  misbehaviour: Array<{ peer: string, reason: string }>
+  /** the model equals a recomputation from the published group sums (members and verifiers) */
+  verified: boolean
+  ledgerCid: string
+}
+
+export interface PeerEvents {
+  'started': { peer: string, addresses: string[], netId: string }
+  'round': RoundEvent
+  'retry': { round: number, retry: number, committee: string[], reason: string }
+  'misbehaviour': { peer: string, reason: string, source: 'round' | 'transport' | 'sync' }
+  'warning': { round: number, message: string }
+  'finished': { lastRound: number }
+}
+
+interface Current { round: number, model: Float32Array, ruleState: RuleState | undefined }
+
+const sleep = async (ms: number): Promise<void> => await new Promise(resolve => setTimeout(resolve, ms))
+
+export class Peer extends TypedEmitter<PeerEvents> {
+  readonly options: PeerOptions
+  private readonly components: PeerComponents
+  identity!: PeerIdentity
+  ledger!: Ledger
+  transport!: Libp2pTransport
+  sync!: LedgerSync
+  models!: ModelStore
+  fetcher!: ModelFetch
+  router!: RoundRouter
+  writer!: LedgerWriter
+  cosign!: CheckpointCosign
+  statusService!: StatusService
+  charter!: Charter
+  netId!: string
+  spec!: ModelSpec
+  private running = false
+  private loop: Promise<void> | undefined
+  private current: Current | undefined
+  private readonly rounds = new Map<number, RoundInfo>()
+  private readonly penalties = new Map<string, number>()
+  private lastInfo: RoundInfo | undefined
+  private stopController = new AbortController()
+  private tickTimer: ReturnType<typeof setInterval> | undefined
+
+  constructor (options: Partial<PeerOptions> & Pick<PeerOptions, 'dataDir'>, components: PeerComponents = {}) {
+    super()
+    this.options = { ...PEER_DEFAULTS, ...options }
+    this.components = components
+  }
+
+  get self (): string { return this.identity.name }
+  get isRunning (): boolean { return this.running }
+  get lastRound (): number { return this.ledger.state.lastRound }
+  /** the model of the last round this peer finished, with its round */
+  get model (): { round: number, model: Float32Array } | undefined { return this.current === undefined ? undefined : { round: this.current.round, model: this.current.model } }
+  addresses (): string[] { return this.transport.addresses() }
+
+  /** Open everything and start the round loop. */
+  async start (): Promise<void> {
+    if (this.running) return
+    const o = this.options
+    this.identity = await loadOrCreateIdentity(o.dataDir)
+    const signer = nodeSigner(this.identity.seed)
+    this.ledger = await Ledger.open({ location: join(o.dataDir, 'ledger'), verifier: nodeVerifier() })
+    if (this.ledger.state.genesisCid === null) {
+      const g = await this.readGenesis()
+      await this.ledger.append(g)
+    }
+    this.charter = this.ledger.state.charter!
+    this.spec = charterModelSpec(this.charter)
+    const genesisCid = this.ledger.state.genesisCid!
+    this.netId = networkIdFromGenesis(genesisCid.bytes)
+    const net = networkProtocols(this.netId)
+    this.models = await ModelStore.open({ location: join(o.dataDir, 'models') })
+    this.transport = await Libp2pTransport.create({
+      privateKey: this.identity.privateKey,
+      netId: this.netId,
+      listenTcp: o.listenTcp,
+      listenWs: o.listenWs,
+      bootstrap: o.bootstrap,
+      pubsubDiscovery: o.pubsubDiscovery,
+      heartbeatIntervalMs: o.heartbeatIntervalMs,
+      // The round's dealer-integrity topic is not in G's table of topics: allow it too.
+      allowedTopics: [...net.allTopics, scopeTopic(this.netId, TOPIC_ZCHECK)]
+    })
+    await this.transport.start()
+    this.transport.onMisbehaviour((peer, m) => { this.penalise(peer, `${m.kind}:${m.where}`, 'transport') })
+    const transport: Transport = this.transport
+    this.sync = createLedgerSync({ transport, ledger: this.ledger, signer, onMisbehaviour: (peer, m) => { this.penalise(peer, m.kind, 'sync') } }, {
+      netId: this.netId, genesisCid: genesisCid.toString(), announce: 'own', announcePollMs: 25, catchUpIntervalMs: 5000, requestTimeoutMs: 10_000
+    })
+    this.fetcher = createModelFetch({ transport, store: this.models, onMisbehaviour: (peer, m) => { this.penalise(peer, m.kind, 'sync') } }, { netId: this.netId, requestTimeoutMs: 10_000 })
+    this.router = new RoundRouter({ transport }, { netId: this.netId, sendTimeoutMs: o.sendTimeoutMs, observe: o.observe })
+    this.writer = new LedgerWriter({ ledger: this.ledger, signer, pullFrom: async (p) => await this.sync.pullFrom(p) }, { referenceWaitMs: 3000 })
+    this.cosign = new CheckpointCosign({ transport, ledger: this.ledger, signer, writer: this.writer }, { netId: this.netId, requestTimeoutMs: 8000, waitOwnMs: 8000 })
+    this.statusService = new StatusService({ transport, status: () => this.status(), roundInfo: (r) => this.rounds.get(r) }, this.netId)
+    await this.sync.start()
+    await this.fetcher.start()
+    await this.router.start()
+    await this.cosign.start()
+    await this.statusService.start()
+    this.running = true
+    this.stopController = new AbortController()
+    this.emit('started', { peer: this.self, addresses: this.addresses(), netId: this.netId })
+    this.loop = this.run().catch((err: unknown) => {
+      if (this.running) this.emit('warning', { round: this.lastRound + 1, message: `round loop stopped: ${(err as Error).name}: ${(err as Error).message}` })
+    })
+  }
+
+  /** Stop the loop and release every socket, timer and store. */
+  async stop (): Promise<void> {
+    if (!this.running) return
+    this.running = false
+    this.stopController.abort()
+    if (this.tickTimer !== undefined) clearInterval(this.tickTimer)
+    await this.loop?.catch(() => undefined)
+    await this.statusService.stop()
+    await this.cosign.stop()
+    await this.router.stop()
+    await this.fetcher.stop().catch(() => undefined)
+    await this.sync.stop().catch(() => undefined)
+    await this.transport.stop().catch(() => undefined)
+    await this.ledger.close().catch(() => undefined)
+    await this.models.close().catch(() => undefined)
+  }
+
+  /** Resolves when the loop ends (maxRounds reached, or stopped). */
+  async finished (): Promise<void> { await this.loop }
+
+  status (): PeerStatus {
+    const st: PeerStatus = {
+      peer: this.self,
+      addresses: this.running ? this.addresses() : [],
+      connected: this.running ? this.transport.peers() : [],
+      lastRound: this.ledger.state.lastRound,
+      ledgerEntries: this.ledger.size,
+      members: this.ledger.state.memberInfo(this.ledger.state.lastRound).length,
+      running: this.running,
+      penalties: Object.fromEntries(this.penalties)
+    }
+    if (this.lastInfo !== undefined) st.last = this.lastInfo
+    return st
+  }
+
+  private async readGenesis (): Promise<SignedEntry | Uint8Array> {
+    const g = this.options.genesis ?? join(this.options.dataDir, GENESIS_FILE)
+    if (g instanceof Uint8Array) return g
+    try {
+      return new Uint8Array(await readFile(g))
+    } catch (err) {
+      throw new NoGenesisError(`the ledger in ${this.options.dataDir} is empty and no genesis could be read from ${g}: ${(err as Error).message}`)
+    }
+  }
+
+  private penalise (peer: string, reason: string, source: 'round' | 'transport' | 'sync'): void {
+    this.penalties.set(peer, (this.penalties.get(peer) ?? 0) + 1)
+    this.emit('misbehaviour', { peer, reason, source })
+  }
+
+  // ------------------------------------------------------------------ the round loop
+
+  private async run (): Promise<void> {
+    const signal = this.stopController.signal
+    await this.ensureMember()
+    for (let guard = 0; guard < 1_000_000 && this.running; guard++) {
+      const r = this.ledger.state.lastRound + 1
+      if (this.options.maxRounds !== undefined && r > this.options.maxRounds) break
+      const prev = await this.previousModel(r)
+      if (prev === undefined) {
+        this.emit('warning', { round: r, message: `model ${r - 1} not available yet` })
+        await this.sync.catchUp().catch(() => [])
+        await sleep(1000)
+        continue
+      }
+      await this.runRound(r, prev, signal)
+    }
+    this.emit('finished', { lastRound: this.ledger.state.lastRound })
+  }
+
+  /** In an open network, a peer that is not a member appends a join entry (admitted once a checkpoint covers it). */
+  private async ensureMember (): Promise<void> {
+    await this.sync.catchUp().catch(() => [])
+    const st = this.ledger.state
+    if (st.isAdmitted(this.self)) return
+    if (this.charter.admission.mode === 'open') {
+      await this.writer.write('join', {}).catch((err: unknown) => { this.emit('warning', { round: st.lastRound + 1, message: `join: ${(err as Error).message}` }) })
+    } else {
+      this.emit('warning', { round: st.lastRound + 1, message: 'consortium network: waiting for the founders to admit this peer' })
+    }
+  }
+
+  /** Model r-1 and the rule state after round r-1. */
+  private async previousModel (r: number): Promise<Current | undefined> {
+    if (r === 1) {
+      return { round: 0, model: initialWeights(this.spec, seededRng(`tessera/init/${this.ledger.state.genesisCid!.toString()}`)), ruleState: undefined }
+    }
+    if (this.current !== undefined && this.current.round === r - 1) return this.current
+    const ck = this.ledger.state.checkpoints[r - 1]
+    if (ck === undefined) return undefined
+    const hash = ck.body.modelHash
+    // Round info (rule state hash) from a peer that finished r-1.
+    const peers = [...new Set([...ck.committee, ...this.transport.peers()])].filter(p => p !== this.self)
+    let info = this.rounds.get(r - 1)
+    for (const p of peers) {
+      if (info !== undefined) break
+      try {
+        const i = await this.statusService.ask<RoundInfo>(p, { op: 'round', round: r - 1 })
+        if (i.modelHash === toHex(hash)) info = i
+      } catch { /* try the next peer */ }
+    }
+    if (info === undefined) return undefined
+    try {
+      let model = await this.models.getModel(hash)
+      if (model === undefined) model = await this.fetcher.fetchModel(hash, { peers })
+      let ruleState: RuleState | undefined
+      const rsHash = hexBytes(info.ruleStateHash)
+      if (toHex(rsHash) !== toHex(NO_RULE_STATE_HASH)) {
+        const b = (await this.models.getBytes(rsHash)) ?? await this.fetcher.fetch(rsHash, { peers })
+        ruleState = decodeRuleState(b)
+        if (toHex(ruleStateHash(ruleState)) !== info.ruleStateHash) throw new PeerProtocolError('fetched rule state does not match its hash')
+        await this.models.putVerified(b, rsHash).catch(() => undefined)
+      }
+      await this.models.putModel(model)
+      this.rounds.set(r - 1, info)
+      this.current = { round: r - 1, model, ruleState }
+      return this.current
+    } catch (err) {
+      this.emit('warning', { round: r, message: `cannot fetch model ${r - 1}: ${(err as Error).message}` })
+      return undefined
+    }
+  }
+
+  private roundSetup (r: number): { params: RoundParams, seed: Uint8Array, candidates: Array<{ peer: string, weight: number }>, contributors: string[] } {
+    const st = this.ledger.state
+    const charter = this.charter
+    let candidates: Array<{ peer: string, weight: number }>
+    if (r === 1) {
+      candidates = st.founders().filter(p => !st.isExcluded(p)).map(peer => ({ peer, weight: 1 }))
+    } else {
+      // The same function as E's LedgerState.committee: reputation of the evidence of rounds < r.
+      candidates = committeeCandidates(computeReputation(st.evidence.slice(0, r - 1), st.memberInfo(r - 1), { ...charter.reputation, round: r }))
+    }
+    const contributors = st.memberInfo(r - 1).filter(m => m.excludedAtRound === undefined).map(m => m.peer)
+    const params = charterRoundParams(charter, candidates.length, this.options.maxRetries)
+    return { params, seed: st.seed(r, 0), candidates, contributors }
+  }
+
+  private async runRound (r: number, prev: Current, signal: AbortSignal): Promise<void> {
+    const o = this.options
+    const st = this.ledger.state
+    const setup = this.roundSetup(r)
+    const prevTs = r === 1 ? undefined : (await this.ledger.getByCid(st.checkpointCid(r - 1)!.toString()))?.entry.ts
+    const start = r === 1 ? (o.startAt ?? Date.now()) : (prevTs ?? Date.now()) + o.startDelayMs
+    const contribute = this.components.trainer !== undefined && setup.contributors.includes(this.self)
+    const machine = ledgerSeededMachine({
+      params: setup.params, round: r, prevModel: prev.model, ruleState: prev.ruleState,
+      candidates: setup.candidates, contributors: setup.contributors, startTime: start,
+      signer: roundSignerFrom(nodeSigner(this.identity.seed)), verify: roundVerifyFrom(nodeVerifier({ threadPool: false })),
+      rng: cryptoRng(), contribute, faults: o.faults
+    }, st)
+    try {
+      const ledgerCommittee = st.committee(r, 0)
+      if (ledgerCommittee.join(',') !== machine.committee.join(',')) this.emit('warning', { round: r, message: 'the machine and the ledger draw different committees' })
+    } catch (err) {
+      this.emit('warning', { round: r, message: `ledger committee: ${(err as Error).message}` })
+    }
+    this.router.bytesSent = 0
+    const misbehaviour: Array<{ peer: string, reason: string }> = []
+    let retries = 0
+    let resolveEnd!: (v: { ck?: CompletedCheckpoint, failed?: string }) => void
+    const ended = new Promise<{ ck?: CompletedCheckpoint, failed?: string }>(resolve => { resolveEnd = resolve })
+    const appends: Array<Promise<unknown>> = []
+    const emit = (outs: RoundOutput[]): void => {
+      for (const out of outs) {
+        switch (out.kind) {
+          case 'send': this.router.send(out.to, out.family, out.bytes); break
+          case 'publish': this.router.publish(out.topic, out.bytes); break
+          case 'append': appends.push(this.writer.fromRound(out.entry)); break
+          case 'train':
+            this.train(out.model, out.round).then(update => {
+              if (update !== undefined && !machine.isDone) emit(machine.step({ kind: 'trained', update }))
+            }, (err: unknown) => { this.emit('warning', { round: r, message: `training failed: ${(err as Error).message}` }) })
+            break
+          case 'misbehaviour':
+            if (out.severity === 'reject') { misbehaviour.push({ peer: out.peer, reason: out.reason }); this.penalise(out.peer, out.reason, 'round') }
+            break
+          case 'retry':
+            retries = out.retry
+            this.emit('retry', { round: r, retry: out.retry, committee: out.committee, reason: out.reason })
+            break
+          case 'done': resolveEnd({ ck: out.checkpoint }); break
+          case 'failed': resolveEnd({ failed: out.reason }); break
+        }
+      }
+    }
+    const active = { machine, round: r, emit }
+    emit(machine.start())
+    this.router.attach(active)
+    this.tickTimer = setInterval(() => { emit(machine.step({ kind: 'tick', now: Date.now() })) }, o.tickMs)
+    // The ledger may move past r without us (we were too slow, or restarted): stop waiting then.
+    const ledgerMoved = (async (): Promise<{ ck?: CompletedCheckpoint, failed?: string }> => {
+      while (!signal.aborted && this.ledger.state.lastRound < r && !machine.isDone) await sleep(200)
+      return {}
+    })()
+    const onAbort = new Promise<{ ck?: CompletedCheckpoint, failed?: string }>(resolve => signal.addEventListener('abort', () => resolve({ failed: 'stopped' }), { once: true }))
+    const end = await Promise.race([ended, ledgerMoved, onAbort])
+    clearInterval(this.tickTimer)
+    this.tickTimer = undefined
+    this.router.detach(r)
+    if (signal.aborted) return
+    const bytesSent = this.router.bytesSent
+    await Promise.allSettled(appends)
+
+    let result: Current | undefined
+    let verified = false
+    const ck = end.ck
+    if (ck !== undefined) {
+      try {
+        const got = await this.adoptCheckpoint(ck, prev, setup.params, machine.fixed.normBound)
+        result = got.current
+        verified = got.verified
+      } catch (err) {
+        this.emit('warning', { round: r, message: `cannot adopt checkpoint: ${(err as Error).message}` })
+      }
+      if (ck.model !== undefined && result !== undefined) {
+        this.cosign.finished(ck.body)
+        void this.proposeLater(ck, setup.params, signal)
+      }
+    } else if (end.failed !== undefined) {
+      this.emit('warning', { round: r, message: `round ${r}: ${end.failed}` })
+    }
+    // Wait for checkpoint r in the ledger (synced from whoever appended it).
+    const deadline = Date.now() + o.ledgerWaitMs
+    let lastPull = Date.now()
+    while (!signal.aborted && this.ledger.state.lastRound < r && Date.now() < deadline) {
+      await sleep(50)
+      if (Date.now() - lastPull > 3000) { lastPull = Date.now(); await this.sync.catchUp().catch(() => []) }
+    }
+    if (this.ledger.state.lastRound < r) {
+      if (!signal.aborted) this.emit('warning', { round: r, message: 'no ledger checkpoint; running the round again' })
+      return
+    }
+    const rec = this.ledger.state.checkpoints[r]!
+    if (result !== undefined && toHex(modelHash(result.model)) === toHex(rec.body.modelHash)) {
+      this.current = result
+    } else {
+      this.current = undefined // previousModel fetches the ledger's model
+    }
+    const info = this.rounds.get(r) ?? this.infoFromLedger(r)
+    const ev: RoundEvent = {
+      ...info,
+      member: ck?.model !== undefined,
+      contributed: contribute,
+      bytesSent,
+      ms: Date.now() - start,
+      misbehaviour,
+      verified,
+      ledgerCid: rec.cid.toString(),
+      retries: rec.retry
+    }
+    if (this.components.evaluator !== undefined && this.current !== undefined) {
+      try { ev.accuracy = await this.components.evaluator(this.current.model, this.spec); info.accuracy = ev.accuracy } catch { /* reported as absent */ }
+    }
+    this.lastInfo = info
+    void retries
+    this.emit('round', ev)
+  }
+
+  private infoFromLedger (r: number): RoundInfo {
+    const rec = this.ledger.state.checkpoints[r]!
+    const b = rec.body
+    return {
+      round: r, modelHash: toHex(b.modelHash), ruleStateHash: '', groupSumsHash: toHex(b.groupSumsHash), committee: rec.committee,
+      groups: b.groups.map(g => g.map(toHex)), refused: b.refused.map(p => ({ peer: toHex(p), reason: 'norm' })), blamed: b.blame.map(p => ({ peer: toHex(p), reason: '' })), retries: b.retry
+    }
+  }
+
+  /**
+   * The new model from a finished machine: members have it; other peers fetch
+   * the published group sums by hash and recompute it (DESIGN.md "A round" 5:
+   * any peer can re-run the aggregation and check the model hash). Stores the
+   * model, the rule state and the group sums so this peer serves them.
+   */
+  private async adoptCheckpoint (ck: CompletedCheckpoint, prev: Current, params: RoundParams, normBound: number): Promise<{ current: Current, verified: boolean }> {
+    const b = ck.body
+    const rule = { name: params.rule, params: params.ruleParams }
+    let blob = ck.groupSums
+    if (blob === undefined) {
+      blob = await this.fetcher.fetch(b.groupSumsHash, { peers: b.committee.filter(p => p !== this.self) })
+      if (toHex(groupSumsHash(blob)) !== toHex(b.groupSumsHash)) throw new PeerProtocolError('fetched group sums do not match their hash')
+    }
+    const re = recomputeFromBlob(prev.model, blob, rule, prev.ruleState, { serverLr: params.serverLr, meanNormBound: normBound })
+    const verified = toHex(modelHash(re.model)) === toHex(b.modelHash) && toHex(ruleStateHash(re.ruleState)) === toHex(b.ruleStateHash)
+    const model = ck.model ?? re.model
+    const ruleState = ck.model !== undefined ? ck.ruleState : re.ruleState
+    if (toHex(modelHash(model)) !== toHex(b.modelHash)) throw new PeerProtocolError('recomputed model does not match the co-signed model hash')
+    await this.models.putModel(model)
+    await this.models.blobs.put(blob)
+    const rs = encodeRuleState(ruleState)
+    if (rs.length > 0) await this.models.blobs.put(rs)
+    this.rounds.set(b.round, {
+      round: b.round, modelHash: toHex(b.modelHash), ruleStateHash: toHex(b.ruleStateHash), groupSumsHash: toHex(b.groupSumsHash),
+      committee: [...b.committee], groups: b.groups.map(g => [...g.members]).filter(g => g.length > 0), refused: b.refused.map(x => ({ ...x })),
+      blamed: b.blamed.map(x => ({ ...x })), retries: b.retry
+    })
+    for (const k of [...this.rounds.keys()]) if (k < b.round - 16) this.rounds.delete(k)
+    return { current: { round: b.round, model, ruleState }, verified }
+  }
+
+  /** Members propose the ledger checkpoint in committee order, `proposeStaggerMs` apart, until the ledger has it. */
+  private async proposeLater (ck: CompletedCheckpoint, params: RoundParams, signal: AbortSignal): Promise<void> {
+    const b = ck.body
+    const idx = b.committee.indexOf(this.self)
+    if (idx < 0) return
+    const signers = new Set(ck.signatures.map(s => s.peer))
+    // Only members that signed the machine's checkpoint take turns; the order is the committee's.
+    const order = b.committee.filter(p => signers.has(p) || p === this.self)
+    const turn = order.indexOf(this.self)
+    for (let attempt = 0; attempt < 3 && !signal.aborted; attempt++) {
+      const wait = (turn + attempt * order.length) * this.options.proposeStaggerMs
+      const until = Date.now() + wait
+      while (Date.now() < until && !signal.aborted && this.ledger.state.lastRound < b.round) await sleep(50)
+      if (signal.aborted || this.ledger.state.lastRound >= b.round) return
+      try {
+        const cid = await this.cosign.propose(b, b.committee, checkpointQuorum(b.committee.length), Date.now())
+        if (cid !== undefined) return
+      } catch (err) {
+        this.emit('warning', { round: b.round, message: `checkpoint proposal: ${(err as Error).message}` })
+      }
+    }
+    void params
+  }
+
+  private async train (model: Float32Array, round: number): Promise<Float32Array | undefined> {
+    const t = this.components.trainer
+    if (t === undefined) return undefined
+    const u = await t(model, round, this.spec)
+    if (this.options.attack === undefined) return u
+    // Byzantine contributor (research/demo flag): B's attack on its own update, spending the whole norm budget.
+    const attack = getAttack(this.options.attack)
+    const [bad] = attack.craft({ honest: [u], count: 1, own: [u] }, { normBound: this.charter.dp.clipNorm, useFullBudget: true }, seededRng(`attack/${this.self}/${round}`))
+    return bad
+  }
+}
+
+function hexBytes (h: string): Uint8Array {
+  if (!/^([0-9a-f]{2})*$/.test(h)) throw new PeerProtocolError('not a hex string')
+  const out = new Uint8Array(h.length / 2)
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(h.slice(2 * i, 2 * i + 2), 16)
+  return out
+}
+
+/** Factory (House style 2). */
+export function createPeer (options: Partial<PeerOptions> & Pick<PeerOptions, 'dataDir'>, components: PeerComponents = {}): Peer {
+  return new Peer(options, components)
+}
+
+/** Write a genesis entry for `charter`, signed by `identity` (the founder), and return its envelope. */
+export async function writeGenesis (identity: PeerIdentity, charter: Charter, ts = Date.now()): Promise<Uint8Array> {
+  const g = await makeGenesis(nodeSigner(identity.seed), charter, ts)
+  return g.envelope
+}
+
+
+

@@ -1,0 +1,169 @@
+/**
+ * Joins successive round machines (src/gossip-fl/round/machine.ts) to one
+ * Transport for the whole life of a peer. H's TransportDriver binds one machine
+ * and registers its handlers when that machine starts; a peer runs one machine
+ * per round, and a fast peer's shares for round r + 1 can arrive before a slow
+ * peer has finished round r. The router therefore keeps the handlers and
+ * subscriptions for the peer's life, routes each message by its round number to
+ * the current machine, holds messages of the next rounds (bounded), and drops
+ * older ones.
+ *
+ * Protocol ids and topics are scoped to the network (src/node/protocol-ids.ts
+ * scopeProtocol / scopeTopic). Direct families carry the request as the message
+ * and an empty acknowledgement; gossip validators only decode (Reject on bytes
+ * that are not a round message, so the transport charges the author); the
+ * machine does the full validation and reports misbehaviour itself.
+ */
+import type { Transport, GossipMessage, ValidationResult } from '../transport.ts'
+import { Validation } from '../transport.ts'
+import { scopeProtocol, scopeTopic, VECTOR_CAP } from '../protocol-ids.ts'
+import type { RoundMachine, RoundOutput } from '../../gossip-fl/round/machine.ts'
+import {
+  decodeMessage, FAMILY_SHARE, FAMILY_ZERO, FAMILY_PARTIAL,
+  TOPIC_CONTRIBUTION, TOPIC_RECEIPT, TOPIC_PLAN, TOPIC_CHECKPOINT, TOPIC_ZCHECK, type Family, type Topic, type RoundMessage
+} from '../../gossip-fl/round/messages.ts'
+
+export const ROUND_FAMILIES = [FAMILY_SHARE, FAMILY_ZERO, FAMILY_PARTIAL] as const
+export const ROUND_TOPICS = [TOPIC_CONTRIBUTION, TOPIC_RECEIPT, TOPIC_PLAN, TOPIC_ZCHECK, TOPIC_CHECKPOINT] as const
+/** Gossip cap of the round topics (the largest of G's round topic caps). */
+export const ROUND_GOSSIP_MAX_BYTES = 1024 * 1024
+/** Messages held for later rounds, at most. */
+const MAX_HELD = 8192
+
+export interface InboundObservation {
+  via: 'direct' | 'gossip'
+  /** scoped protocol id or topic */
+  channel: string
+  from: string
+  bytes: Uint8Array
+  msg: RoundMessage
+}
+
+export interface RoundRouterComponents {
+  transport: Transport
+}
+
+export interface RoundRouterOptions {
+  netId: string
+  /** deadline of one direct send (ms) */
+  sendTimeoutMs: number
+  /** sees every decoded inbound round message (tests, research) */
+  observe?: (o: InboundObservation) => void
+}
+
+export interface ActiveRound {
+  machine: RoundMachine
+  round: number
+  /** outputs of `step` for this machine */
+  emit: (outs: RoundOutput[]) => void
+}
+
+/** Scoped ids of the round's families and topics in network `netId`. */
+export function roundChannels (netId: string): { families: Record<Family, string>, topics: Record<Topic, string> } {
+  const families = {} as Record<Family, string>
+  for (const f of ROUND_FAMILIES) families[f] = scopeProtocol(netId, f)
+  const topics = {} as Record<Topic, string>
+  for (const t of ROUND_TOPICS) topics[t] = scopeTopic(netId, t)
+  return { families, topics }
+}
+
+export class RoundRouter {
+  private readonly c: RoundRouterComponents
+  private readonly o: RoundRouterOptions
+  readonly channels: ReturnType<typeof roundChannels>
+  private active: ActiveRound | undefined
+  private held: Array<{ round: number, from: string, bytes: Uint8Array }> = []
+  private unsubs: Array<() => void> = []
+  private started = false
+  /** bytes this peer wrote (requests + publications), reset by the caller per round */
+  bytesSent = 0
+  sendFailures = 0
+
+  constructor (c: RoundRouterComponents, o: RoundRouterOptions) {
+    this.c = c
+    this.o = o
+    this.channels = roundChannels(o.netId)
+  }
+
+  async start (): Promise<void> {
+    if (this.started) return
+    this.started = true
+    const { transport } = this.c
+    for (const f of ROUND_FAMILIES) {
+      const id = this.channels.families[f]
+      await transport.handle(id, (req, ctx) => {
+        this.inbound('direct', id, ctx.peer, req)
+        return new Uint8Array(0)
+      }, { maxRequestBytes: VECTOR_CAP, maxResponseBytes: 16 })
+    }
+    for (const t of ROUND_TOPICS) {
+      const name = this.channels.topics[t]
+      this.unsubs.push(transport.subscribe(name, validate, (m: GossipMessage) => {
+        this.inbound('gossip', name, m.from, m.data)
+      }, { maxBytes: ROUND_GOSSIP_MAX_BYTES }))
+    }
+  }
+
+  async stop (): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    this.active = undefined
+    this.held = []
+    for (const u of this.unsubs) u()
+    this.unsubs = []
+    for (const f of ROUND_FAMILIES) await this.c.transport.unhandle(this.channels.families[f]).catch(() => undefined)
+  }
+
+  /** Make `a` the current machine and replay what arrived early for its round. */
+  attach (a: ActiveRound): void {
+    this.active = a
+    const mine = this.held.filter(h => h.round === a.round)
+    this.held = this.held.filter(h => h.round > a.round)
+    for (const h of mine) this.deliver(a, h.from, h.bytes)
+  }
+
+  detach (round: number): void {
+    if (this.active?.round === round) this.active = undefined
+  }
+
+  /** Carry out a machine's network outputs. */
+  send (to: string, family: Family, bytes: Uint8Array): void {
+    this.bytesSent += bytes.length
+    this.c.transport.send(to, this.channels.families[family], bytes, { maxRequestBytes: VECTOR_CAP, maxResponseBytes: 16, timeoutMs: this.o.sendTimeoutMs })
+      .catch(() => { this.sendFailures++ })
+  }
+
+  publish (topic: Topic, bytes: Uint8Array): void {
+    this.bytesSent += bytes.length
+    this.c.transport.publish(this.channels.topics[topic], bytes).catch(() => { this.sendFailures++ })
+  }
+
+  private inbound (via: 'direct' | 'gossip', channel: string, from: string, bytes: Uint8Array): void {
+    let msg: RoundMessage
+    try {
+      msg = decodeMessage(bytes)
+    } catch {
+      // Let the machine report it (it charges the sender) if a round is running.
+      if (this.active !== undefined) this.deliver(this.active, from, bytes)
+      return
+    }
+    try { this.o.observe?.({ via, channel, from, bytes, msg }) } catch { /* observers must not break the router */ }
+    const a = this.active
+    if (a !== undefined && msg.r === a.round) { this.deliver(a, from, bytes); return }
+    const current = a?.round ?? 0
+    if (msg.r > current && this.held.length < MAX_HELD) this.held.push({ round: msg.r, from, bytes })
+  }
+
+  private deliver (a: ActiveRound, from: string, bytes: Uint8Array): void {
+    a.emit(a.machine.step({ kind: 'message', from, payload: bytes }))
+  }
+}
+
+function validate (m: GossipMessage): ValidationResult {
+  try {
+    decodeMessage(m.data)
+    return Validation.Accept
+  } catch {
+    return Validation.Reject
+  }
+}
