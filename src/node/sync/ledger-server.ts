@@ -7,7 +7,7 @@
  */
 import type { CID } from 'multiformats/cid'
 import type { Ledger } from '../../ledger/index.ts'
-import { fromHex, toHex, compareBytes } from '../../ledger/bytes.ts'
+import { toHex, compareBytes } from '../../ledger/bytes.ts'
 import {
   SYNC_LIMITS, decodeRequest, encodeEntriesResponse, encodeHeadsResponse,
   type HeadInfo, type ServedEntry, type SyncRequest
@@ -96,9 +96,4 @@ async function serveChain (ledger: Ledger, req: Extract<SyncRequest, { op: 'chai
     }
   }
   return encodeEntriesResponse({ entries, more })
-}
-
-/** Hex author -> bytes (for building requests from state keys). */
-export function authorBytes (hex: string): Uint8Array {
-  return fromHex(hex) ?? new Uint8Array(32)
 }

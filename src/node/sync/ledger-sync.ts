@@ -19,14 +19,12 @@ import {
 } from '../../ledger/index.ts'
 import { networkIdFromGenesis, networkProtocols, type ProtocolSpec, type TopicSpec } from '../protocol-ids.ts'
 import { Validation, type GossipMessage, type Transport, type ValidationResult } from '../transport.ts'
-import {
-  SYNC_LIMITS, decodeAnnouncement, decodeEntriesResponse, decodeHeadsResponse, encodeAnnouncement, encodeRequest,
-  type ChainRange, type HeadInfo, type HeadsResponse, type ServedEntry, type SyncRequest
-} from './codec.ts'
-import { GenesisUnavailableError, SyncNotStartedError, SyncProtocolError } from './errors.ts'
+import { SYNC_LIMITS, decodeAnnouncement, encodeAnnouncement, type ChainRange, type HeadInfo, type HeadsResponse } from './codec.ts'
+import { GenesisUnavailableError, SyncNotStartedError } from './errors.ts'
 import { TypedEmitter } from './events.ts'
 import { Ingestor, type Candidate } from './ingest.ts'
-import { authorBytes, serveSyncRequest } from './ledger-server.ts'
+import { serveSyncRequest } from './ledger-server.ts'
+import { SyncClient } from './ledger-client.ts'
 
 export interface LedgerSyncComponents {
   transport: Transport
@@ -150,6 +148,8 @@ export class LedgerSync extends TypedEmitter<LedgerSyncEvents> {
   private readonly protocol: ProtocolSpec
   private readonly topic: TopicSpec
   private readonly ingestor: Ingestor
+  /** requests to peers (ledger-client.ts) */
+  readonly client: SyncClient
   private started = false
   private life = new AbortController()
   private unsubscribe: (() => void) | undefined
@@ -179,12 +179,19 @@ export class LedgerSync extends TypedEmitter<LedgerSyncEvents> {
     this.ingestor = new Ingestor(components.ledger, components.signer, {
       appended: (c) => {
         const id = c.signed.cid.toString()
-        this.received.add(id)
         this.emit('entry', { cid: id, author: toHex(c.signed.entry.author), seq: c.signed.entry.seq, type: c.signed.entry.type, from: c.from })
       },
       invalid: (c, err) => { if (c.from !== undefined) this.report(c.from, 'invalid-entry', `${err.rule}: ${err.message}`, c.signed.cid.toString()) },
       equivocation: (info) => { this.emit('equivocation', info) }
     }, { batch: this.options.appendBatch })
+    this.client = new SyncClient({
+      transport: components.transport,
+      protocol: this.protocol,
+      requestTimeoutMs: this.options.requestTimeoutMs,
+      signal: () => this.life.signal,
+      live: () => this.started,
+      report: (peer, kind, detail, cid) => { this.report(peer, kind, detail, cid) }
+    })
   }
 
   get isStarted (): boolean { return this.started }
@@ -326,8 +333,8 @@ export class LedgerSync extends TypedEmitter<LedgerSyncEvents> {
     if (a.env !== undefined) {
       cands = [{ signed: decodeEnvelope(a.env), pos: Number.MAX_SAFE_INTEGER, from: m.from }]
     } else {
-      cands = await this.fetchCids(m.from, [a.cid]).catch(() => [])
-      if (cands.length === 0 && m.via !== m.from) cands = await this.fetchCids(m.via, [a.cid]).catch(() => [])
+      cands = await this.client.fetchCids(m.from, [a.cid]).catch(() => [])
+      if (cands.length === 0 && m.via !== m.from) cands = await this.client.fetchCids(m.via, [a.cid]).catch(() => [])
       if (cands.length === 0) return
     }
     const author = toHex(a.author)
@@ -335,7 +342,7 @@ export class LedgerSync extends TypedEmitter<LedgerSyncEvents> {
     // Missing predecessors in the author's chain: fetch them (bounded), then retry.
     if (behind > 0 && behind <= this.options.maxChainGap) {
       const from = Math.max(0, state.next(author).seq - 1)
-      const more = await this.fetchChain(m.from, [{ author: a.author, from, to: a.seq - 1 }]).catch(() => [])
+      const more = await this.client.fetchChain(m.from, [{ author: a.author, from, to: a.seq - 1 }]).catch(() => [])
       cands.push(...more)
     }
     const r = await this.ingest(cands)
@@ -347,119 +354,17 @@ export class LedgerSync extends TypedEmitter<LedgerSyncEvents> {
 
   // ---- fetching -----------------------------------------------------------------------------
 
-  private async request (peer: string, req: SyncRequest): Promise<Uint8Array> {
-    if (!this.started) throw new SyncNotStartedError()
-    return await this.c.transport.send(peer, this.protocol.id, encodeRequest(req), {
-      timeoutMs: this.options.requestTimeoutMs,
-      maxRequestBytes: this.protocol.maxRequestBytes,
-      maxResponseBytes: this.protocol.maxResponseBytes,
-      signal: this.life.signal
-    })
-  }
-
-  /** Decode a response's envelopes; any that does not decode, or that `wanted` refuses, condemns the whole response. */
-  private served (peer: string, entries: ServedEntry[], wanted: (s: SignedEntry) => boolean): Candidate[] {
-    const out: Candidate[] = []
-    for (const e of entries) {
-      let s: SignedEntry
-      try {
-        s = decodeEnvelope(e.env)
-      } catch (err) {
-        this.report(peer, 'invalid-entry', `served envelope does not decode: ${(err as Error).message}`)
-        throw new SyncProtocolError(`${peer} served a malformed envelope`)
-      }
-      if (!wanted(s)) {
-        this.report(peer, 'bad-response', `served ${s.cid.toString()}, which was not asked for`, s.cid.toString())
-        throw new SyncProtocolError(`${peer} served an entry that was not asked for`)
-      }
-      out.push({ signed: s, pos: e.pos, from: peer })
-    }
-    return out
-  }
-
-  private decodeEntries (peer: string, bytes: Uint8Array): { entries: ServedEntry[], more: boolean } {
-    try {
-      return decodeEntriesResponse(bytes, this.protocol.maxResponseBytes)
-    } catch (err) {
-      this.report(peer, 'bad-response', (err as Error).message)
-      throw err
-    }
-  }
-
-  /** Entries by CID from one peer (all of them, over as many requests as the response budget needs). */
-  async fetchCids (peer: string, cids: CID[]): Promise<Candidate[]> {
-    const out: Candidate[] = []
-    let todo = [...new Map(cids.map((c) => [c.toString(), c])).values()]
-    for (let round = 0; todo.length > 0 && round < 1 + cids.length; round++) {
-      const batch = todo.slice(0, SYNC_LIMITS.maxCids)
-      const asked = new Set(batch.map((c) => c.toString()))
-      const r = this.decodeEntries(peer, await this.request(peer, { op: 'cids', cids: batch }))
-      const got = this.served(peer, r.entries, (s) => asked.has(s.cid.toString()))
-      out.push(...got)
-      const have = new Set(got.map((c) => c.signed.cid.toString()))
-      // Unknown CIDs are skipped by the server; only continue past a truncated response.
-      todo = r.more && got.length > 0 ? [...batch.filter((c) => !have.has(c.toString())), ...todo.slice(batch.length)] : todo.slice(batch.length)
-    }
-    return out
-  }
-
-  /** Author chain ranges from one peer, re-asking after truncated responses (each must make progress). */
-  async fetchChain (peer: string, ranges: ChainRange[], maxEntries = Number.MAX_SAFE_INTEGER): Promise<Candidate[]> {
-    const out: Candidate[] = []
-    let todo = ranges.filter((r) => r.to >= r.from)
-    while (todo.length > 0 && out.length < maxEntries) {
-      const batch = todo.slice(0, SYNC_LIMITS.maxRanges)
-      const byAuthor = new Map(batch.map((r) => [toHex(r.author), r]))
-      const limit = Math.min(SYNC_LIMITS.maxEntries, Math.max(1, maxEntries - out.length))
-      const r = this.decodeEntries(peer, await this.request(peer, { op: 'chain', ranges: batch, limit }))
-      const got = this.served(peer, r.entries, (s) => {
-        const q = byAuthor.get(toHex(s.entry.author))
-        return q !== undefined && s.entry.seq >= q.from && s.entry.seq <= q.to
-      })
-      out.push(...got)
-      if (!r.more) { todo = todo.slice(batch.length); continue }
-      if (got.length === 0) {
-        this.report(peer, 'bad-response', 'a truncated response with no entries')
-        throw new SyncProtocolError(`${peer} makes no progress`)
-      }
-      const top = new Map<string, number>()
-      for (const c of got) {
-        const a = toHex(c.signed.entry.author)
-        top.set(a, Math.max(top.get(a) ?? -1, c.signed.entry.seq))
-      }
-      // Ranges are served in order: the last author served may be partial, earlier ones are done.
-      const lastAuthor = toHex(got[got.length - 1]!.signed.entry.author)
-      const idx = batch.findIndex((q) => toHex(q.author) === lastAuthor)
-      const remaining = batch.slice(idx).map((q) => (toHex(q.author) === lastAuthor ? { ...q, from: top.get(lastAuthor)! + 1 } : q)).filter((q) => q.to >= q.from)
-      todo = [...remaining, ...todo.slice(batch.length)]
-    }
-    return out
-  }
-
-  /** The peer's whole heads summary (paged). */
-  async fetchHeads (peer: string): Promise<HeadsResponse> {
-    const heads: HeadInfo[] = []
-    let after: Uint8Array | undefined
-    let first: HeadsResponse | undefined
-    for (let page = 0; page < 1000; page++) {
-      const req: SyncRequest = after === undefined ? { op: 'heads', limit: SYNC_LIMITS.maxHeads } : { op: 'heads', after, limit: SYNC_LIMITS.maxHeads }
-      let r: HeadsResponse
-      try {
-        r = decodeHeadsResponse(await this.request(peer, req), this.protocol.maxResponseBytes)
-      } catch (err) {
-        if ((err as Error).name === 'SyncProtocolError') this.report(peer, 'bad-response', (err as Error).message)
-        throw err
-      }
-      first ??= r
-      heads.push(...r.heads)
-      if (!r.more || r.heads.length === 0) break
-      after = r.heads[r.heads.length - 1]!.author
-    }
-    return { genesis: first!.genesis, size: first!.size, heads, more: false }
-  }
-
   private async ingest (cands: Candidate[]): Promise<{ appended: number, deferred: Candidate[] }> {
-    const r = await this.ingestor.ingest([...this.deferred, ...cands])
+    // Mark before appending, so the announcer never mistakes a received entry for a local one.
+    const all = [...this.deferred, ...cands]
+    for (const c of all) this.received.add(c.signed.cid.toString())
+    const state = this.c.ledger.state
+    let r
+    try {
+      r = await this.ingestor.ingest(all)
+    } finally {
+      for (const c of all) if (!state.entries.has(c.signed.cid.toString())) this.received.delete(c.signed.cid.toString())
+    }
     this.deferred = r.deferred.length > this.options.maxDeferred ? r.deferred.slice(0, this.options.maxDeferred) : r.deferred
     // A fork: fetch the predecessor it chains on from the same peer; it surfaces the equivocation.
     const byPeer = new Map<string, CID[]>()
@@ -471,7 +376,7 @@ export class LedgerSync extends TypedEmitter<LedgerSyncEvents> {
     }
     let appended = r.appended
     for (const [peer, cids] of byPeer) {
-      const prevs = await this.fetchCids(peer, cids.slice(0, SYNC_LIMITS.maxCids)).catch(() => [])
+      const prevs = await this.client.fetchCids(peer, cids.slice(0, SYNC_LIMITS.maxCids)).catch(() => [])
       if (prevs.length > 0) appended += (await this.ingestor.ingest(prevs)).appended
     }
     return { appended, deferred: r.deferred }
@@ -497,7 +402,7 @@ export class LedgerSync extends TypedEmitter<LedgerSyncEvents> {
       this.report(peer, 'wrong-genesis', `genesis ${g.toString()} does not belong to network ${this.options.netId}`)
       throw new GenesisUnavailableError(`${peer} offered genesis ${g.toString()}, which is not this network's`)
     }
-    const got = await this.fetchCids(peer, [g])
+    const got = await this.client.fetchCids(peer, [g])
     if (got.length === 0) throw new GenesisUnavailableError(`${peer} did not serve the genesis ${g.toString()}`)
     const r = await this.ingest(got)
     if (this.c.ledger.state.genesisCid === null) throw new GenesisUnavailableError(`the genesis served by ${peer} did not verify`)
@@ -525,7 +430,7 @@ export class LedgerSync extends TypedEmitter<LedgerSyncEvents> {
     try {
       const state = this.c.ledger.state
       for (let w = 0; w < this.options.maxWindows && this.started; w++) {
-        const heads = await this.fetchHeads(peer)
+        const heads = await this.client.fetchHeads(peer)
         appended += await this.ensureGenesis(peer, heads)
         const missing = this.missingRanges(heads.heads)
         if (missing.ranges.length === 0 && missing.suspect.length === 0) {
@@ -533,8 +438,8 @@ export class LedgerSync extends TypedEmitter<LedgerSyncEvents> {
           return { peer, appended, complete: true }
         }
         const fetched = [
-          ...(missing.suspect.length > 0 ? await this.fetchCids(peer, missing.suspect) : []),
-          ...await this.fetchChain(peer, missing.ranges, this.options.windowEntries + missing.ranges.length)
+          ...(missing.suspect.length > 0 ? await this.client.fetchCids(peer, missing.suspect) : []),
+          ...await this.client.fetchChain(peer, missing.ranges, this.options.windowEntries + missing.ranges.length)
         ]
         const before = state.size
         const r = await this.ingest(fetched)
@@ -628,4 +533,3 @@ export function createLedgerSync (components: LedgerSyncComponents, options: Par
   return new LedgerSync(components, options)
 }
 
-export { authorBytes }

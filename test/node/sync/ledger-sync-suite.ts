@@ -109,6 +109,31 @@ export function ledgerSyncSuite (label: string, factory: PeerNetFactory, o: { se
       assert.equal(late.events.misbehaviour.length + lagging.events.misbehaviour.length, 0)
     })
 
+    it('an announcement far ahead of our chains (beyond maxChainGap) pulls the missing dependencies from the announcer', async () => {
+      const a = await peer('a', h.log, { catchUpOnStart: false, announce: 'local' })
+      const b = await peer('b', h.log.slice(0, 40), { catchUpOnStart: false, maxChainGap: 4 })
+      await waitFor(() => a.transport.topicPeers(networkProtocols(h.netId).topics.announce.name).includes(b.transport.self), 15_000, 'topic mesh')
+      await new Promise((resolve) => setTimeout(resolve, o.settleMs))
+      // b is ~27 rounds behind: the new round's entries need committees b cannot compute yet
+      const fresh = await appendRound(h)
+      for (const e of fresh) await a.ledger.append(e)
+      await waitFor(() => b.ledger.size === a.ledger.size, 30_000, 'b to pull the dependencies')
+      assert.ok(sameHeads(a.ledger.state, b.ledger.state))
+      assert.ok(b.events['catch-up'].some((r) => r.peer === a.transport.self), 'a pull from the announcer ran (catch-up on start and periodic catch-up are off)')
+      assert.equal(b.events.misbehaviour.length, 0)
+    })
+
+    it('periodic catch-up brings entries nobody announced (announce: own)', async () => {
+      const a = await peer('a', h.log, { catchUpOnStart: false })
+      const b = await peer('b', h.log, { catchUpOnStart: false, catchUpIntervalMs: 300 })
+      // entries authored by others, appended at a: a announces only its own, so only the periodic pull brings them
+      const fresh = await appendRound(h)
+      for (const e of fresh) await a.ledger.append(e)
+      assert.equal(a.events.announced.length, fresh.filter((e) => toHex(e.entry.author) === a.transport.self).length)
+      await waitFor(() => b.ledger.size === a.ledger.size, 20_000, 'periodic catch-up')
+      assert.ok(sameHeads(a.ledger.state, b.ledger.state))
+    })
+
     it('a restarted peer (same data dir, level store) catches up what it missed', async () => {
       const a = await peer('a', h.log, { catchUpOnStart: false })
       let b = await peer('b', h.log.slice(0, 150), { catchUpOnStart: false })
