@@ -369,7 +369,7 @@ export class RoundMachine {
     R.planSent = true
     const p = this.cfg.params
     const v = this.verdicts()
-    const plan = buildPlan(v, R.committee, R.seed, p.groupSize, p.threshold)
+    const plan = buildPlan(v, R.committee, this.cfg.seed, p.groupSize, p.threshold) // groups from the ROUND seed: a retry with the same admitted set re-forms the same groups, so no new sums are revealed
     if (plan.groups.length === 0) return // nothing to aggregate: the deadline will trigger a retry
     const msg = this.signed<PlanMsg>({ type: 'plan', r: this.cfg.round, k: R.k, from: this.self, dealers: v.dealers, groups: plan.groups, refused: plan.refused, blamed: plan.blamed })
     this.publish(TOPIC_PLAN, msg)

@@ -107,7 +107,7 @@ export interface Plan {
 
 /**
  * The leader's plan: admitted contributors cut into balanced random groups of
- * >= g (F's assignGroups, seeded by the retry's seed); per group the members
+ * >= g (F's assignGroups, seeded by the round seed s in every retry); per group the members
  * holding every member's share. A group whose common holders are fewer than t
  * loses its least-held contributors; a group that falls below g is dropped (its
  * sum would reveal too little aggregation).
