@@ -70,6 +70,8 @@ export interface LedgerSyncOptions {
   appendBatch: number
   /** a peer reported for misbehaviour is skipped by catch-up for this long (ms) */
   suspectMs: number
+  /** announcements handled at once; more are dropped (catch-up brings their entries) */
+  maxConcurrentAnnouncements: number
 }
 
 export const LEDGER_SYNC_DEFAULTS: Readonly<Omit<LedgerSyncOptions, 'netId'>> = Object.freeze({
@@ -86,7 +88,8 @@ export const LEDGER_SYNC_DEFAULTS: Readonly<Omit<LedgerSyncOptions, 'netId'>> = 
   maxDeferred: 50_000,
   maxChainGap: 1024,
   appendBatch: 256,
-  suspectMs: 60_000
+  suspectMs: 60_000,
+  maxConcurrentAnnouncements: 64
 })
 
 export type SyncMisbehaviourKind =
@@ -136,6 +139,7 @@ export function ledgerSyncConfig (options: Partial<LedgerSyncOptions> & Pick<Led
   int('maxChainGap', 1, 1_000_000)
   int('appendBatch', 1, 10_000)
   int('suspectMs', 0, 86_400_000)
+  int('maxConcurrentAnnouncements', 1, 100_000)
   if (c.announce !== 'own' && c.announce !== 'local') throw new InvalidParametersError(`announce must be 'own' or 'local', got ${String(c.announce)}`)
   if (typeof c.catchUpOnStart !== 'boolean') throw new InvalidParametersError('catchUpOnStart must be a boolean')
   if (c.genesisCid !== undefined && (typeof c.genesisCid !== 'string' || c.genesisCid.length > 128)) throw new InvalidParametersError('genesisCid must be a CID string')
@@ -165,6 +169,7 @@ export class LedgerSync extends TypedEmitter<LedgerSyncEvents> {
   private readonly tasks = new Set<Promise<unknown>>()
   private deferred: Candidate[] = []
   private rotation = 0
+  private handling = 0
   private readonly selfAuthor: string
 
   constructor (components: LedgerSyncComponents, options: Partial<LedgerSyncOptions> & Pick<LedgerSyncOptions, 'netId'>) {
@@ -206,7 +211,12 @@ export class LedgerSync extends TypedEmitter<LedgerSyncEvents> {
       maxResponseBytes: this.protocol.maxResponseBytes,
       timeoutMs: this.options.requestTimeoutMs
     })
-    this.unsubscribe = transport.subscribe(this.topic.name, async (m) => await this.validate(m), (m) => { this.track(this.onAnnouncement(m)) }, { maxBytes: this.topic.maxBytes })
+    this.unsubscribe = transport.subscribe(this.topic.name, async (m) => await this.validate(m), (m) => {
+      // Bounded work per burst of announcements; what is skipped, catch-up brings later.
+      if (this.handling >= this.options.maxConcurrentAnnouncements) return
+      this.handling++
+      this.track(this.onAnnouncement(m).finally(() => { this.handling-- }))
+    }, { maxBytes: this.topic.maxBytes })
     this.announcePos = this.c.ledger.size
     this.scheduleAnnounce()
     if (this.options.catchUpIntervalMs > 0) {
