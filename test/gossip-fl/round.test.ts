@@ -264,6 +264,43 @@ describe('round state machine: hostile inputs to one machine', function () {
     assert.deepEqual(receipt.entry.held.map(h => h.c), [contributor])
   })
 
+  it('survives replayed and mutated real traffic (fuzz): never throws, only typed misbehaviour', async () => {
+    // Record a real round's traffic, then replay it, mutated, into fresh machines of the same round.
+    const traffic: Array<{ from: string, payload: Uint8Array }> = []
+    const res = await simulate(base({ peers: 6, seed: 21, train: linearTrainer(6), observe: (_r, d) => { if (traffic.length < 3000) traffic.push({ from: d.from, payload: d.payload }) } }))
+    const rep = res.reports[0]!
+    assert.ok(traffic.length > 50)
+    const g = seededRng('fuzz')
+    const pick = <T>(a: readonly T[]): T => a[g.nextU32() % a.length]!
+    const errors = new Set<string>()
+    for (const target of [rep.committee[0]!, rep.committee[2]!, res.peerIds.find(p => !rep.committee.includes(p))!]) {
+      const i = res.peerIds.indexOf(target)
+      const keysRng = seededRng('tessera-sim/21')
+      const seeds = Array.from({ length: 6 }, () => { const w = new Uint32Array(8); keysRng.fillU32(w); return new Uint8Array(w.buffer) })
+      const m = new RoundMachine({
+        params: resolveRoundParams({ committeeSize: 5, threshold: 2, groupSize: 2, rule: 'mean', clipNorm: 4 }), round: 1,
+        seed: rep.checkpoint.body.prev, prevModel: new Float32Array(D), candidates: res.peerIds.map(p => ({ peer: p, weight: 1 })),
+        contributors: res.peerIds, startTime: 0, signer: signerFor(seeds[i]!), verify, rng: seededRng('fuzz-m')
+      })
+      assert.equal(m.self, target, 'the fuzzed machine plays the recorded peer\'s role')
+      m.start()
+      for (let n = 0; n < 600; n++) {
+        const t = pick(traffic)
+        let b = Uint8Array.from(t.payload)
+        const op = g.nextU32() % 4
+        if (op === 1 && b.length > 0) b[g.nextU32() % b.length] ^= 1 << (g.nextU32() % 8)
+        if (op === 2) b = b.subarray(0, g.nextU32() % (b.length + 1))
+        const from = op === 3 ? pick(res.peerIds) : t.from
+        const outs = m.step({ kind: 'message', from, payload: b })
+        for (const o of outs) if (o.kind === 'misbehaviour') errors.add(o.error)
+        if (n % 100 === 99) m.step({ kind: 'tick', now: n * 200 })
+      }
+    }
+    const typed = ['MessageDecodeError', 'MessageTooLargeError', 'WrongRoundError', 'DuplicateMessageError', 'UnauthorizedSenderError', 'BadSignatureError', 'ProtocolViolationError']
+    for (const e of errors) assert.ok(typed.includes(e), e)
+    assert.ok(errors.has('MessageDecodeError') && errors.has('DuplicateMessageError'))
+  })
+
   it('rejects host errors with a typed error (wrong update length, NaN, step before start)', () => {
     assert.throws(() => machine().step({ kind: 'tick', now: 1 }), (e: Error) => e.name === 'RoundStateError')
     const m = machine()
