@@ -69,7 +69,7 @@ export const DEFAULT_ROUND_PARAMS: Readonly<RoundParams> = Object.freeze({
   clipNorm: 1,
   noiseMultiplier: 0,
   noiseDropTolerance: 0,
-  rule: 'coordinate-median',
+  rule: 'centered-clipping',
   ruleParams: {},
   serverLr: 1,
   deadlines: DEFAULT_DEADLINES,
