@@ -52,16 +52,26 @@ export function loadMnist(split: 'train' | 'test'): Promise<Dataset> {
 
 /** Fashion-MNIST from the fashion-mnist package (see fashion-mnist.ts for the split). */
 export function loadFashionMnist(split: 'train' | 'test'): Promise<Dataset> {
-  return cached(`fashion-mnist/${split}`, async () => {
-    const dir = path.join(packageDir('fashion-mnist', 'package.json'), 'src', 'clothes')
-    const rows: unknown[] = []
-    for (let c = 0; c < 10; c++) {
-      const json = JSON.parse(await readFile(path.join(dir, `${c}.json`), 'utf8')) as { data?: unknown }
-      if (json === null || typeof json !== 'object' || !Array.isArray(json.data)) throw new DatasetError(`fashion-mnist class ${c}: no data array`)
-      rows.push(json.data)
-    }
-    return fashionFromClassRows(rows, split)
-  })
+  return cached(`fashion-mnist/${split}`, async () => (await fashionBoth())[split])
+}
+
+// The JSON holds both splits; parse it once (about 150 MB of text) and build both.
+let fashionPromise: Promise<{ train: Dataset, test: Dataset }> | undefined
+function fashionBoth(): Promise<{ train: Dataset, test: Dataset }> {
+  if (fashionPromise === undefined) {
+    fashionPromise = (async () => {
+      const dir = path.join(packageDir('fashion-mnist', 'package.json'), 'src', 'clothes')
+      const rows: unknown[] = []
+      for (let c = 0; c < 10; c++) {
+        const json = JSON.parse(await readFile(path.join(dir, `${c}.json`), 'utf8')) as { data?: unknown }
+        if (json === null || typeof json !== 'object' || !Array.isArray(json.data)) throw new DatasetError(`fashion-mnist class ${c}: no data array`)
+        rows.push(json.data)
+      }
+      return { train: fashionFromClassRows(rows, 'train'), test: fashionFromClassRows(rows, 'test') }
+    })()
+    fashionPromise.catch(() => { fashionPromise = undefined })
+  }
+  return fashionPromise
 }
 
 /** A user's CSV file (see csv.ts for the format). */
