@@ -176,6 +176,8 @@ export class Ingestor {
     const other = c.signed.cid.toString()
     if (storedCid === undefined || storedCid === other) return
     if (state.isExcluded(author)) return
+    // Two geneses by one author are two networks, not equivocation within one.
+    if (c.signed.entry.type === 'genesis' || c.signed.entry.seq === 0 && author === state.genesisAuthor) return
     try {
       await verifySignatures(c.signed, state.genesisCid, this.ledger.verifier)
     } catch (err) {

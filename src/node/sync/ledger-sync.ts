@@ -313,6 +313,7 @@ export class LedgerSync extends TypedEmitter<LedgerSyncEvents> {
       this.report(m.from, 'bad-announcement', `envelope: ${(err as Error).message}`, a.cid.toString())
       return Validation.Reject
     }
+    if (signed.entry.type === 'genesis') return signed.cid.equals(state.genesisCid) ? Validation.Accept : Validation.Ignore
     if (!signed.cid.equals(a.cid) || !bytesEqual(signed.entry.author, a.author) || signed.entry.seq !== a.seq) {
       this.report(m.from, 'bad-announcement', 'the envelope does not match the announced cid, author and seq', a.cid.toString())
       return Validation.Reject
@@ -324,7 +325,7 @@ export class LedgerSync extends TypedEmitter<LedgerSyncEvents> {
       if (stored !== undefined && bytesEqual(stored, a.env)) return Validation.Accept
     }
     try {
-      await verifySignatures(signed, signed.entry.type === 'genesis' ? null : state.genesisCid, this.c.ledger.verifier)
+      await verifySignatures(signed, state.genesisCid, this.c.ledger.verifier)
     } catch (err) {
       this.report(m.from, 'invalid-entry', (err as LedgerVerificationError).message, a.cid.toString())
       return Validation.Reject

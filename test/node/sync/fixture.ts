@@ -42,12 +42,12 @@ export interface History {
 }
 
 /** Genesis, one join per peer, then `rounds` honest rounds (each peer contributes). */
-export async function buildHistory (o: { founders?: number, peers?: number, rounds: number, label?: string }): Promise<History> {
+export async function buildHistory (o: { founders?: number, peers?: number, rounds: number, label?: string, networkId?: string }): Promise<History> {
   const label = o.label ?? 'net'
   const founders = Array.from({ length: o.founders ?? 3 }, (_, i) => signerOf(`${label}/founder/${i}`))
   const peers = Array.from({ length: o.peers ?? 6 }, (_, i) => signerOf(`${label}/peer/${i}`))
   const charter = makeCharter({
-    networkId: `sync-test-${label}`,
+    networkId: o.networkId ?? `sync-test-${label}`,
     committee: { m: 3, t: 2, g: 2 },
     admission: { mode: 'open', founders: founders.map((f) => f.publicKey) },
     reputation: { rampRounds: 0 }

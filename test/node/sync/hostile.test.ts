@@ -88,6 +88,24 @@ describe('sync under hostile peers (in-memory network)', function () {
     assert.equal(victim.ledger.size, h.log.length, 'nothing stored')
   })
 
+  it('ignores another network\'s genesis by the same author (no report, no equivocation proof)', async () => {
+    const victim = await syncPeer('victim2')
+    const attacker = await transport('attacker2')
+    const topic = networkProtocols(h.netId).topics.announce
+    attacker.subscribe(topic.name, () => 'accept', () => {}, { maxBytes: topic.maxBytes })
+    const otherNet = await buildHistory({ rounds: 0, label: 'hostile', networkId: 'another-charter' }) // same founders, other charter: another genesis
+    assert.notEqual(otherNet.genesisCid, h.genesisCid)
+    const g = otherNet.log[0]!
+    let proofs = 0
+    victim.sync.on('equivocation', () => { proofs++ })
+    await attacker.publish(topic.name, encodeAnnouncement({ cid: g.cid, author: g.entry.author, seq: 0, env: g.envelope }))
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    assert.equal(victim.mis.length, 0)
+    assert.equal(proofs, 0)
+    assert.equal(victim.ledger.state.isExcluded(toHex(g.entry.author)), false)
+    assert.equal(victim.ledger.size, h.log.length)
+  })
+
   it('reports a server that answers with entries nobody asked for, or with another network\'s genesis', async () => {
     const client = await syncPeer('client2', [])
     const liar = await transport('liar')
