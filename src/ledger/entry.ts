@@ -175,8 +175,31 @@ export function decodeEnvelope(envelope: Uint8Array): SignedEntry {
   const entry = parseEntry(raw)
   // parseEntry admits no unknown field, so re-encoding the decoded value is re-encoding the entry.
   if (!bytesEqual(dagCbor.encode(raw), bytes)) throw new LedgerVerificationError('malformed', 'entry bytes are not in canonical DAG-CBOR form')
-  if (!bytesEqual(encodeEnvelope(bytes, sig), envelope)) throw new LedgerVerificationError('malformed', 'envelope is not in canonical DAG-CBOR form')
+  if (!isCanonicalEnvelope(envelope, bytes.length)) throw new LedgerVerificationError('malformed', 'envelope is not in canonical DAG-CBOR form')
   return { entry, bytes, cid: cidOf(bytes), sig, envelope }
+}
+
+// The canonical envelope is map(2) { "sig": bytes(64), "entry": bytes(n) } (DAG-CBOR
+// sorts keys length-first): a fixed layout, checked in place without re-encoding.
+const ENV_HEAD = Uint8Array.from([0xa2, 0x63, 0x73, 0x69, 0x67, 0x58, 0x40])
+const ENV_ENTRY_KEY = Uint8Array.from([0x65, 0x65, 0x6e, 0x74, 0x72, 0x79])
+
+function bytesHeader(n: number): number[] {
+  if (n < 24) return [0x40 | n]
+  if (n < 0x100) return [0x58, n]
+  if (n < 0x10000) return [0x59, n >>> 8, n & 0xff]
+  return [0x5a, n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]
+}
+
+function isCanonicalEnvelope(env: Uint8Array, entryLength: number): boolean {
+  const hdr = bytesHeader(entryLength)
+  if (env.length !== ENV_HEAD.length + 64 + ENV_ENTRY_KEY.length + hdr.length + entryLength) return false
+  for (let i = 0; i < ENV_HEAD.length; i++) if (env[i] !== ENV_HEAD[i]) return false
+  const k = ENV_HEAD.length + 64
+  for (let i = 0; i < ENV_ENTRY_KEY.length; i++) if (env[k + i] !== ENV_ENTRY_KEY[i]) return false
+  const h = k + ENV_ENTRY_KEY.length
+  for (let i = 0; i < hdr.length; i++) if (env[h + i] !== hdr[i]) return false
+  return true
 }
 
 const key32 = (v: unknown, p: string): Uint8Array => s.bytes(v, p, 32)

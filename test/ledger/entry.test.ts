@@ -101,6 +101,23 @@ describe('ledger/entry', () => {
     assert.throws(() => decodeEnvelope('x' as unknown as Uint8Array), isMalformed)
   })
 
+  it('envelopes of every length class decode; a non-canonical envelope layout is malformed', async () => {
+    const g = await makeGenesis(alice, defaultCharter())
+    for (const n of [0, 20, 100, 200, 65_000, 65_600]) {
+      const opening = { scheme: 'trigger-set', key: new Uint8Array(Math.min(n, 65_000)), message: new Uint8Array(n - Math.min(n, 65_000) + 1), salt: utf8('s') }
+      const e = await signEntry(alice, { type: 'dispute', seq: 1, prev: g.cid, body: { registration: g.cid, opening, suspectModelHash: sha256(utf8('x')) } }, g.cid)
+      assert.deepEqual(decodeEnvelope(e.envelope).bytes, e.bytes)
+    }
+    // The same fields with the keys in non-canonical order ("entry" before "sig").
+    const n = g.bytes.length
+    const hdr = n < 256 ? [0x58, n] : [0x59, n >> 8, n & 0xff]
+    const swapped = concatBytes(new Uint8Array([0xa2, 0x65, ...utf8('entry'), ...hdr]), g.bytes, new Uint8Array([0x63, ...utf8('sig'), 0x58, 0x40]), g.sig)
+    assert.throws(() => decodeEnvelope(swapped), isMalformed)
+    // A non-minimal length header for the entry bytes.
+    const long = concatBytes(new Uint8Array([0xa2, 0x63, ...utf8('sig'), 0x58, 0x40]), g.sig, new Uint8Array([0x65, ...utf8('entry'), 0x5a, 0, 0, n >> 8, n & 0xff]), g.bytes)
+    assert.throws(() => decodeEnvelope(long), isMalformed)
+  })
+
   it('fuzz: random bytes and corrupted envelopes give a typed error or a different valid entry, never a crash', async () => {
     const g = await makeGenesis(alice, defaultCharter())
     fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (b) => {
