@@ -119,7 +119,8 @@ export function ledgerSyncSuite (label: string, factory: PeerNetFactory, o: { se
       for (const e of fresh) await a.ledger.append(e)
       await waitFor(() => b.ledger.size === a.ledger.size, 30_000, 'b to pull the dependencies')
       assert.ok(sameHeads(a.ledger.state, b.ledger.state))
-      assert.ok(b.events['catch-up'].some((r) => r.peer === a.transport.self), 'a pull from the announcer ran (catch-up on start and periodic catch-up are off)')
+      // the pull that brought them ends with a catch-up event (catch-up on start and periodic catch-up are off)
+      await waitFor(() => b.events['catch-up'].some((r) => r.peer === a.transport.self && r.complete), 10_000, 'the pull from the announcer to finish')
       assert.equal(b.events.misbehaviour.length, 0)
     })
 
