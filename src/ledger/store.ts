@@ -58,6 +58,8 @@ export interface StoreOpenOptions {
   onCorruption?: 'throw' | 'report'
   /** Signatures checked concurrently while re-verifying (default 256). */
   verifyBatch?: number
+  /** Create an empty store when there is none (default true; inspection tools pass false). */
+  createIfMissing?: boolean
 }
 
 export interface EntryFilter { type?: EntryType, author?: string, round?: number }
@@ -80,7 +82,7 @@ export class LedgerStore {
   static async open(opts: StoreOpenOptions): Promise<LedgerStore> {
     const db = opts.db ?? new Level<string, Uint8Array>(required(opts.location), { keyEncoding: 'utf8', valueEncoding: 'view' })
     try {
-      await db.open()
+      await db.open({ createIfMissing: opts.createIfMissing ?? true })
     } catch (err) {
       throw new LedgerStoreError(`cannot open ledger store: ${(err as Error).message}`, { cause: err })
     }

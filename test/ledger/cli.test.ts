@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -82,6 +82,13 @@ describe('tessera ledger (CLI)', function () {
       assert.match(r.err.join('\n'), /InvalidParametersError/)
     }
     assert.equal((await cli('ledger', 'frobnicate')).code, 2)
+    // An existing directory that holds no ledger: a typed error, and nothing is created in it.
+    const empty = await mkdtemp(join(tmpdir(), 'tessera-cli-empty-'))
+    const r = await cli('ledger', 'verify', '--dir', empty)
+    assert.equal(r.code, 1)
+    assert.match(r.err.join('\n'), /InvalidParametersError: .*holds no ledger store/)
+    assert.deepEqual(await readdir(empty), [])
+    await rm(empty, { recursive: true, force: true })
   })
 
   it('verify reports a damaged store: the first problem and the lost range, exit 1 (through the real binary)', async () => {

@@ -84,7 +84,10 @@ export async function run(argv: string[]): Promise<number> {
   if (typeof dir !== 'string' || dir === '') throw new InvalidParametersError('--dir is required')
   const { existsSync } = await import('node:fs')
   if (!existsSync(dir)) throw new InvalidParametersError(`--dir ${dir} does not exist`)
-  const store = await LedgerStore.open({ location: dir, verifier: pickVerifier(values.verifier as string | undefined), onCorruption: 'report' })
+  // LevelDB always has a CURRENT file; checking first keeps the tool from writing into a wrong directory.
+  const { join } = await import('node:path')
+  if (!existsSync(join(dir, 'CURRENT'))) throw new InvalidParametersError(`--dir ${dir} holds no ledger store (no LevelDB CURRENT file)`)
+  const store = await LedgerStore.open({ location: dir, verifier: pickVerifier(values.verifier as string | undefined), onCorruption: 'report', createIfMissing: false })
   try {
     return sub === 'verify' ? verify(store, dir, values.json === true) : await show(store, values)
   } finally {
