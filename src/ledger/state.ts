@@ -511,7 +511,10 @@ export class LedgerState {
     for (const [member, r] of rec!.receipts) {
       if (!committee.includes(member) || !covered({ author: member, seq: r.seq })) continue
       delivered[member] = r.contributors.length
-      for (const c of r.contributors) delivered[c] = (delivered[c] ?? 0) + 1
+      // Only peers whose admission this checkpoint covers may appear in evidence
+      // (src/reputation refuses others): an acknowledged contributor the checkpoint
+      // does not cover earns nothing here, rather than poisoning every later round.
+      for (const c of r.contributors) if (memberNow(c)) delivered[c] = (delivered[c] ?? 0) + 1
     }
     const far = new Set<string>()
     for (const j of b.farGroups) for (const p of groups[j]!) far.add(p)

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { sha256 } from '@noble/hashes/sha2.js'
-import { selectCommittee } from '../../src/gossip-fl/committee.ts'
+import { assignGroups, selectCommittee } from '../../src/gossip-fl/committee.ts'
 import { committeeCandidates, computeReputation } from '../../src/reputation/index.ts'
-import { toHex, utf8 } from '../../src/ledger/bytes.ts'
+import { fromHex, toHex, utf8 } from '../../src/ledger/bytes.ts'
 import { cosignCheckpoint, makeCheckpoint, makeEntry, makeEquivocationProof, makeGenesis } from '../../src/ledger/author.ts'
 import { defaultCharter } from '../../src/ledger/charter.ts'
 import { signEntry, watermarkCommitment, type CheckpointCore, type SignedEntry } from '../../src/ledger/entry.ts'
@@ -230,6 +230,34 @@ describe('ledger/state: verification rules', () => {
     const c3 = state.committee(3, 0)
     const core3 = { ...r2.core, round: 3, prev: state.checkpointCid(2)!, groups: [], heads: state.heads() }
     await rejects(net, cp(core3, net.byHex.get(c3[0]!)!, c3.slice(1)), 'reference')
+  })
+
+  it('a contributor whose admission the checkpoint does not cover leaves no evidence, and later committees still draw', async () => {
+    const net = await makeNet({ peers: 4, m: 3, t: 2, g: 2 })
+    const { state } = net
+    const late = signerOf(40)
+    net.byHex.set(toHex(late.publicKey), late)
+    await accept(state, await makeEntry(state, late, 'join', {}))
+    const committee = state.committee(1, 0)
+    const contribs: SignedEntry[] = []
+    for (const p of [...net.peers, late]) {
+      const e = await makeEntry(state, p, 'contribution', { round: 1, retry: 0, commitments: committee.map((m) => h(`${m}/${toHex(p.publicKey)}`)) })
+      await accept(state, e); contribs.push(e)
+    }
+    for (const m of committee) await accept(state, await makeEntry(state, net.byHex.get(m)!, 'receipt', { round: 1, retry: 0, acks: contribs.map((c) => c.cid) }))
+    const planned = net.peers.map((p) => toHex(p.publicKey))
+    const groups = assignGroups(state.seed(1, 0), planned, 2).map((g) => g.map((x) => fromHex(x)!))
+    const leader = net.byHex.get(committee[0]!)!
+    await accept(state, await makeEntry(state, leader, 'plan', { round: 1, retry: 0, groups }))
+    const heads = state.heads().filter((hd) => toHex(hd.author) !== toHex(late.publicKey))
+    const core = { round: 1, retry: 0, prev: state.genesisCid!, modelHash: h('m1'), groups, groupSumsHash: h('s1'), blame: [], refused: [], farGroups: [], heads }
+    const cos = await Promise.all(committee.slice(1).map((m) => cosignCheckpoint(net.byHex.get(m)!, core, state.genesisCid!)))
+    await accept(state, await makeCheckpoint(state, leader, core, cos))
+    assert.equal(roundEvidence(state)[0]!.delivered[toHex(late.publicKey)], undefined)
+    assert.equal(committeeForRound(state, 2, 0).length, 3)
+    await runRound(net)
+    assert.equal(state.lastRound, 2)
+    assert.equal(memberInfo(state, 2).find((m) => m.peer === toHex(late.publicKey))?.joinedRound, 2)
   })
 
   it('committees need t eligible candidates', async () => {
