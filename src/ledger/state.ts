@@ -521,7 +521,7 @@ export class LedgerState {
     const evidence: RoundEvidence = {
       round: b.round,
       committee: [...committee],
-      contributors: plan.groups.flat(),
+      contributors: plan.groups.flat().filter(memberNow),
       delivered,
       blamed,
       missed: committee.filter((p) => !signers.has(p)),
