@@ -76,7 +76,13 @@ function fashionBoth(): Promise<{ train: Dataset, test: Dataset }> {
 
 /** A user's CSV file (see csv.ts for the format). */
 export async function loadCsvFile(file: string, options: CsvOptions = {}): Promise<Dataset> {
-  return parseCsv(await readFile(file, 'utf8'), options)
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (err) {
+    throw new DatasetError(`cannot read ${file}: ${(err as Error).message}`, { cause: err })
+  }
+  return parseCsv(text, options)
 }
 
 /** The whole dataset a spec names (before partitioning). */

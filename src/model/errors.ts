@@ -22,8 +22,8 @@ export class CsvFormatError extends TesseraError {
 
 /** A dataset whose arrays disagree with its declared shape or classes. */
 export class DatasetError extends TesseraError {
-  constructor(message: string) {
-    super(message)
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
     this.name = 'DatasetError'
   }
 }

@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
+import { mkdtemp, writeFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 import { parseCsv } from '../../src/model/csv.ts'
+import { loadDataSpec } from '../../src/model/data-node.ts'
 
 describe('model/csv: users\' own data', () => {
   it('parses a header, label column by name, delimiters and scale', () => {
@@ -40,6 +44,23 @@ describe('model/csv: users\' own data', () => {
       assert.throws(() => parseCsv(text, opts), { name: 'CsvFormatError' })
     })
   }
+
+  it('loadDataSpec reads a CSV file and partitions it (csv:path=...,label=last,partition=i/n)', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'tessera-csv-'))
+    try {
+      const file = path.join(dir, 'data.csv')
+      const rows = Array.from({ length: 40 }, (_, i) => `${i},${2 * i},${i % 3}`)
+      await writeFile(file, 'a,b,label\n' + rows.join('\n'))
+      const parts = await Promise.all([0, 1, 2].map((i) => loadDataSpec(`csv:path=${file},label=last,scale=10,partition=${i}/3,seed=s`)))
+      assert.deepEqual(parts.map((p) => p.n), [14, 13, 13])
+      const firsts = parts.flatMap((p) => Array.from({ length: p.n }, (_, k) => Math.round(p.x[2 * k]! * 10))).sort((a, b) => a - b)
+      assert.deepEqual(firsts, Array.from({ length: 40 }, (_, i) => i))
+      for (const p of parts) for (let k = 0; k < p.n; k++) assert.equal(p.y[k], Math.round(p.x[2 * k]! * 10) % 3)
+      await assert.rejects(loadDataSpec(`csv:path=${path.join(dir, 'missing.csv')}`), { name: 'DatasetError' })
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
 
   it('random text gives a Dataset or a CsvFormatError, nothing else (property)', () => {
     fc.assert(fc.property(fc.string({ maxLength: 80 }), (s) => {
