@@ -43,6 +43,8 @@ export interface FastConfig extends Omit<SimConfig, 'observe' | 'maxStepsPerRoun
   /** false: the undefended baseline (no clip, no norm check, no fixed point). Default true. */
   normCheck?: boolean
   onRound?: (r: FastRoundReport) => void
+  /** Keep every round's report (and model) in the result; false keeps only the last (long runs). Default true. */
+  keepReports?: boolean
 }
 
 export interface FastRoundReport {
@@ -104,7 +106,7 @@ export async function fastSimulate(cfg: FastConfig): Promise<FastResult> {
   const fixed = fixedPointPlan(params, dim)
   const rule = { name: params.rule, params: params.ruleParams }
 
-  let model = Float32Array.from(cfg.initialModel)
+  let model: Float32Array = Float32Array.from(cfg.initialModel)
   let ruleState: RuleState | undefined
   let prev = seed32(childRng(String(cfg.seed), 'genesis'))
   const reports: FastRoundReport[] = []
@@ -130,6 +132,7 @@ export async function fastSimulate(cfg: FastConfig): Promise<FastResult> {
       ? protocolRound(r)
       : undefendedRound(r)
     if (cfg.evaluate !== undefined) report.accuracy = await cfg.evaluate(model)
+    if (cfg.keepReports === false) reports.length = 0
     reports.push(report)
     cfg.onRound?.(report)
 

@@ -1,0 +1,161 @@
+/**
+ * One experiment of the researchers' harness (issue #5): defaults, merge,
+ * validate (house style 7). Pure: no I/O, so the same config object runs from
+ * the CLI, a matrix, a test or a browser page.
+ */
+import { InvalidParametersError } from '../../util/errors.ts'
+import { ATTACKS } from '../sim/attacks.ts'
+import { ruleNames } from '../round/rules.ts'
+import type { Arch } from '../../model/spec.ts'
+import type { PartitionOptions } from '../../model/partition.ts'
+
+/** Update-side attacks crafted from the round's updates (model replacement and free riding need inputs the harness does not model). */
+export const UPDATE_ATTACKS: readonly string[] = ATTACKS.filter(a => a !== 'model-replacement' && a !== 'free-riding')
+/** Data-side: the Byzantine peers train honestly on reversed labels (y -> 9 - y). */
+export const DATA_ATTACKS = ['label-flip'] as const
+/**
+ * Committee-side, through H's fault hooks (full protocol only): members sending
+ * wrong partial sums, members withholding theirs (silent after their receipt),
+ * and a censoring leader (silent from the start: no plan, the round retries
+ * with a new committee).
+ */
+export const COMMITTEE_ATTACKS = ['wrong-partials', 'withhold-partials', 'censoring-leader'] as const
+export const ALL_ATTACKS: readonly string[] = ['none', ...UPDATE_ATTACKS, ...DATA_ATTACKS, ...COMMITTEE_ATTACKS]
+
+export type Engine = 'fast' | 'full' | 'libp2p'
+
+export interface ExperimentConfig {
+  /** A short label for tables and plots (default: derived). */
+  label?: string
+  dataset: 'mnist' | 'fashion-mnist'
+  /** iid | dirichlet:ALPHA | shards:K */
+  partition: string
+  model: Arch
+  peers: number
+  /** Byzantine peers (the last ones); with a committee-side attack, the number of misbehaving committee members. */
+  byzantine: number
+  attack: string
+  rounds: number
+  /** Local SGD steps per round (batch `batchSize`); `localEpochs` > 0 overrides it. */
+  localSteps: number
+  localEpochs: number
+  batchSize: number
+  lr: number
+  /** Worker momentum (Karimireddy, He, Jaggi, ICLR 2022): a peer sends m = beta m + (1 - beta) update. */
+  momentum: number
+  committee: number
+  threshold: number
+  group: number
+  rule: string
+  ruleParams: Record<string, unknown>
+  normCheck: boolean
+  /** Clip norm C of an update (the norm check's bound). */
+  clip: number
+  /** Update-level noise multiplier z of each group sum. */
+  noise: number
+  /** Record-level DP-SGD per peer: per-example clip and noise multiplier; undefined = off. */
+  dpSgd?: { clip: number, noiseMultiplier: number }
+  seed: string
+  /** Evaluate every k rounds (and always at the last round). */
+  evalEvery: number
+  /** Test examples evaluated (the first N of the test split). */
+  testExamples: number
+  /** Use only the first N training examples (0 = all): CI-sized runs. */
+  trainExamples: number
+  engine: Engine
+}
+
+export const DEFAULTS: Readonly<ExperimentConfig> = Object.freeze({
+  dataset: 'mnist',
+  partition: 'dirichlet:0.5',
+  model: 'mlp',
+  peers: 25,
+  byzantine: 0,
+  attack: 'none',
+  rounds: 100,
+  localSteps: 1,
+  localEpochs: 0,
+  batchSize: 32,
+  lr: 0.1,
+  momentum: 0.9,
+  committee: 5,
+  threshold: 2,
+  group: 2,
+  rule: 'centered-clipping',
+  ruleParams: {},
+  normCheck: true,
+  clip: 0.5,
+  noise: 0,
+  seed: '1',
+  evalEvery: 10,
+  testExamples: 10000,
+  trainExamples: 0,
+  engine: 'fast'
+}) as Readonly<ExperimentConfig>
+
+export function parsePartition(s: string): PartitionOptions {
+  const [scheme, arg] = s.split(':')
+  if (scheme === 'iid' && arg === undefined) return { scheme: 'iid' }
+  if (scheme === 'dirichlet') {
+    const alpha = Number(arg ?? '0.5')
+    if (!(alpha > 0) || !Number.isFinite(alpha)) throw new InvalidParametersError(`partition '${s}': alpha must be > 0`)
+    return { scheme: 'dirichlet', alpha, minSize: 32 }
+  }
+  if (scheme === 'shards') {
+    const k = Number(arg ?? '2')
+    if (!Number.isInteger(k) || k < 1) throw new InvalidParametersError(`partition '${s}': shards per peer must be an integer >= 1`)
+    return { scheme: 'shards', shardsPerPart: k }
+  }
+  throw new InvalidParametersError(`partition must be iid, dirichlet:ALPHA or shards:K, got '${s}'`)
+}
+
+/** Defaults, then merge, then validate; throws InvalidParametersError naming the bad field. */
+export function resolveExperiment(partial: Partial<ExperimentConfig>): ExperimentConfig {
+  const c: ExperimentConfig = { ...DEFAULTS, ...Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined)) } as ExperimentConfig
+  const bad = (m: string): never => { throw new InvalidParametersError(m) }
+  const int = (name: keyof ExperimentConfig, lo: number, hi: number): void => {
+    const v = c[name] as unknown
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) bad(`${name} must be an integer in [${lo}, ${hi}], got ${String(v)}`)
+  }
+  const num = (name: keyof ExperimentConfig, lo: number, hi: number, openLo = false): void => {
+    const v = c[name] as unknown
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < lo || v > hi || (openLo && v === lo)) bad(`${name} must be a number in ${openLo ? '(' : '['}${lo}, ${hi}], got ${String(v)}`)
+  }
+  if (c.dataset !== 'mnist' && c.dataset !== 'fashion-mnist') bad(`dataset must be mnist or fashion-mnist, got '${String(c.dataset)}'`)
+  parsePartition(c.partition)
+  if (!['softmax', 'mlp', 'cnn'].includes(c.model)) bad(`model must be softmax, mlp or cnn, got '${String(c.model)}'`)
+  int('peers', 2, 1000)
+  int('byzantine', 0, c.peers - 1)
+  if (!ALL_ATTACKS.includes(c.attack)) bad(`attack must be one of ${ALL_ATTACKS.join(', ')}, got '${c.attack}'`)
+  if (c.attack !== 'none' && c.byzantine === 0) bad(`attack '${c.attack}' needs --byzantine > 0`)
+  int('rounds', 1, 100_000)
+  int('localSteps', 1, 1_000_000)
+  num('localEpochs', 0, 1000)
+  int('batchSize', 1, 65536)
+  num('lr', 0, 100, true)
+  num('momentum', 0, 0.999)
+  int('committee', 1, 256)
+  int('threshold', 1, c.committee)
+  int('group', 1, c.peers)
+  if (!ruleNames().includes(c.rule)) bad(`rule must be one of ${ruleNames().join(', ')}, got '${c.rule}'`)
+  if (c.ruleParams === null || typeof c.ruleParams !== 'object') bad('ruleParams must be an object')
+  if (typeof c.normCheck !== 'boolean') bad('normCheck must be a boolean')
+  num('clip', 0, 1e6, true)
+  num('noise', 0, 1e3)
+  if (c.dpSgd !== undefined && (!(c.dpSgd.clip > 0) || !(c.dpSgd.noiseMultiplier >= 0))) bad('dpSgd needs clip > 0 and noiseMultiplier >= 0')
+  int('evalEvery', 1, 100_000)
+  int('testExamples', 1, 1_000_000)
+  int('trainExamples', 0, 10_000_000)
+  if (!['fast', 'full', 'libp2p'].includes(c.engine)) bad(`engine must be fast, full or libp2p, got '${String(c.engine)}'`)
+  const committeeSide = (COMMITTEE_ATTACKS as readonly string[]).includes(c.attack)
+  if (committeeSide && c.engine === 'fast') bad(`attack '${c.attack}' is committee-side: it needs --engine full`)
+  if (committeeSide && c.byzantine > c.committee) bad(`attack '${c.attack}': at most --committee members can misbehave`)
+  if (!c.normCheck && c.engine !== 'fast') bad('--norm-check off exists only on the fast engine (the protocol always checks norms)')
+  return c
+}
+
+/** A label for a run: what varies in a matrix. */
+export function defaultLabel(c: ExperimentConfig): string {
+  const defence = !c.normCheck ? 'undefended mean' : `${c.rule} g=${c.group}`
+  return `${defence} | ${c.attack === 'none' ? 'no attack' : c.attack}`
+}
