@@ -45,12 +45,14 @@ export function robustnessMatrix(o: MatrixOptions = {}): Array<Partial<Experimen
   const clip = base.clip ?? 0.4
   const f = base.byzantine ?? 5
   const attacks = o.attacks ?? ROBUSTNESS_ATTACKS
-  const rules = o.rules ?? ROBUST_RULES
+  // 'undefended' in an explicit rules list asks for the undefended row; the default list has it.
+  const withUndefended = o.rules === undefined || o.rules.includes('undefended')
+  const rules = (o.rules ?? ROBUST_RULES).filter(r => r !== 'undefended')
   const groups = o.groups ?? [1, 2, 3]
   const out: Array<Partial<ExperimentConfig>> = []
   for (const attack of attacks) {
     const byz = attack === 'none' ? 0 : base.byzantine
-    out.push({ ...base, attack, byzantine: byz, rule: 'mean', group: 1, normCheck: false, label: `undefended mean | ${attack}` })
+    if (withUndefended) out.push({ ...base, attack, byzantine: byz, rule: 'mean', group: 1, normCheck: false, label: `undefended mean | ${attack}` })
     for (const g of groups) {
       for (const rule of rules) {
         const label = rule === 'mean' && g === 1 ? `norm check only | ${attack}` : `${rule} g=${g} | ${attack}`
