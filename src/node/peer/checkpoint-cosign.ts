@@ -63,6 +63,8 @@ export class CheckpointCosign {
   /** round -> hash of the one core I signed */
   private readonly signed = new Map<number, string>()
   private readonly waiters = new Set<() => void>()
+  /** why members refused the last proposal (logs) */
+  lastRefusals: string[] = []
 
   constructor (c: CheckpointCosignComponents, o: CheckpointCosignOptions) {
     this.c = c
@@ -160,6 +162,7 @@ export class CheckpointCosign {
       return { signer: peerIdBytes(p), sig: o.sig }
     }))
     const cosigs = results.filter((r): r is PromiseFulfilledResult<Cosignature> => r.status === 'fulfilled').map(r => r.value)
+    this.lastRefusals = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map(r => `${(r.reason as Error).name}: ${(r.reason as Error).message}`)
     if (cosigs.length + 1 < quorum) return undefined
     if (this.c.ledger.state.lastRound >= body.round) return undefined
     const e = await this.c.writer.write('checkpoint', { ...core, cosigs }, ts)

@@ -74,7 +74,8 @@ export class LedgerWriter {
           return undefined
       }
     } catch (err) {
-      this.record(`${e.type}: ${(err as Error).name}: ${(err as Error).message}`)
+      const extra = e.type === 'plan' ? ` (plan groups ${e.groups.map(g => g.members.length).join('+')}, refused ${e.refused.map(r => `${r.peer.slice(0, 6)}:${r.reason}`).join(',') || 'none'})` : ''
+      this.record(`${e.type}: ${(err as Error).name}: ${(err as Error).message}${extra}`)
       return undefined
     }
   }

@@ -87,8 +87,8 @@ export interface PeerOptions {
   bootstrap: string[]
   /** stop after the checkpoint of this round (default: run until stopped) */
   maxRounds?: number
-  /** start of round 1 (ms since the epoch); default: when the peer is ready */
-  startAt?: number
+  /** start of round 1 (ms since the epoch), or a function that resolves to it; default: when the peer is ready */
+  startAt?: number | (() => Promise<number>)
   /** round r + 1 starts this long after the `ts` of checkpoint r (ms) */
   startDelayMs: number
   /** machine retries with a new committee before it gives up */
@@ -388,7 +388,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     const st = this.ledger.state
     const setup = this.roundSetup(r)
     const prevTs = r === 1 ? undefined : (await this.ledger.getByCid(st.checkpointCid(r - 1)!.toString()))?.entry.ts
-    const start = r === 1 ? (o.startAt ?? Date.now()) : (prevTs ?? Date.now()) + o.startDelayMs
+    const start = r === 1 ? (typeof o.startAt === 'function' ? await o.startAt() : (o.startAt ?? Date.now())) : (prevTs ?? Date.now()) + o.startDelayMs
     const contribute = this.components.trainer !== undefined && setup.contributors.includes(this.self)
     const machine = ledgerSeededMachine({
       params: setup.params, round: r, prevModel: prev.model, ruleState: prev.ruleState,
@@ -410,6 +410,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     const appends: Array<Promise<unknown>> = []
     const emit = (outs: RoundOutput[]): void => {
       for (const out of outs) {
+        if (process.env.TESSERA_PEER_DEBUG === '2') console.error(`[${this.self.slice(0, 6)}] ${Date.now() % 100000} r${r}k${machine.currentRetry} out ${out.kind} ${'topic' in out ? out.topic : ''}${'family' in out ? out.family + ' ' + out.to.slice(0, 6) : ''}`)
         switch (out.kind) {
           case 'send': this.router.send(out.to, out.family, out.bytes); break
           case 'publish': this.router.publish(out.topic, out.bytes); break
@@ -420,6 +421,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
             }, (err: unknown) => { this.emit('warning', { round: r, message: `training failed: ${(err as Error).message}` }) })
             break
           case 'misbehaviour':
+            if (process.env.TESSERA_PEER_DEBUG === '1') console.error(`[${this.self.slice(0, 6)}] r${r}k${machine.currentRetry} ${out.severity} ${out.peer.slice(0, 6)} ${out.reason} ${out.error}`)
             if (out.severity === 'reject') { misbehaviour.push({ peer: out.peer, reason: out.reason }); this.penalise(out.peer, out.reason, 'round') }
             break
           case 'retry':
@@ -432,6 +434,11 @@ export class Peer extends TypedEmitter<PeerEvents> {
       }
     }
     const active = { machine, round: r, emit }
+    // Start at the agreed time (messages that arrive before are held by the router): a machine that
+    // starts early would publish before the gossip mesh of a new network has formed.
+    const early = start - Date.now()
+    if (early > 0) await Promise.race([sleep(early), new Promise(resolve => signal.addEventListener('abort', resolve, { once: true }))])
+    if (signal.aborted) return
     emit(machine.start())
     this.router.attach(active)
     this.tickTimer = setInterval(() => { emit(machine.step({ kind: 'tick', now: Date.now() })) }, o.tickMs)
@@ -562,6 +569,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
       try {
         const cid = await this.cosign.propose(b, b.committee, checkpointQuorum(b.committee.length), Date.now())
         if (cid !== undefined) return
+        if (this.ledger.state.lastRound < b.round) this.emit('warning', { round: b.round, message: `checkpoint proposal without quorum: ${this.cosign.lastRefusals.join('; ').slice(0, 500)}` })
       } catch (err) {
         this.emit('warning', { round: b.round, message: `checkpoint proposal: ${(err as Error).message}` })
       }

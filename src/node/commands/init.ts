@@ -1,0 +1,101 @@
+/**
+ * `tessera init`: write a network charter, i.e. the genesis entry signed by the
+ * founder's key (the identity in --dir, created if absent), from flags or a
+ * JSON file. Writes `<dir>/genesis.cbor` (the envelope every peer starts from:
+ * copy it into each peer's data dir or pass `tessera peer --genesis FILE`) and
+ * `<dir>/charter.json` (a readable copy). Prints the genesis CID and network id.
+ */
+import { writeFile, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { parseFlags, numberFlag } from '../../util/args.ts'
+import { InvalidParametersError } from '../../util/errors.ts'
+import { makeCharter, decodeEnvelope, toHex, type CharterInput } from '../../ledger/index.ts'
+import { loadOrCreateIdentity } from '../identity.ts'
+import { networkIdFromGenesis } from '../protocol-ids.ts'
+import { writeGenesis, GENESIS_FILE } from '../peer/peer.ts'
+import { isPeerId, peerIdBytes } from '../../reputation/peer-id.ts'
+
+export const summary = 'write a network charter (the genesis entry signed by the founder) from flags or a JSON file'
+
+const HELP = `usage: tessera init --dir DIR [options]
+
+  --dir DIR            founder's data dir (its identity.key signs the genesis); genesis.cbor is written there
+  --charter FILE       charter JSON (src/ledger/charter.ts CharterInput); flags below override it
+  --peers-file FILE    JSON: an array of founder peer ids (hex Ed25519 keys), or { "founders": [...] }
+  --founders A,B,...   founder peer ids (default: the founder alone)
+  --mode M             open | consortium (default open)
+  --k N                consortium: founders' approvals to admit a peer
+  --network-id NAME    (default tessera-mnist)
+  --model A            softmax | mlp | cnn (default mlp)
+  --m N --t N --g N    committee size, Shamir threshold, group size (default 5, 2, 2)
+  --clip C             clip norm (default 2)
+  --noise Z            noise multiplier of each group sum (default 0)
+  --rule NAME          aggregation rule (default centered-clipping)
+  --tau X              centered-clipping radius (default: the clip norm)
+  --lr X --batch N     local training (default 0.05, 32)
+  --deadlines S,R,P,Q,C  phase deadlines in ms: share, receipt, plan, partial, checkpoint
+  --json               print the result as JSON`
+
+function parseFounders (v: unknown, where: string): string[] {
+  const list = Array.isArray(v) ? v : (v !== null && typeof v === 'object' && Array.isArray((v as { founders?: unknown }).founders)) ? (v as { founders: unknown[] }).founders : undefined
+  if (list === undefined) throw new InvalidParametersError(`${where}: expected an array of peer ids or { "founders": [...] }`)
+  for (const p of list) if (!isPeerId(p)) throw new InvalidParametersError(`${where}: '${String(p).slice(0, 80)}' is not a peer id (64 lowercase hex)`)
+  return list as string[]
+}
+
+export async function run (argv: string[]): Promise<number> {
+  const { values } = parseFlags(argv, {
+    dir: { type: 'string' }, charter: { type: 'string' }, 'peers-file': { type: 'string' }, founders: { type: 'string' },
+    mode: { type: 'string' }, k: { type: 'string' }, 'network-id': { type: 'string' }, model: { type: 'string' },
+    m: { type: 'string' }, t: { type: 'string' }, g: { type: 'string' }, clip: { type: 'string' }, noise: { type: 'string' },
+    rule: { type: 'string' }, tau: { type: 'string' }, lr: { type: 'string' }, batch: { type: 'string' }, deadlines: { type: 'string' },
+    json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }
+  })
+  if (values.help === true) { console.log(HELP); return 0 }
+  if (typeof values.dir !== 'string') throw new InvalidParametersError('--dir is required')
+  const dir = values.dir
+  let base: CharterInput = {}
+  if (typeof values.charter === 'string') {
+    try { base = JSON.parse(await readFile(values.charter, 'utf8')) as CharterInput } catch (err) { throw new InvalidParametersError(`--charter ${values.charter}: ${(err as Error).message}`) }
+    if (base === null || typeof base !== 'object') throw new InvalidParametersError('--charter must hold a JSON object')
+  }
+  const identity = await loadOrCreateIdentity(dir)
+  let founders: string[] = [identity.name]
+  if (typeof values['peers-file'] === 'string') {
+    let raw: unknown
+    try { raw = JSON.parse(await readFile(values['peers-file'], 'utf8')) } catch (err) { throw new InvalidParametersError(`--peers-file: ${(err as Error).message}`) }
+    founders = parseFounders(raw, '--peers-file')
+  }
+  if (typeof values.founders === 'string') founders = parseFounders(values.founders.split(',').map(s => s.trim()).filter(s => s !== ''), '--founders')
+  const mode = String(values.mode ?? 'open')
+  if (mode !== 'open' && mode !== 'consortium') throw new InvalidParametersError('--mode must be open or consortium')
+  const clip = numberFlag(values, 'clip', base.dp?.clipNorm ?? 2)
+  const rule = String(values.rule ?? base.aggregation?.rule ?? 'centered-clipping')
+  const input: CharterInput = {
+    ...base,
+    networkId: String(values['network-id'] ?? base.networkId ?? 'tessera-mnist'),
+    model: { arch: String(values.model ?? base.model?.arch ?? 'mlp'), inputShape: [28, 28, 1], classes: 10, ...(base.model ?? {}), ...(values.model !== undefined ? { arch: String(values.model) } : {}) },
+    training: { epochs: 1, batchSize: numberFlag(values, 'batch', base.training?.batchSize ?? 32), learningRate: numberFlag(values, 'lr', base.training?.learningRate ?? 0.05) },
+    dp: { ...(base.dp ?? {}), clipNorm: clip, noiseMultiplier: numberFlag(values, 'noise', base.dp?.noiseMultiplier ?? 0) },
+    committee: { m: numberFlag(values, 'm', base.committee?.m ?? 5), t: numberFlag(values, 't', base.committee?.t ?? 2), g: numberFlag(values, 'g', base.committee?.g ?? 2) },
+    aggregation: { rule, params: rule === 'centered-clipping' ? { tau: numberFlag(values, 'tau', clip) } : (base.aggregation?.params ?? {}) },
+    admission: mode === 'open'
+      ? { mode: 'open', founders: founders.map(peerIdBytes) }
+      : { mode: 'consortium', founders: founders.map(peerIdBytes), k: numberFlag(values, 'k', 1) }
+  }
+  if (typeof values.deadlines === 'string') {
+    const d = values.deadlines.split(',').map(Number)
+    if (d.length !== 5 || d.some(x => !Number.isInteger(x) || x <= 0)) throw new InvalidParametersError('--deadlines takes five positive integers (ms): share,receipt,plan,partial,checkpoint')
+    input.deadlines = { share: d[0]!, receipt: d[1]!, plan: d[2]!, partial: d[3]!, checkpoint: d[4]! }
+  }
+  const charter = makeCharter(input)
+  const envelope = await writeGenesis(identity, charter)
+  const g = decodeEnvelope(envelope)
+  await writeFile(join(dir, GENESIS_FILE), envelope)
+  const readable = JSON.parse(JSON.stringify(charter, (_k, v: unknown) => v instanceof Uint8Array ? toHex(v) : v)) as unknown
+  await writeFile(join(dir, 'charter.json'), JSON.stringify(readable, null, 2) + '\n')
+  const out = { genesis: g.cid.toString(), netId: networkIdFromGenesis(g.cid.bytes), founder: identity.name, founders, file: join(dir, GENESIS_FILE) }
+  if (values.json === true) console.log(JSON.stringify(out))
+  else console.log(`genesis ${out.genesis}\nnetwork id ${out.netId}\nfounder ${out.founder}\nfounders ${founders.length}\nwritten ${out.file}`)
+  return 0
+}
