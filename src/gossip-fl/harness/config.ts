@@ -134,7 +134,7 @@ export function resolveExperiment(partial: Partial<ExperimentConfig>): Experimen
   int('batchSize', 1, 65536)
   num('lr', 0, 100, true)
   num('momentum', 0, 0.999)
-  int('committee', 1, 256)
+  int('committee', 1, Math.min(256, c.peers))
   int('threshold', 1, c.committee)
   int('group', 1, c.peers)
   if (!ruleNames().includes(c.rule)) bad(`rule must be one of ${ruleNames().join(', ')}, got '${c.rule}'`)

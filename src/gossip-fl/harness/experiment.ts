@@ -21,6 +21,7 @@ import { flipLabels } from '../attacks/label-flip.ts'
 import { computeDpSgdPrivacy } from '../../model/privacy/dpsgd.ts'
 import { peerEpsilonKnownRounds } from '../../model/privacy/user-level.ts'
 import type { RoundSigner, RoundVerify } from '../round/signer.ts'
+import { modelHash } from '../round/aggregate.ts'
 
 export interface RoundRecord {
   label: string
@@ -48,6 +49,8 @@ export interface ExperimentResult {
   /** Per-peer epsilon at delta 1e-5: update-level (group-sum noise, rounds public) and record-level (DP-SGD); null when that mechanism is off. */
   epsilonUpdateLevel: number | null
   epsilonRecordLevel: number | null
+  /** SHA-256 (hex) of the final model's float32 bytes: equal seeds give equal hashes. */
+  finalModelHash: string
   seconds: number
   records: RoundRecord[]
 }
@@ -156,7 +159,6 @@ export async function runExperiment(partial: Partial<ExperimentConfig>, data: Ex
     })
     model = res.model
   }
-  void model
   const evaluated = records.filter(r => r.accuracy !== null).map(r => r.accuracy!)
   const finalAccuracy = records[records.length - 1]!.accuracy ?? Number.NaN
   const tail = evaluated.slice(-3)
@@ -169,6 +171,6 @@ export async function runExperiment(partial: Partial<ExperimentConfig>, data: Ex
   return {
     label, config: c, parameters: init.length, initialAccuracy, finalAccuracy,
     tailAccuracy: tail.reduce((a, b) => a + b, 0) / Math.max(1, tail.length),
-    epsilonUpdateLevel, epsilonRecordLevel, seconds: (Date.now() - t0) / 1000, records
+    epsilonUpdateLevel, epsilonRecordLevel, finalModelHash: Array.from(modelHash(model), b => b.toString(16).padStart(2, '0')).join(''), seconds: (Date.now() - t0) / 1000, records
   }
 }
