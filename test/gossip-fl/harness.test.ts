@@ -13,6 +13,11 @@ import { robustnessMatrix, shardOf } from '../../src/gossip-fl/harness/matrix.ts
 import { toJsonl, toCsv, toMarkdown, vegaLiteSpec, renderSvg } from '../../src/gossip-fl/harness/output.ts'
 import { loadMnist } from '../../src/model/data-node.ts'
 import { initBackend } from '../../src/model/backend.ts'
+import { perExampleLosses } from '../../src/gossip-fl/harness/membership.ts'
+import { mnistSpec, initialWeights } from '../../src/model/spec.ts'
+import { evaluate } from '../../src/model/train.ts'
+import { head } from '../../src/model/dataset.ts'
+import { seededRng } from '../../src/util/rng.ts'
 
 const SMALL = { model: 'softmax' as const, peers: 8, trainExamples: 3000, testExamples: 1000, partition: 'dirichlet:1', localSteps: 5, lr: 0.1, momentum: 0.5, clip: 0.5, evalEvery: 3, seed: 'ci' }
 
@@ -112,6 +117,19 @@ describe('harness (tessera sim)', function () {
   it('DP-SGD per peer reports a record-level epsilon at delta 1e-5', async () => {
     const r = await runExperiment({ ...SMALL, peers: 4, committee: 3, rounds: 2, dpSgd: { clip: 1, noiseMultiplier: 1.1 } }, data)
     assert.ok(r.epsilonRecordLevel !== null && r.epsilonRecordLevel > 0 && Number.isFinite(r.epsilonRecordLevel))
+  })
+
+  it('membership inference: per-example losses agree with TF.js evaluate; AUC reported for the final model', async () => {
+    const spec = mnistSpec('mlp')
+    const w = initialWeights(spec, seededRng('mi'))
+    const d = head(data.test, 300)
+    const losses = perExampleLosses(spec, w, d)
+    const mean = losses.reduce((a, b) => a + b, 0) / losses.length
+    const tf = await evaluate(spec, w, d)
+    assert.ok(Math.abs(mean - tf.loss) < 1e-4 * Math.max(1, tf.loss), `${mean} vs ${tf.loss}`)
+    assert.throws(() => perExampleLosses(mnistSpec('cnn'), w, d), (e: Error) => e.name === 'InvalidParametersError')
+    const r = await runExperiment({ ...SMALL, peers: 5, rounds: 2, membership: 200 }, data)
+    assert.ok(r.membership !== null && r.membership.auc >= 0 && r.membership.auc <= 1 && r.membership.members === 200)
   })
 
   describe('configs', () => {

@@ -22,6 +22,7 @@ import { computeDpSgdPrivacy } from '../../model/privacy/dpsgd.ts'
 import { peerEpsilonKnownRounds } from '../../model/privacy/user-level.ts'
 import type { RoundSigner, RoundVerify } from '../round/signer.ts'
 import { modelHash } from '../round/aggregate.ts'
+import { membershipInference } from './membership.ts'
 
 export interface RoundRecord {
   label: string
@@ -49,6 +50,8 @@ export interface ExperimentResult {
   /** Per-peer epsilon at delta 1e-5: update-level (group-sum noise, rounds public) and record-level (DP-SGD); null when that mechanism is off. */
   epsilonUpdateLevel: number | null
   epsilonRecordLevel: number | null
+  /** Loss-threshold membership inference on the final model (peer 0's records vs held-out test images); null when off. */
+  membership: { auc: number, bestAdvantage: number, yeomAdvantage: number, members: number } | null
   /** SHA-256 (hex) of the final model's float32 bytes: equal seeds give equal hashes. */
   finalModelHash: string
   seconds: number
@@ -168,7 +171,14 @@ export async function runExperiment(partial: Partial<ExperimentConfig>, data: Ex
   const epsilonRecordLevel = c.dpSgd !== undefined && c.dpSgd.noiseMultiplier > 0
     ? computeDpSgdPrivacy({ examples: minShard, batchSize: Math.min(c.batchSize, minShard), noiseMultiplier: c.dpSgd.noiseMultiplier, epochs: steps * Math.min(c.batchSize, minShard) / minShard, delta: DELTA }).epsilon
     : null
+  let membership: ExperimentResult['membership'] = null
+  if (c.membership > 0) {
+    const nonMembers = subset(data.test, Array.from({ length: Math.min(c.membership, data.test.n) }, (_, k) => data.test.n - 1 - k))
+    const mi = membershipInference(spec, model, shards[0]!, nonMembers, c.membership)
+    membership = { auc: mi.auc, bestAdvantage: mi.best.advantage, yeomAdvantage: mi.yeom.advantage, members: mi.members }
+  }
   return {
+    membership,
     label, config: c, parameters: init.length, initialAccuracy, finalAccuracy,
     tailAccuracy: tail.reduce((a, b) => a + b, 0) / Math.max(1, tail.length),
     epsilonUpdateLevel, epsilonRecordLevel, finalModelHash: Array.from(modelHash(model), b => b.toString(16).padStart(2, '0')).join(''), seconds: (Date.now() - t0) / 1000, records

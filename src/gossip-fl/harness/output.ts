@@ -30,10 +30,10 @@ function eps(x: number | null): string { return x === null ? '-' : Number.isFini
 
 /** One row per run: defence, attack, final and tail accuracy, privacy, time. */
 export function toMarkdown(results: readonly ExperimentResult[], title = 'Results'): string {
-  const out = [`### ${title}`, '', '| run | rule | g | norm check | attack | byz | rounds | final acc % | mean of last 3 evals % | eps update-level | eps record-level | seconds |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |']
+  const out = [`### ${title}`, '', '| run | rule | g | norm check | attack | byz | rounds | final acc % | mean of last 3 evals % | eps update-level | eps record-level | MI AUC | seconds |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |']
   for (const r of results) {
     const c = r.config
-    out.push(`| ${r.label.replace(/\|/g, '\\|')} | ${c.normCheck ? c.rule : 'mean (undefended)'} | ${c.group} | ${c.normCheck ? 'on' : 'off'} | ${c.attack} | ${c.byzantine} | ${c.rounds} | ${pct(r.finalAccuracy)} | ${pct(r.tailAccuracy)} | ${eps(r.epsilonUpdateLevel)} | ${eps(r.epsilonRecordLevel)} | ${r.seconds.toFixed(0)} |`)
+    out.push(`| ${r.label.replace(/\|/g, '\\|')} | ${c.normCheck ? c.rule : 'mean (undefended)'} | ${c.group} | ${c.normCheck ? 'on' : 'off'} | ${c.attack} | ${c.byzantine} | ${c.rounds} | ${pct(r.finalAccuracy)} | ${pct(r.tailAccuracy)} | ${eps(r.epsilonUpdateLevel)} | ${eps(r.epsilonRecordLevel)} | ${r.membership == null ? '-' : r.membership.auc.toFixed(3)} | ${r.seconds.toFixed(0)} |`)
   }
   return out.join('\n') + '\n'
 }
