@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict'
 import { runExperiment, type ExperimentResult, type ExperimentData } from '../../src/gossip-fl/harness/experiment.ts'
 import { resolveExperiment, parsePartition } from '../../src/gossip-fl/harness/config.ts'
-import { robustnessMatrix, shardOf } from '../../src/gossip-fl/harness/matrix.ts'
+import { robustnessMatrix, privacyMatrix, matrixByName, shardOf } from '../../src/gossip-fl/harness/matrix.ts'
 import { toJsonl, toCsv, toMarkdown, vegaLiteSpec, renderSvg } from '../../src/gossip-fl/harness/output.ts'
 import { loadMnist } from '../../src/model/data-node.ts'
 import { initBackend } from '../../src/model/backend.ts'
@@ -152,6 +152,13 @@ describe('harness (tessera sim)', function () {
       const parts = [0, 1, 2].map(i => shardOf(m, { index: i, count: 3 }))
       assert.equal(parts.flat().length, m.length)
       assert.equal(new Set(parts.flat().map(c => c.label)).size, m.length)
+    })
+
+    it('the privacy matrix: update-level noise levels and DP-SGD levels, all valid; unknown matrix is a typed error', () => {
+      const p = privacyMatrix()
+      for (const c of p) resolveExperiment(c)
+      assert.ok(p.some(c => c.dpSgd !== undefined) && p.some(c => (c.noise ?? 0) > 0))
+      assert.throws(() => matrixByName('nope'), (e: Error) => e.name === 'InvalidParametersError')
     })
   })
 })

@@ -63,9 +63,28 @@ export function robustnessMatrix(o: MatrixOptions = {}): Array<Partial<Experimen
   return out
 }
 
+/**
+ * privacy: accuracy against per-peer epsilon (delta 1e-5) on MNIST, 25 peers,
+ * no attack, centered clipping over groups of 2: update-level Gaussian noise of
+ * each group sum (z in NOISE_LEVELS) and record-level DP-SGD per peer (per-example
+ * clip 1, z in DP_SGD_LEVELS), each with the loss-threshold membership attack.
+ */
+export const NOISE_LEVELS = [0, 0.5, 1, 2] as const
+export const DP_SGD_LEVELS = [0.8, 1.1, 1.5] as const
+
+export function privacyMatrix(o: MatrixOptions = {}): Array<Partial<ExperimentConfig>> {
+  const base: Partial<ExperimentConfig> = { dataset: 'mnist', peers: 25, byzantine: 0, attack: 'none', partition: 'dirichlet:0.5', model: 'mlp', clip: 0.4, rule: 'centered-clipping', group: 2, membership: 1000, ...o.base }
+  const clip = base.clip ?? 0.4
+  const out: Array<Partial<ExperimentConfig>> = []
+  for (const z of NOISE_LEVELS) out.push({ ...base, noise: z, ruleParams: { tau: clip / 4 }, label: `update-level z=${z}` })
+  for (const z of DP_SGD_LEVELS) out.push({ ...base, noise: 0, dpSgd: { clip: 1, noiseMultiplier: z }, ruleParams: { tau: clip / 4 }, label: `DP-SGD z=${z}` })
+  return out
+}
+
 export function matrixByName(name: string, o: MatrixOptions = {}): Array<Partial<ExperimentConfig>> {
   if (name === 'robustness') return robustnessMatrix(o)
-  throw new InvalidParametersError(`unknown matrix '${name}' (expected robustness)`)
+  if (name === 'privacy') return privacyMatrix(o)
+  throw new InvalidParametersError(`unknown matrix '${name}' (expected robustness or privacy)`)
 }
 
 /** Every n-th config starting at i: `--shard i/n` splits a matrix over processes. */

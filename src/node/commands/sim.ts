@@ -57,7 +57,7 @@ const HELP = `usage: tessera sim [options]            one run
   --engine E            fast (exact fast path) | full (every share, norm point and partial sum) (default fast)
   --network N           memory (default); libp2p is not implemented yet
   --out DIR             write results.jsonl, results.csv, results.md, summary.json, accuracy.vl.json, accuracy.svg
-  --matrix NAME         robustness
+  --matrix NAME         robustness | privacy
   --attacks A,B         matrix: only these attacks
   --rules R,S           matrix: only these rules
   --groups 1,2,3        matrix: only these group sizes
