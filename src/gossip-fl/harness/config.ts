@@ -63,6 +63,8 @@ export interface ExperimentConfig {
   /** Use only the first N training examples (0 = all): CI-sized runs. */
   trainExamples: number
   engine: Engine
+  /** --norm-check off only: attackers spend k * C (0 = B's attacks unbounded, with their defaults). */
+  undefendedBudget: number
   /** Membership inference on the final model with this many members and non-members (0 = off). */
   membership: number
 }
@@ -93,7 +95,8 @@ export const DEFAULTS: Readonly<ExperimentConfig> = Object.freeze({
   testExamples: 10000,
   trainExamples: 0,
   engine: 'fast',
-  membership: 0
+  membership: 0,
+  undefendedBudget: 0
 }) as Readonly<ExperimentConfig>
 
 export function parsePartition(s: string): PartitionOptions {
@@ -150,6 +153,7 @@ export function resolveExperiment(partial: Partial<ExperimentConfig>): Experimen
   int('testExamples', 1, 1_000_000)
   int('trainExamples', 0, 10_000_000)
   int('membership', 0, 100_000)
+  num('undefendedBudget', 0, 1e6)
   if (!['fast', 'full', 'libp2p'].includes(c.engine)) bad(`engine must be fast, full or libp2p, got '${String(c.engine)}'`)
   const committeeSide = (COMMITTEE_ATTACKS as readonly string[]).includes(c.attack)
   if (committeeSide && c.engine === 'fast') bad(`attack '${c.attack}' is committee-side: it needs --engine full`)

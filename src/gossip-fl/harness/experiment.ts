@@ -147,7 +147,7 @@ export async function runExperiment(partial: Partial<ExperimentConfig>, data: Ex
   let round = 0
   if (c.engine === 'fast') {
     const res = await fastSimulate({
-      peers: c.peers, rounds: c.rounds, seed: c.seed, initialModel: init, params, faults, normCheck: c.normCheck, train: trainFn,
+      peers: c.peers, rounds: c.rounds, seed: c.seed, initialModel: init, params, faults, normCheck: c.normCheck, undefendedBudget: c.undefendedBudget, train: trainFn,
       signerFor: hooks.signerFor, keepReports: false,
       evaluate: async (m) => { round++; const a = await evalFn(round, m); accs.set(round, a); return a ?? Number.NaN },
       onRound: (rep) => record(rep.round, accs.get(rep.round) ?? null, rep)

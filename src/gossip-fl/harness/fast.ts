@@ -42,6 +42,12 @@ import type { SimConfig } from '../sim/simulator.ts'
 export interface FastConfig extends Omit<SimConfig, 'observe' | 'maxStepsPerRound' | 'onRound' | 'verify'> {
   /** false: the undefended baseline (no clip, no norm check, no fixed point). Default true. */
   normCheck?: boolean
+  /**
+   * Without the norm check: 0 (default) = B's attacks with their own defaults and no
+   * bound; k > 0 = attackers spend exactly k * C (an attacker free of the check picks
+   * its norm; k = 10 reproduces DESIGN.md's collapsing baseline).
+   */
+  undefendedBudget?: number
   onRound?: (r: FastRoundReport) => void
   /** Keep every round's report (and model) in the result; false keeps only the last (long runs). Default true. */
   keepReports?: boolean
@@ -98,7 +104,9 @@ export async function fastSimulate(cfg: FastConfig): Promise<FastResult> {
   const candidates = ids.map(p => ({ peer: p, weight: 1 }))
   const byzAttack: AttackFn | undefined = f.byzantine === undefined ? undefined
     : typeof f.byzantine.attack !== 'string' ? f.byzantine.attack
-      : normCheck ? attackByName(f.byzantine.attack, params.clipNorm, f.byzantine.params) : unboundedAttack(f.byzantine.attack, f.byzantine.params)
+      : normCheck ? attackByName(f.byzantine.attack, params.clipNorm, f.byzantine.params)
+        : (cfg.undefendedBudget ?? 0) > 0 ? attackByName(f.byzantine.attack, cfg.undefendedBudget! * params.clipNorm, f.byzantine.params)
+          : unboundedAttack(f.byzantine.attack, f.byzantine.params)
   const byz = new Set(f.byzantine?.peers ?? [])
   const overNorm = new Set(f.overNorm?.peers ?? [])
   const std = perContributorNoiseStd(params)

@@ -52,7 +52,8 @@ export function robustnessMatrix(o: MatrixOptions = {}): Array<Partial<Experimen
   const out: Array<Partial<ExperimentConfig>> = []
   for (const attack of attacks) {
     const byz = attack === 'none' ? 0 : base.byzantine
-    if (withUndefended) out.push({ ...base, attack, byzantine: byz, rule: 'mean', group: 1, normCheck: false, label: `undefended mean | ${attack}` })
+    const k = base.undefendedBudget ?? 0
+    if (withUndefended) out.push({ ...base, attack, byzantine: byz, rule: 'mean', group: 1, normCheck: false, label: `undefended mean${k > 0 ? ` (budget ${k}C)` : ''} | ${attack}` })
     for (const g of groups) {
       for (const rule of rules) {
         const label = rule === 'mean' && g === 1 ? `norm check only | ${attack}` : `${rule} g=${g} | ${attack}`

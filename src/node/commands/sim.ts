@@ -46,6 +46,7 @@ const HELP = `usage: tessera sim [options]            one run
   --rule NAME           aggregation rule over group means (default ${DEFAULTS.rule})
   --rule-params JSON    rule parameters, e.g. '{"tau":0.1}' (centered clipping: tau defaults to --clip)
   --norm-check on|off   off = the undefended baseline (fast engine only) (default on)
+  --undefended-budget K with --norm-check off: attackers spend K * C (default 0: B's attacks, unbounded, own defaults)
   --clip C              clip norm of an update (default ${DEFAULTS.clip})
   --noise Z             update-level noise multiplier of each group sum (default 0)
   --dp-sgd CLIP:Z       record-level DP-SGD per peer (per-example clip, noise multiplier)
@@ -97,7 +98,7 @@ function configFrom(values: Flags): Partial<ExperimentConfig> {
     rounds: n('rounds'), localSteps: n('local-steps'), localEpochs: n('local-epochs'), batchSize: n('batch'), lr: n('lr'), momentum: n('momentum'),
     committee: n('committee'), threshold: n('threshold'), group: n('group'), rule: s('rule'), ruleParams,
     normCheck: nc === undefined ? undefined : nc === 'on', clip: n('clip'), noise: n('noise'), dpSgd, seed: s('seed'),
-    evalEvery: n('eval-every'), testExamples: n('test'), trainExamples: n('train-examples'), engine: s('engine') as Engine | undefined,
+    evalEvery: n('eval-every'), testExamples: n('test'), trainExamples: n('train-examples'), engine: s('engine') as Engine | undefined, undefendedBudget: n('undefended-budget'),
     membership: n('membership')
   }
 }
@@ -146,7 +147,7 @@ export async function run(argv: string[]): Promise<number> {
     lr: { type: 'string' }, momentum: { type: 'string' }, committee: { type: 'string' }, threshold: { type: 'string' }, group: { type: 'string' },
     rule: { type: 'string' }, 'rule-params': { type: 'string' }, 'norm-check': { type: 'string' }, clip: { type: 'string' }, noise: { type: 'string' },
     'dp-sgd': { type: 'string' }, seed: { type: 'string' }, 'eval-every': { type: 'string' }, test: { type: 'string' }, 'train-examples': { type: 'string' },
-    engine: { type: 'string' }, membership: { type: 'string' }, network: { type: 'string' }, out: { type: 'string' }, matrix: { type: 'string' }, attacks: { type: 'string' },
+    engine: { type: 'string' }, membership: { type: 'string' }, 'undefended-budget': { type: 'string' }, network: { type: 'string' }, out: { type: 'string' }, matrix: { type: 'string' }, attacks: { type: 'string' },
     rules: { type: 'string' }, groups: { type: 'string' }, shard: { type: 'string' }, merge: { type: 'boolean' }, quiet: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' }
   })
