@@ -10,7 +10,7 @@ import assert from 'node:assert/strict'
 import { runExperiment, type ExperimentResult, type ExperimentData } from '../../src/gossip-fl/harness/experiment.ts'
 import { resolveExperiment, parsePartition } from '../../src/gossip-fl/harness/config.ts'
 import { robustnessMatrix, privacyMatrix, matrixByName, shardOf } from '../../src/gossip-fl/harness/matrix.ts'
-import { toJsonl, toCsv, toMarkdown, vegaLiteSpec, renderSvg } from '../../src/gossip-fl/harness/output.ts'
+import { toJsonl, toCsv, toMarkdown, toPivotMarkdown, vegaLiteSpec, renderSvg } from '../../src/gossip-fl/harness/output.ts'
 import { loadMnist } from '../../src/model/data-node.ts'
 import { initBackend } from '../../src/model/backend.ts'
 import { perExampleLosses } from '../../src/gossip-fl/harness/membership.ts'
@@ -70,6 +70,9 @@ describe('harness (tessera sim)', function () {
       // a label's '|' is escaped, so every row has the header's cell count
       const cells = (l: string): number => l.replace(/\\\|/g, '').split('|').length
       for (const l of md.filter(x => x.startsWith('|'))) assert.equal(cells(l), cells(md.find(x => x.startsWith('| run'))!))
+      const pivot = toPivotMarkdown(both).trim().split('\n')
+      assert.equal(pivot.length, 6) // title, blank, header, rule, 2 defences
+      assert.match(pivot[4]!, /^\| undefended mean \| \d+\.\d \(\d+\.\d\) \|$/)
     })
 
     it('renders the Vega-Lite spec to SVG headlessly (one line per run)', async () => {

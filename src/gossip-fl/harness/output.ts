@@ -38,6 +38,26 @@ export function toMarkdown(results: readonly ExperimentResult[], title = 'Result
   return out.join('\n') + '\n'
 }
 
+/**
+ * Defence x attack table (a matrix at a glance): one row per defence (the label
+ * before ' | '), one column per attack, cells = final accuracy % (mean of the
+ * last 3 evaluations in parentheses).
+ */
+export function toPivotMarkdown(results: readonly ExperimentResult[], title = 'final test accuracy % (mean of last 3 evaluations)'): string {
+  const defence = (r: ExperimentResult): string => r.label.split(' | ')[0]!
+  const attacks = [...new Set(results.map(r => r.config.attack))]
+  const rows = [...new Set(results.map(defence))]
+  const out = [`### ${title}`, '', `| defence | ${attacks.join(' | ')} |`, `| --- | ${attacks.map(() => '---').join(' | ')} |`]
+  for (const row of rows) {
+    const cells = attacks.map(a => {
+      const r = results.find(x => defence(x) === row && x.config.attack === a)
+      return r === undefined ? ' ' : `${pct(r.finalAccuracy)} (${pct(r.tailAccuracy)})`
+    })
+    out.push(`| ${row} | ${cells.join(' | ')} |`)
+  }
+  return out.join('\n') + '\n'
+}
+
 /** Accuracy against round, one coloured line per run label (optionally faceted by a config field). */
 export function vegaLiteSpec(results: readonly ExperimentResult[], opts: { title?: string, facet?: 'attack' | 'rule' } = {}): Record<string, unknown> {
   const values = results.flatMap(r => r.records.filter(x => x.accuracy !== null).map(x => ({
