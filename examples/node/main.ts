@@ -13,7 +13,8 @@
  * every round completed and every ledger verified.
  *
  * Environment knobs: TESSERA_PEERS (8), TESSERA_ROUNDS (20), TESSERA_BYZANTINE (2),
- * TESSERA_STEPS (local steps per round), TESSERA_KEEP=1 keeps the data dirs.
+ * TESSERA_STEPS (local steps per round, 40), TESSERA_SHARE_MS (share phase, 8000),
+ * TESSERA_KEEP=1 keeps the data dirs, TESSERA_DEBUG=1 echoes the peers' events.
  * Data dirs live under a temp folder that is removed at exit; every child is
  * killed on exit and on SIGINT/SIGTERM.
  */
@@ -34,12 +35,17 @@ const BIN = join(ROOT, 'bin', 'tessera.js')
 const N = Number(process.env.TESSERA_PEERS ?? 8)
 const ROUNDS = Number(process.env.TESSERA_ROUNDS ?? 20)
 const BYZ = Number(process.env.TESSERA_BYZANTINE ?? 2)
-const STEPS = Number(process.env.TESSERA_STEPS ?? 60)
+const STEPS = Number(process.env.TESSERA_STEPS ?? 40)
 const CLIP = 2
 const NOISE = 0
 const DELTA = 1e-5
-/** Phase deadlines (ms): share covers local training of 8 processes on a 2-core machine. */
-const DEADLINES = [5000, 1500, 1500, 2500, 2500]
+/**
+ * Phase deadlines (ms). The share phase covers local training of 8 processes on a
+ * 2-core machine (TESSERA_SHARE_MS); the other phases end early once every
+ * expected message is in, so a round lasts about the share phase plus a second.
+ */
+const SHARE_MS = Number(process.env.TESSERA_SHARE_MS ?? 8000)
+const DEADLINES = [SHARE_MS, 3000, 3000, 4000, 4000]
 
 interface RoundLine {
   event: 'round'
@@ -149,7 +155,7 @@ async function main (): Promise<number> {
     const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
     children.push(child)
     const err: string[] = []
-    child.stderr!.on('data', (b: Buffer) => { err.push(b.toString()); if (err.length > 50) err.shift() })
+    child.stderr!.on('data', (b: Buffer) => { err.push(b.toString()); if (err.length > 50) err.shift(); if (process.env.TESSERA_DEBUG === '1') process.stderr.write(b) })
     return new Promise((resolve, reject) => {
       const rl = createInterface({ input: child.stdout! })
       rl.on('line', (line) => {

@@ -13,7 +13,7 @@ import { createPeer, writeGenesis, GENESIS_FILE, type Peer, type PeerOptions, ty
 import { peerIdBytes } from '../../../src/reputation/peer-id.ts'
 import { seededRng } from '../../../src/util/rng.ts'
 
-export const FAST_DEADLINES = { share: 1500, receipt: 800, plan: 800, partial: 1200, checkpoint: 1500 }
+export const FAST_DEADLINES = { share: 2500, receipt: 1500, plan: 1500, partial: 2000, checkpoint: 2500 }
 
 export function testCharter (extra: CharterInput = {}): CharterInput {
   return {
