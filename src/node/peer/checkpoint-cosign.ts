@@ -40,14 +40,18 @@ export interface CheckpointCosignComponents {
   ledger: Ledger
   signer: Signer
   writer: LedgerWriter
+  /** fetch entries from a peer (ledger sync) */
+  pullFrom: (peer: string) => Promise<unknown>
 }
 
 export interface CheckpointCosignOptions {
   netId: string
   /** per-request deadline (ms) */
   requestTimeoutMs: number
-  /** how long a cosigner waits for its own machine to finish the round (ms) */
+  /** how long a cosigner waits for its own machine to finish the round, or for the plan entry (ms) */
   waitOwnMs: number
+  /** a core signed this long ago without reaching the ledger no longer binds (ms) */
+  releaseMs: number
 }
 
 function encodeCore (core: CheckpointCore): Uint8Array {
@@ -60,8 +64,8 @@ export class CheckpointCosign {
   readonly protocol: string
   /** round -> my machine's checkpoint body */
   private readonly bodies = new Map<number, CheckpointBody>()
-  /** round -> hash of the one core I signed */
-  private readonly signed = new Map<number, string>()
+  /** round -> hash of the one core I signed, and when */
+  private readonly signed = new Map<number, { h: string, at: number }>()
   private readonly waiters = new Set<() => void>()
   /** why members refused the last proposal (logs) */
   lastRefusals: string[] = []
@@ -108,12 +112,31 @@ export class CheckpointCosign {
     return checkpointCore(body, prev, state.heads())
   }
 
+  /**
+   * At most one core per round. A proposer gives up after its requests' deadline,
+   * so a core signed more than `releaseMs` ago without reaching the ledger belongs
+   * to a dead proposal: signing another one then keeps the round live.
+   */
   private mayAndMark (round: number, core: CheckpointCore): boolean {
     const h = toHex(sha256(encodeCore(core)))
     const prior = this.signed.get(round)
-    if (prior !== undefined && prior !== h) return false
-    this.signed.set(round, h)
+    if (prior !== undefined && prior.h !== h && Date.now() - prior.at < this.o.releaseMs) return false
+    this.signed.set(round, { h, at: Date.now() })
     return true
+  }
+
+  /** Wait (bounded) until the ledger holds the plan of (round, retry), pulling from `from`. */
+  async planEntry (round: number, retry: number, from: string | undefined): Promise<{ author: string, seq: number } | undefined> {
+    const end = Date.now() + this.o.waitOwnMs
+    let pulled = false
+    for (let i = 0; i < 100_000; i++) {
+      const plan = this.c.ledger.state.rounds.get(`${round}/${retry}`)?.plan
+      if (plan !== undefined) return plan
+      if (Date.now() >= end) return undefined
+      if (!pulled && from !== undefined && Date.now() > end - this.o.waitOwnMs / 2) { pulled = true; await this.c.pullFrom(from).catch(() => undefined); continue }
+      await new Promise(resolve => setTimeout(resolve, 50))
+    }
+    return undefined
   }
 
   private async serve (req: Uint8Array): Promise<Uint8Array> {
@@ -133,6 +156,11 @@ export class CheckpointCosign {
     if (prev === undefined) throw new PeerProtocolError(`round ${core.round}: no checkpoint ${core.round - 1} in my ledger`)
     const expected = checkpointCore(body, prev, core.heads)
     if (toHex(encodeCore(expected)) !== toHex(encodeCore(core))) throw new PeerProtocolError(`round ${core.round}: the proposed core differs from my checkpoint`)
+    // E's rule: the checkpoint must cover the plan. Refuse a core that cannot be appended anyway.
+    const plan = await this.planEntry(core.round, core.retry, body.committee[0])
+    if (plan === undefined) throw new PeerProtocolError(`round ${core.round}: I do not hold the plan yet`)
+    const head = core.heads.find(x => toHex(x.author) === plan.author)
+    if (head === undefined || head.seq < plan.seq) throw new PeerProtocolError(`round ${core.round}: the proposed heads do not cover the plan`)
     if (!this.mayAndMark(core.round, core)) throw new PeerProtocolError(`round ${core.round}: I already co-signed another core`)
     const genesis = this.c.ledger.state.genesisCid!
     const cs = await cosignCheckpoint(this.c.signer, core, genesis)
@@ -147,6 +175,10 @@ export class CheckpointCosign {
   async propose (body: CheckpointBody, committee: readonly string[], quorum: number, ts: number): Promise<string | undefined> {
     const state = this.c.ledger.state
     if (state.lastRound >= body.round) return undefined
+    // My ledger must hold the plan and the included contributions before my heads can cover them.
+    if (await this.planEntry(body.round, body.retry, body.committee[0]) === undefined) throw new PeerProtocolError(`round ${body.round}: the plan is not in my ledger`)
+    await this.c.writer.waitForContributions(body.round, body.retry, body.groups.flatMap(g => g.members))
+    if (this.c.ledger.state.lastRound >= body.round) return undefined
     const core = this.coreFor(body)
     if (!this.mayAndMark(body.round, core)) return undefined
     const me = toHex(this.c.signer.publicKey)

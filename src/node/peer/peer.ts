@@ -230,7 +230,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     this.fetcher = createModelFetch({ transport, store: this.models, onMisbehaviour: (peer, m) => { this.penalise(peer, m.kind, 'sync') } }, { netId: this.netId, requestTimeoutMs: 10_000 })
     this.router = new RoundRouter({ transport }, { netId: this.netId, sendTimeoutMs: o.sendTimeoutMs, observe: o.observe })
     this.writer = new LedgerWriter({ ledger: this.ledger, signer, pullFrom: async (p) => await this.sync.pullFrom(p) }, { referenceWaitMs: 3000 })
-    this.cosign = new CheckpointCosign({ transport, ledger: this.ledger, signer, writer: this.writer }, { netId: this.netId, requestTimeoutMs: 8000, waitOwnMs: 8000 })
+    this.cosign = new CheckpointCosign({ transport, ledger: this.ledger, signer, writer: this.writer, pullFrom: async (p) => await this.sync.pullFrom(p) }, { netId: this.netId, requestTimeoutMs: 12_000, waitOwnMs: 5000, releaseMs: 20_000 })
     this.statusService = new StatusService({ transport, status: () => this.status(), roundInfo: (r) => this.rounds.get(r) }, this.netId)
     await this.sync.start()
     await this.fetcher.start()
@@ -530,10 +530,18 @@ export class Peer extends TypedEmitter<PeerEvents> {
     const b = ck.body
     const rule = { name: params.rule, params: params.ruleParams }
     let blob = ck.groupSums
-    if (blob === undefined) {
-      blob = await this.fetcher.fetch(b.groupSumsHash, { peers: b.committee.filter(p => p !== this.self) })
-      if (toHex(groupSumsHash(blob)) !== toHex(b.groupSumsHash)) throw new PeerProtocolError('fetched group sums do not match their hash')
+    for (let attempt = 0; blob === undefined && attempt < 5; attempt++) {
+      // Members store the sums right after their own `done`: a non-member may ask a little early.
+      try {
+        blob = await this.fetcher.fetch(b.groupSumsHash, { peers: b.committee.filter(p => p !== this.self) })
+      } catch (err) {
+        if (attempt === 4) throw err
+        await sleep(400)
+        continue
+      }
     }
+    if (blob === undefined) throw new PeerProtocolError('group sums not available')
+    if (toHex(groupSumsHash(blob)) !== toHex(b.groupSumsHash)) throw new PeerProtocolError('fetched group sums do not match their hash')
     const re = recomputeFromBlob(prev.model, blob, rule, prev.ruleState, { serverLr: params.serverLr, meanNormBound: normBound })
     const verified = toHex(modelHash(re.model)) === toHex(b.modelHash) && toHex(ruleStateHash(re.ruleState)) === toHex(b.ruleStateHash)
     const model = ck.model ?? re.model

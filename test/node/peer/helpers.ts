@@ -69,6 +69,11 @@ export async function makeNet (n: number, charter: CharterInput, founders = n, m
       const running = peers.filter(p => p.isRunning)
       const bootstrap = running.slice(0, 3).flatMap(p => p.addresses().filter(a => a.includes('/tcp/') && !a.includes('/ws')).slice(0, 1))
       const p = createPeer({ dataDir: dirs[i]!, bootstrap, ...opts }, { trainer: trainer === null ? undefined : (trainer ?? syntheticTrainer(`p${i}`)) })
+      if (process.env.TESSERA_TEST_DEBUG === '1') {
+        p.on('warning', w => { console.log(`    [peer ${i}] warning round ${w.round}: ${w.message.slice(0, 300)}`) })
+        p.on('retry', w => { console.log(`    [peer ${i}] retry ${w.round}/${w.retry}: ${w.reason}`) })
+        p.on('round', e => { console.log(`    [peer ${i}] round ${e.round} done in ${e.ms} ms`) })
+      }
       await p.start()
       // Bootstrap dials are asynchronous: dial the running peers directly so the mesh forms at once.
       await Promise.allSettled(running.map(async q => await p.transport.dial(q.addresses()[0]!)))

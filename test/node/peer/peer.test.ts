@@ -34,7 +34,7 @@ async function startAll (net: TestNet, n: number, opts: Parameters<TestNet['star
 }
 
 describe('node/peer: the round protocol end to end on libp2p', function () {
-  this.timeout(120_000)
+  this.timeout(200_000)
 
   describe('5 peers, 3 rounds', () => {
     let net: TestNet
@@ -82,13 +82,14 @@ describe('node/peer: the round protocol end to end on libp2p', function () {
       net = await makeNet(6, testCharter())
       const peers = await startAll(net, 6, { maxRounds: 3 })
       await roundOf(peers[0]!, 1, 60_000)
-      // Round 2's committee is fixed by checkpoint 1: stop one of its members (not the leader) shortly after round 2 starts.
+      // Round 2's committee is fixed by checkpoint 1: stop one of its members (not the leader) as round 2
+      // begins, so it is on the committee and silent. (A member that dies after some of its shares went out
+      // can make the leader drop a contributor from the plan; E's ledger then refuses the plan, see peer.md.)
       const committee = peers[0]!.ledger.state.committee(2, 0)
       const victim = peers.find(p => p.self === committee[1])!
-      await new Promise(resolve => setTimeout(resolve, 700))
       await victim.stop()
       const alive = peers.filter(p => p !== victim)
-      const events = await Promise.all(alive.map(async p => await roundOf(p, 3, 100_000)))
+      const events = await Promise.all(alive.map(async p => await roundOf(p, 3, 170_000)))
       for (const p of alive) assert.equal(p.ledger.state.lastRound, 3)
       const r2 = alive[0]!.ledger.state.checkpoints[2]!
       assert.ok(!r2.signers.includes(victim.self), 'the stopped member did not sign checkpoint 2')
@@ -154,7 +155,7 @@ describe('node/peer: the round protocol end to end on libp2p', function () {
       const peers = await startAll(net, 4, { maxRounds: 4 })
       await roundOf(peers[0]!, 1, 60_000)
       const late = await net.startPeer(4, { maxRounds: 4 })
-      await Promise.all([...peers, late].map(async p => await roundOf(p, 4, 100_000)))
+      await Promise.all([...peers, late].map(async p => await roundOf(p, 4, 170_000)))
       const st = late.ledger.state
       assert.equal(st.lastRound, 4)
       assert.equal(st.checkpoints[4]!.cid.toString(), peers[0]!.ledger.state.checkpoints[4]!.cid.toString())
