@@ -61,14 +61,14 @@ export function toPivotMarkdown(results: readonly ExperimentResult[], title = 'f
 /** Accuracy against round, one coloured line per run label (optionally faceted by a config field). */
 export function vegaLiteSpec(results: readonly ExperimentResult[], opts: { title?: string, facet?: 'attack' | 'rule' } = {}): Record<string, unknown> {
   const values = results.flatMap(r => r.records.filter(x => x.accuracy !== null).map(x => ({
-    run: r.label, round: x.round, accuracy: x.accuracy, attack: r.config.attack, rule: r.config.normCheck ? `${r.config.rule} g=${r.config.group}` : 'undefended mean'
+    run: r.label, defence: r.label.split(' | ')[0], round: x.round, accuracy: x.accuracy, attack: r.config.attack, rule: r.config.normCheck ? `${r.config.rule} g=${r.config.group}` : 'undefended mean'
   })))
   const layer = {
     mark: { type: 'line', point: true },
     encoding: {
       x: { field: 'round', type: 'quantitative', title: 'round' },
       y: { field: 'accuracy', type: 'quantitative', title: 'test accuracy', scale: { domain: [0, 1] } },
-      color: { field: opts.facet === 'attack' ? 'rule' : opts.facet === 'rule' ? 'attack' : 'run', type: 'nominal' }
+      color: { field: opts.facet === 'attack' ? 'defence' : opts.facet === 'rule' ? 'attack' : 'run', type: 'nominal' }
     }
   }
   const base: Record<string, unknown> = { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', title: opts.title ?? 'accuracy against round', data: { values } }

@@ -25,7 +25,7 @@ export const summary = 'researchers\' harness: N peers of the round protocol in 
 
 const HELP = `usage: tessera sim [options]            one run
        tessera sim --matrix robustness [--shard i/n] [options]
-       tessera sim --merge DIR [DIR...] --out DIR
+       tessera sim --merge DIR [DIR...] --out DIR [--title T]
 
   --peers N             peers (default ${DEFAULTS.peers})
   --byzantine X         Byzantine peers: a count, or a fraction < 1 of --peers (default 0);
@@ -148,7 +148,7 @@ export async function run(argv: string[]): Promise<number> {
     rule: { type: 'string' }, 'rule-params': { type: 'string' }, 'norm-check': { type: 'string' }, clip: { type: 'string' }, noise: { type: 'string' },
     'dp-sgd': { type: 'string' }, seed: { type: 'string' }, 'eval-every': { type: 'string' }, test: { type: 'string' }, 'train-examples': { type: 'string' },
     engine: { type: 'string' }, membership: { type: 'string' }, 'undefended-budget': { type: 'string' }, network: { type: 'string' }, out: { type: 'string' }, matrix: { type: 'string' }, attacks: { type: 'string' },
-    rules: { type: 'string' }, groups: { type: 'string' }, shard: { type: 'string' }, merge: { type: 'boolean' }, quiet: { type: 'boolean' },
+    rules: { type: 'string' }, groups: { type: 'string' }, shard: { type: 'string' }, merge: { type: 'boolean' }, title: { type: 'string' }, quiet: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' }
   })
   if (values.help === true) { console.log(HELP); return 0 }
@@ -156,7 +156,8 @@ export async function run(argv: string[]): Promise<number> {
   if (values.merge === true) {
     if (out === undefined || positionals.length === 0) throw new InvalidParametersError('--merge needs DIRs and --out')
     const all = (await Promise.all(positionals.map(readResults))).flat()
-    await writeResults(out, all, { title: 'merged results', facet: 'attack' })
+    const facet = new Set(all.map(r => r.config.attack)).size > 1 ? 'attack' as const : undefined
+    await writeResults(out, all, { title: String(values.title ?? 'merged results'), facet })
     console.log(toMarkdown(all, 'merged results'))
     return 0
   }
