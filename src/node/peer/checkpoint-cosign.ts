@@ -197,7 +197,8 @@ export class CheckpointCosign {
     this.lastRefusals = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map(r => `${(r.reason as Error).name}: ${(r.reason as Error).message}`)
     if (cosigs.length + 1 < quorum) return undefined
     if (this.c.ledger.state.lastRound >= body.round) return undefined
-    const e = await this.c.writer.write('checkpoint', { ...core, cosigs }, ts)
+    // `ts` starts round r + 1 on every peer: stamp the entry when it is appended, not when the proposal began.
+    const e = await this.c.writer.write('checkpoint', { ...core, cosigs }, Math.max(ts, Date.now()))
     return e.cid.toString()
   }
 }
