@@ -7,7 +7,7 @@
  * errors on bad configs.
  */
 import assert from 'node:assert/strict'
-import { runExperiment, type ExperimentResult, type ExperimentData } from '../../src/gossip-fl/harness/experiment.ts'
+import { runExperiment, classMatched, type ExperimentResult, type ExperimentData } from '../../src/gossip-fl/harness/experiment.ts'
 import { resolveExperiment, parsePartition } from '../../src/gossip-fl/harness/config.ts'
 import { robustnessMatrix, privacyMatrix, matrixByName, shardOf } from '../../src/gossip-fl/harness/matrix.ts'
 import { toJsonl, toCsv, toMarkdown, toPivotMarkdown, vegaLiteSpec, renderSvg } from '../../src/gossip-fl/harness/output.ts'
@@ -133,6 +133,11 @@ describe('harness (tessera sim)', function () {
     assert.throws(() => perExampleLosses(mnistSpec('cnn'), w, d), (e: Error) => e.name === 'InvalidParametersError')
     const r = await runExperiment({ ...SMALL, peers: 5, rounds: 2, membership: 200 }, data)
     assert.ok(r.membership !== null && r.membership.auc >= 0 && r.membership.auc <= 1 && r.membership.members === 200)
+    // class-matched non-members: same class counts as the members
+    const members = head(data.train, 300)
+    const nm = classMatched(data.test, members)
+    const counts = (y: Uint8Array): number[] => { const c = new Array<number>(10).fill(0); for (const v of y) c[v]!++; return c }
+    assert.deepEqual(counts(nm.y), counts(members.y))
   })
 
   describe('configs', () => {

@@ -63,6 +63,8 @@ export interface ExperimentConfig {
   /** Use only the first N training examples (0 = all): CI-sized runs. */
   trainExamples: number
   engine: Engine
+  /** Non-members for membership inference: 'matched' (test images with the members' class mix) or 'test' (the last test images). */
+  membershipNonMembers: 'matched' | 'test'
   /** --norm-check off only: attackers spend k * C (0 = B's attacks unbounded, with their defaults). */
   undefendedBudget: number
   /** Membership inference on the final model with this many members and non-members (0 = off). */
@@ -96,6 +98,7 @@ export const DEFAULTS: Readonly<ExperimentConfig> = Object.freeze({
   trainExamples: 0,
   engine: 'fast',
   membership: 0,
+  membershipNonMembers: 'matched',
   undefendedBudget: 0
 }) as Readonly<ExperimentConfig>
 
@@ -154,6 +157,7 @@ export function resolveExperiment(partial: Partial<ExperimentConfig>): Experimen
   int('trainExamples', 0, 10_000_000)
   int('membership', 0, 100_000)
   num('undefendedBudget', 0, 1e6)
+  if (c.membershipNonMembers !== 'matched' && c.membershipNonMembers !== 'test') bad(`membershipNonMembers must be matched or test, got '${String(c.membershipNonMembers)}'`)
   if (!['fast', 'full', 'libp2p'].includes(c.engine)) bad(`engine must be fast, full or libp2p, got '${String(c.engine)}'`)
   const committeeSide = (COMMITTEE_ATTACKS as readonly string[]).includes(c.attack)
   if (committeeSide && c.engine === 'fast') bad(`attack '${c.attack}' is committee-side: it needs --engine full`)

@@ -69,6 +69,23 @@ export interface ExperimentHooks {
 
 export const DELTA = 1e-5
 
+/**
+ * Non-members with the members' class mix: for each class, as many test images of that
+ * class as there are members of it, taken from the end of the test split (the harness
+ * evaluates on its beginning). A loss threshold then cannot win by telling a non-IID
+ * shard's classes from the test set's.
+ */
+export function classMatched(test: Dataset, members: Dataset): Dataset {
+  const want = new Array<number>(test.classes).fill(0)
+  for (let i = 0; i < members.n; i++) want[members.y[i]!]!++
+  const idx: number[] = []
+  for (let i = test.n - 1; i >= 0 && want.some(w => w > 0); i--) {
+    const y = test.y[i]!
+    if (want[y]! > 0) { want[y]!--; idx.push(i) }
+  }
+  return subset(test, idx)
+}
+
 function median(xs: number[]): number {
   if (xs.length === 0) return 0
   const s = [...xs].sort((a, b) => a - b)
@@ -173,8 +190,10 @@ export async function runExperiment(partial: Partial<ExperimentConfig>, data: Ex
     : null
   let membership: ExperimentResult['membership'] = null
   if (c.membership > 0) {
-    const nonMembers = subset(data.test, Array.from({ length: Math.min(c.membership, data.test.n) }, (_, k) => data.test.n - 1 - k))
-    const mi = membershipInference(spec, model, shards[0]!, nonMembers, c.membership)
+    const members = head(shards[0]!, Math.min(c.membership, shards[0]!.n))
+    const nonMembers = c.membershipNonMembers === 'matched' ? classMatched(data.test, members)
+      : subset(data.test, Array.from({ length: Math.min(c.membership, data.test.n) }, (_, k) => data.test.n - 1 - k))
+    const mi = membershipInference(spec, model, members, nonMembers, c.membership)
     membership = { auc: mi.auc, bestAdvantage: mi.best.advantage, yeomAdvantage: mi.yeom.advantage, members: mi.members }
   }
   return {

@@ -55,6 +55,7 @@ const HELP = `usage: tessera sim [options]            one run
   --test N              test examples evaluated (default ${DEFAULTS.testExamples})
   --train-examples N    use only the first N training examples (default all)
   --membership N        loss-threshold membership inference on the final model (N members of peer 0, N held-out)
+  --membership-nonmembers matched|test   non-members with the members' class mix (default) or the last test images
   --engine E            fast (exact fast path) | full (every share, norm point and partial sum) (default fast)
   --network N           memory (default); libp2p is not implemented yet
   --out DIR             write results.jsonl, results.csv, results.md, summary.json, accuracy.vl.json, accuracy.svg
@@ -99,6 +100,7 @@ function configFrom(values: Flags): Partial<ExperimentConfig> {
     committee: n('committee'), threshold: n('threshold'), group: n('group'), rule: s('rule'), ruleParams,
     normCheck: nc === undefined ? undefined : nc === 'on', clip: n('clip'), noise: n('noise'), dpSgd, seed: s('seed'),
     evalEvery: n('eval-every'), testExamples: n('test'), trainExamples: n('train-examples'), engine: s('engine') as Engine | undefined, undefendedBudget: n('undefended-budget'),
+    membershipNonMembers: s('membership-nonmembers') as ExperimentConfig['membershipNonMembers'] | undefined,
     membership: n('membership')
   }
 }
@@ -147,7 +149,7 @@ export async function run(argv: string[]): Promise<number> {
     lr: { type: 'string' }, momentum: { type: 'string' }, committee: { type: 'string' }, threshold: { type: 'string' }, group: { type: 'string' },
     rule: { type: 'string' }, 'rule-params': { type: 'string' }, 'norm-check': { type: 'string' }, clip: { type: 'string' }, noise: { type: 'string' },
     'dp-sgd': { type: 'string' }, seed: { type: 'string' }, 'eval-every': { type: 'string' }, test: { type: 'string' }, 'train-examples': { type: 'string' },
-    engine: { type: 'string' }, membership: { type: 'string' }, 'undefended-budget': { type: 'string' }, network: { type: 'string' }, out: { type: 'string' }, matrix: { type: 'string' }, attacks: { type: 'string' },
+    engine: { type: 'string' }, membership: { type: 'string' }, 'undefended-budget': { type: 'string' }, 'membership-nonmembers': { type: 'string' }, network: { type: 'string' }, out: { type: 'string' }, matrix: { type: 'string' }, attacks: { type: 'string' },
     rules: { type: 'string' }, groups: { type: 'string' }, shard: { type: 'string' }, merge: { type: 'boolean' }, title: { type: 'string' }, quiet: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' }
   })
