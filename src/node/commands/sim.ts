@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseFlags, numberFlag } from '../../util/args.ts'
 import { InvalidParametersError } from '../../util/errors.ts'
-import { ALL_ATTACKS, DEFAULTS, type ExperimentConfig, type Engine } from '../../gossip-fl/harness/config.ts'
+import { ALL_ATTACKS, DEFAULTS, resolveExperiment, type ExperimentConfig, type Engine } from '../../gossip-fl/harness/config.ts'
 import { runExperiment, type ExperimentResult, type RoundRecord } from '../../gossip-fl/harness/experiment.ts'
 import { matrixByName, shardOf } from '../../gossip-fl/harness/matrix.ts'
 import { writeResults } from '../../gossip-fl/harness/write-node.ts'
@@ -179,6 +179,8 @@ export async function run(argv: string[]): Promise<number> {
   } else {
     configs = [base]
   }
+  // Validate every config before loading anything (typed error naming the field).
+  for (const c of configs) resolveExperiment(c)
   const backend = await initBackend({ quiet: true })
   const datasets = new Map<string, Awaited<ReturnType<typeof loadData>>>()
   const bar = progress(values.quiet === true)
