@@ -35,7 +35,7 @@ const BIN = join(ROOT, 'bin', 'tessera.js')
 const N = Number(process.env.TESSERA_PEERS ?? 8)
 const ROUNDS = Number(process.env.TESSERA_ROUNDS ?? 20)
 const BYZ = Number(process.env.TESSERA_BYZANTINE ?? 2)
-const STEPS = Number(process.env.TESSERA_STEPS ?? 40)
+const STEPS = Number(process.env.TESSERA_STEPS ?? 60)
 const CLIP = 2
 const NOISE = 0
 const DELTA = 1e-5
@@ -105,7 +105,7 @@ async function main (): Promise<number> {
   console.log = () => {}
   try {
     const code = await init(['--dir', dirs[0]!, '--founders', names.join(','), '--model', 'mlp', '--m', '5', '--t', '2', '--g', '2',
-      '--clip', String(CLIP), '--noise', String(NOISE), '--rule', 'centered-clipping', '--tau', String(CLIP), '--lr', '0.1', '--batch', '32',
+      '--clip', String(CLIP), '--noise', String(NOISE), '--rule', 'centered-clipping', '--tau', String(CLIP), '--lr', '0.05', '--batch', '32',
       '--deadlines', DEADLINES.join(','), '--network-id', 'tessera-demo'])
     if (code !== 0) throw new Error('tessera init failed')
   } finally {
@@ -147,7 +147,7 @@ async function main (): Promise<number> {
   }
 
   const spawnPeer = (i: number, bootstrap: string[]): Promise<string[]> => {
-    const args = [BIN, 'peer', '--dir', dirs[i]!, '--json', '--rounds', String(ROUNDS), '--start-file', startFile, '--steps', String(STEPS), '--momentum', '0.9',
+    const args = [BIN, 'peer', '--dir', dirs[i]!, '--json', '--rounds', String(ROUNDS), '--start-file', startFile, '--steps', String(STEPS), '--momentum', String(process.env.TESSERA_MOMENTUM ?? 0),
       '--data', `mnist:partition=${i}/${N},scheme=dirichlet,alpha=0.5,seed=1`]
     for (const b of bootstrap) args.push('--bootstrap', b)
     if (i === 0) args.push('--evaluate', '10000')

@@ -77,7 +77,7 @@ export class CheckpointCosign {
   }
 
   async start (): Promise<void> {
-    await this.c.transport.handle(this.protocol, async (req) => await this.serve(req), { maxRequestBytes: MAX_REQUEST, maxResponseBytes: MAX_RESPONSE })
+    await this.c.transport.handle(this.protocol, async (req, ctx) => await this.serve(req, ctx.peer), { maxRequestBytes: MAX_REQUEST, maxResponseBytes: MAX_RESPONSE })
   }
 
   async stop (): Promise<void> {
@@ -117,8 +117,10 @@ export class CheckpointCosign {
    * so a core signed more than `releaseMs` ago without reaching the ledger belongs
    * to a dead proposal: signing another one then keeps the round live.
    */
-  private mayAndMark (round: number, core: CheckpointCore): boolean {
-    const h = toHex(sha256(encodeCore(core)))
+  private mayAndMark (round: number, core: CheckpointCore, proposer: string): boolean {
+    // Bound to the proposer too: the co-signatures cover the core only, so two proposers holding the
+    // same signed core would each append their own checkpoint entry (two CIDs for one round: a fork).
+    const h = `${proposer}/${toHex(sha256(encodeCore(core)))}`
     const prior = this.signed.get(round)
     if (prior !== undefined && prior.h !== h && Date.now() - prior.at < this.o.releaseMs) return false
     this.signed.set(round, { h, at: Date.now() })
@@ -139,7 +141,7 @@ export class CheckpointCosign {
     return undefined
   }
 
-  private async serve (req: Uint8Array): Promise<Uint8Array> {
+  private async serve (req: Uint8Array, proposer: string): Promise<Uint8Array> {
     let core: CheckpointCore
     try {
       const o = dagCbor.decode(req) as { v?: unknown, core?: unknown }
@@ -161,7 +163,7 @@ export class CheckpointCosign {
     if (plan === undefined) throw new PeerProtocolError(`round ${core.round}: I do not hold the plan yet`)
     const head = core.heads.find(x => toHex(x.author) === plan.author)
     if (head === undefined || head.seq < plan.seq) throw new PeerProtocolError(`round ${core.round}: the proposed heads do not cover the plan`)
-    if (!this.mayAndMark(core.round, core)) throw new PeerProtocolError(`round ${core.round}: I already co-signed another core`)
+    if (!this.mayAndMark(core.round, core, proposer)) throw new PeerProtocolError(`round ${core.round}: I already co-signed another core or for another proposer`)
     const genesis = this.c.ledger.state.genesisCid!
     const cs = await cosignCheckpoint(this.c.signer, core, genesis)
     return dagCbor.encode({ v: 1, sig: cs.sig })
@@ -180,7 +182,7 @@ export class CheckpointCosign {
     await this.c.writer.waitForContributions(body.round, body.retry, body.groups.flatMap(g => g.members))
     if (this.c.ledger.state.lastRound >= body.round) return undefined
     const core = this.coreFor(body)
-    if (!this.mayAndMark(body.round, core)) return undefined
+    if (!this.mayAndMark(body.round, core, toHex(this.c.signer.publicKey))) return undefined
     const me = toHex(this.c.signer.publicKey)
     const others = committee.filter(p => p !== me)
     const req = encodeCore(core)
