@@ -70,6 +70,7 @@ export async function run (argv: string[]): Promise<number> {
   }
   try {
     const st = ledger.state
+    if (st.genesisCid === null) { console.log(json ? JSON.stringify({ entries: 0 }) : `the ledger in ${values.dir} is empty (run tessera peer first)`); return 0 }
     const n = numberFlag(values, 'rounds', 5)
     const rounds = []
     for (let r = Math.max(1, st.lastRound - n + 1); r <= st.lastRound; r++) {
