@@ -437,8 +437,14 @@ export class Peer extends TypedEmitter<PeerEvents> {
     // Start at the agreed time (messages that arrive before are held by the router): a machine that
     // starts early would publish before the gossip mesh of a new network has formed.
     const early = start - Date.now()
-    if (early > 0) await Promise.race([sleep(early), new Promise(resolve => signal.addEventListener('abort', resolve, { once: true }))])
-    if (signal.aborted) return
+    const offAbort: Array<() => void> = []
+    const aborted = <T>(v: T): Promise<T> => new Promise<T>(resolve => {
+      const f = (): void => { resolve(v) }
+      signal.addEventListener('abort', f, { once: true })
+      offAbort.push(() => { signal.removeEventListener('abort', f) })
+    })
+    if (early > 0) await Promise.race([sleep(early), aborted(undefined)])
+    if (signal.aborted) { for (const off of offAbort) off(); return }
     emit(machine.start())
     this.router.attach(active)
     this.tickTimer = setInterval(() => { emit(machine.step({ kind: 'tick', now: Date.now() })) }, o.tickMs)
@@ -447,8 +453,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
       while (!signal.aborted && this.ledger.state.lastRound < r && !machine.isDone) await sleep(200)
       return {}
     })()
-    const onAbort = new Promise<{ ck?: CompletedCheckpoint, failed?: string }>(resolve => signal.addEventListener('abort', () => resolve({ failed: 'stopped' }), { once: true }))
-    const end = await Promise.race([ended, ledgerMoved, onAbort])
+    const end = await Promise.race([ended, ledgerMoved, aborted<{ ck?: CompletedCheckpoint, failed?: string }>({ failed: 'stopped' })])
+    for (const off of offAbort) off()
     clearInterval(this.tickTimer)
     this.tickTimer = undefined
     this.router.detach(r)
