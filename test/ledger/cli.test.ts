@@ -57,6 +57,23 @@ describe('tessera ledger (CLI)', function () {
     assert.match(text.out.join('\n'), /OK: every entry verifies/)
   })
 
+  it('verify accepts a peer data dir and uses its ledger/ store', async () => {
+    const peerDir = await mkdtemp(join(tmpdir(), 'tessera-cli-peer-'))
+    try {
+      const l = await Ledger.open({ location: join(peerDir, 'ledger'), verifier })
+      await l.appendMany(net.log)
+      await l.close()
+      const r = await cli('ledger', 'verify', '--dir', peerDir, '--json')
+      assert.equal(r.code, 0)
+      assert.equal(JSON.parse(r.out[0]!).entries, net.log.length)
+      const empty = await cli('ledger', 'verify', '--dir', join(peerDir, 'nope'))
+      assert.equal(empty.code, 1)
+      assert.match(empty.err.join('\n'), /InvalidParametersError/)
+    } finally {
+      await rm(peerDir, { recursive: true, force: true })
+    }
+  })
+
   it('show prints JSON lines with CIDs as strings and bytes as hex or base64, filtered', async () => {
     const all = await cli('ledger', 'show', '--dir', dir)
     assert.equal(all.code, 0)

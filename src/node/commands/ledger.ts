@@ -80,12 +80,14 @@ export async function run(argv: string[]): Promise<number> {
     help: { type: 'boolean', short: 'h' }
   })
   if (values.help === true) { console.log(USAGE); return 0 }
-  const dir = values.dir
-  if (typeof dir !== 'string' || dir === '') throw new InvalidParametersError('--dir is required')
+  const given = values.dir
+  if (typeof given !== 'string' || given === '') throw new InvalidParametersError('--dir is required')
   const { existsSync } = await import('node:fs')
-  if (!existsSync(dir)) throw new InvalidParametersError(`--dir ${dir} does not exist`)
   // LevelDB always has a CURRENT file; checking first keeps the tool from writing into a wrong directory.
   const { join } = await import('node:path')
+  if (!existsSync(given)) throw new InvalidParametersError(`--dir ${given} does not exist`)
+  // A peer's data dir keeps its ledger in ledger/; accept either that dir or the store itself.
+  const dir = existsSync(join(given, 'ledger', 'CURRENT')) ? join(given, 'ledger') : given
   if (!existsSync(join(dir, 'CURRENT'))) throw new InvalidParametersError(`--dir ${dir} holds no ledger store (no LevelDB CURRENT file)`)
   const store = await LedgerStore.open({ location: dir, verifier: pickVerifier(values.verifier as string | undefined), onCorruption: 'report', createIfMissing: false })
   try {
