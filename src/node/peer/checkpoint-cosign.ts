@@ -176,13 +176,14 @@ export class CheckpointCosign {
    */
   async propose (body: CheckpointBody, committee: readonly string[], quorum: number, ts: number): Promise<string | undefined> {
     const state = this.c.ledger.state
+    this.lastRefusals = []
     if (state.lastRound >= body.round) return undefined
     // My ledger must hold the plan and the included contributions before my heads can cover them.
     if (await this.planEntry(body.round, body.retry, body.committee[0]) === undefined) throw new PeerProtocolError(`round ${body.round}: the plan is not in my ledger`)
     await this.c.writer.waitForContributions(body.round, body.retry, body.groups.flatMap(g => g.members))
     if (this.c.ledger.state.lastRound >= body.round) return undefined
     const core = this.coreFor(body)
-    if (!this.mayAndMark(body.round, core, toHex(this.c.signer.publicKey))) return undefined
+    if (!this.mayAndMark(body.round, core, toHex(this.c.signer.publicKey))) { this.lastRefusals = ['I co-signed another core or for another proposer in this round'] ; return undefined }
     const me = toHex(this.c.signer.publicKey)
     const others = committee.filter(p => p !== me)
     const req = encodeCore(core)

@@ -48,3 +48,50 @@ export function ledgerSeededMachine (cfg: Omit<RoundConfig, 'seed'>, state: Ledg
   }
   return m
 }
+
+/**
+ * TEMPORARY bridge 2 (E's LedgerState, src/ledger/state.ts, evidence of a checkpoint):
+ *
+ *   for (const [member, r] of rec.receipts) { delivered[member] = r.contributors.length
+ *                                             for (const c of r.contributors) delivered[c] += 1 }
+ *
+ * A member that is also a contributor gets `+1` from every receipt iterated before its own
+ * and then has that count overwritten (`=`) by its own receipt. `rec.receipts` is a Map in the
+ * order this ledger happened to apply the receipt entries: a peer applies its own receipt first
+ * (it writes it), others in network arrival order. So every peer computes a different
+ * `delivered`, a different reputation (each peer weights itself highest) and, once the
+ * weighted draw differs, a different committee or leader for (r, k): shares go to the wrong
+ * index ("wrong-share-index", "not-leader"), the plan is refused by the ledgers that expect
+ * another leader, the retry fails, and a round whose retries all disagree never gets a
+ * ledger checkpoint. This was the timeout of the 5-peer test.
+ *
+ * The bridge makes the iteration order canonical (member id order) on this peer's live
+ * state, so every peer derives the same evidence from the same entries whatever the arrival
+ * order. It does not fix the formula (E should use `+=`, or count member and contributor
+ * deliveries separately, and iterate in a canonical order); and it applies only to receipts
+ * applied after the peer opened its ledger: a restarted peer replays its store without it.
+ * Remove it once E's evidence is independent of the order of entries.
+ */
+class CanonicalOrderMap<V> extends Map<string, V> {
+  private sortedKeys (): string[] { return [...super.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)) }
+  override * keys (): MapIterator<string> { yield * this.sortedKeys() }
+  override * values (): MapIterator<V> { for (const k of this.sortedKeys()) yield super.get(k)! }
+  override * entries (): MapIterator<[string, V]> { for (const k of this.sortedKeys()) yield [k, super.get(k)!] }
+  override [Symbol.iterator] (): MapIterator<[string, V]> { return this.entries() }
+  override forEach (f: (v: V, k: string, m: Map<string, V>) => void, thisArg?: unknown): void { for (const [k, v] of this.entries()) f.call(thisArg, v, k, this) }
+}
+
+interface RoundRecordShape { receipts: Map<string, unknown> }
+
+/** Make `state.rounds[*].receipts` iterate in member-id order (see above). Idempotent. */
+export function canonicalReceiptOrder (state: LedgerState): void {
+  const rounds = state.rounds as unknown as Map<string, RoundRecordShape> & { __canonical?: true }
+  if (rounds.__canonical === true) return
+  const fix = (rec: RoundRecordShape): void => {
+    if (rec !== null && typeof rec === 'object' && rec.receipts instanceof Map && !(rec.receipts instanceof CanonicalOrderMap)) rec.receipts = new CanonicalOrderMap(rec.receipts)
+  }
+  for (const rec of rounds.values()) fix(rec)
+  const set = rounds.set.bind(rounds)
+  rounds.set = (k: string, rec: RoundRecordShape) => { fix(rec); return set(k, rec) }
+  rounds.__canonical = true
+}

@@ -60,7 +60,7 @@ import { CheckpointCosign } from './checkpoint-cosign.ts'
 import { StatusService, type PeerStatus, type RoundInfo } from './status-service.ts'
 import { charterModelSpec, charterRoundParams } from './charter-params.ts'
 import { encodeRuleState, decodeRuleState, NO_RULE_STATE_HASH } from './rule-state.ts'
-import { ledgerSeededMachine } from './ledger-seeded.ts'
+import { ledgerSeededMachine, canonicalReceiptOrder } from './ledger-seeded.ts'
 import { NoGenesisError, PeerNotRunningError, PeerProtocolError } from './errors.ts'
 import { TOPIC_ZCHECK } from '../../gossip-fl/round/messages.ts'
 
@@ -175,6 +175,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
   private loop: Promise<void> | undefined
   private current: Current | undefined
   private readonly rounds = new Map<number, RoundInfo>()
+  /** rounds this peer has already run a machine for (a new run is a re-run) */
+  private readonly ranBefore = new Set<number>()
   private readonly penalties = new Map<string, number>()
   private lastInfo: RoundInfo | undefined
   private stopController = new AbortController()
@@ -200,6 +202,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
     this.identity = await loadOrCreateIdentity(o.dataDir)
     const signer = nodeSigner(this.identity.seed)
     this.ledger = await Ledger.open({ location: join(o.dataDir, 'ledger'), verifier: nodeVerifier() })
+    // Every peer must derive the same evidence (hence committees) from the same entries: see ledger-seeded.ts.
+    canonicalReceiptOrder(this.ledger.state)
     if (this.ledger.state.genesisCid === null) {
       const g = await this.readGenesis()
       await this.ledger.append(g)
@@ -388,7 +392,19 @@ export class Peer extends TypedEmitter<PeerEvents> {
     const st = this.ledger.state
     const setup = this.roundSetup(r)
     const prevTs = r === 1 ? undefined : (await this.ledger.getByCid(st.checkpointCid(r - 1)!.toString()))?.entry.ts
-    const start = r === 1 ? (typeof o.startAt === 'function' ? await o.startAt() : (o.startAt ?? Date.now())) : (prevTs ?? Date.now()) + o.startDelayMs
+    const base = r === 1 ? (typeof o.startAt === 'function' ? await o.startAt() : (o.startAt ?? Date.now())) : (prevTs ?? Date.now()) + o.startDelayMs
+    // A round run again (no ledger checkpoint after the last run) cannot start at `base`: every
+    // deadline of every retry would be long past and the machine would fail at once, forever (this
+    // stalled the 5-peer test for minutes). Start at the next point of a grid every peer derives from
+    // the ledger alone (base + j * the machine's whole span), so the peers that gave up meet again.
+    let start = base
+    if (this.ranBefore.has(r)) {
+      const d = setup.params.deadlines
+      const span = (setup.params.maxRetries + 1) * (d.shareMs + d.receiptMs + d.planMs + d.partialMs + d.checkpointMs)
+      start = base + Math.max(1, Math.ceil((Date.now() + 1000 - base) / span)) * span
+    }
+    this.ranBefore.add(r)
+    for (const k of this.ranBefore) if (k < r) this.ranBefore.delete(k)
     const contribute = this.components.trainer !== undefined && setup.contributors.includes(this.self)
     const machine = ledgerSeededMachine({
       params: setup.params, round: r, prevModel: prev.model, ruleState: prev.ruleState,
@@ -481,7 +497,9 @@ export class Peer extends TypedEmitter<PeerEvents> {
       this.emit('warning', { round: r, message: `round ${r}: ${end.failed}` })
     }
     // Wait for checkpoint r in the ledger (synced from whoever appended it).
-    const deadline = Date.now() + o.ledgerWaitMs
+    // A machine that failed every retry waits less: the ledger rarely gets a checkpoint then (a
+    // later checkpoint still ends the re-run through `ledgerMoved`).
+    const deadline = Date.now() + (end.failed !== undefined ? Math.min(o.ledgerWaitMs, 5000) : o.ledgerWaitMs)
     let lastPull = Date.now()
     while (!signal.aborted && this.ledger.state.lastRound < r && Date.now() < deadline) {
       await sleep(50)
