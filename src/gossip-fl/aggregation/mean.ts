@@ -5,7 +5,7 @@
  */
 import { resolveParams } from './params.ts'
 import { statelessState } from './state.ts'
-import { checkInputs } from './vector.ts'
+import { meanOf } from './vector.ts'
 import type { AggregationResult, AggregationRule, RuleState } from './types.ts'
 
 /** The mean has no parameters. */
@@ -21,14 +21,7 @@ export function resolveMeanParams(partial?: Partial<MeanParams>): Readonly<MeanP
 export function mean(inputs: readonly Float32Array[], state?: RuleState, params?: Partial<MeanParams>): AggregationResult {
   const next = statelessState('mean', state)
   resolveMeanParams(params)
-  const { n, d } = checkInputs(inputs)
-  const acc = new Float64Array(d)
-  for (let i = 0; i < n; i++) {
-    const v = inputs[i]
-    for (let j = 0; j < d; j++) acc[j] += v[j]
-  }
-  const out = new Float32Array(d)
-  for (let j = 0; j < d; j++) out[j] = acc[j] / n
+  const out = meanOf(inputs)
   return { aggregate: out, state: next }
 }
 
