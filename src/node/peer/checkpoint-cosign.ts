@@ -65,7 +65,7 @@ export class CheckpointCosign {
   /** round -> my machine's checkpoint body */
   private readonly bodies = new Map<number, CheckpointBody>()
   /** round -> hash of the one core I signed, and when */
-  private readonly signed = new Map<number, { h: string, at: number }>()
+  private readonly signed = new Map<number, { h: string, at: number, proposer: string }>()
   private readonly waiters = new Set<() => void>()
   /** why members refused the last proposal (logs) */
   lastRefusals: string[] = []
@@ -123,7 +123,7 @@ export class CheckpointCosign {
     const h = `${proposer}/${toHex(sha256(encodeCore(core)))}`
     const prior = this.signed.get(round)
     if (prior !== undefined && prior.h !== h && Date.now() - prior.at < this.o.releaseMs) return false
-    this.signed.set(round, { h, at: Date.now() })
+    this.signed.set(round, { h, at: Date.now(), proposer })
     return true
   }
 
@@ -163,6 +163,15 @@ export class CheckpointCosign {
     if (plan === undefined) throw new PeerProtocolError(`round ${core.round}: I do not hold the plan yet`)
     const head = core.heads.find(x => toHex(x.author) === plan.author)
     if (head === undefined || head.seq < plan.seq) throw new PeerProtocolError(`round ${core.round}: the proposed heads do not cover the plan`)
+    // Never co-sign a second checkpoint for a round my ledger already has (a fork), and before
+    // binding to a new proposer ask the earlier one for its entries: its proposal may have been
+    // appended without reaching my ledger yet (slow sync on a loaded machine gave a fork in `npm start`).
+    if (this.c.ledger.state.lastRound >= core.round) throw new PeerProtocolError(`round ${core.round}: my ledger already holds its checkpoint`)
+    const prior = this.signed.get(core.round)
+    if (prior !== undefined && prior.proposer !== proposer) {
+      await this.c.pullFrom(prior.proposer).catch(() => undefined)
+      if (this.c.ledger.state.lastRound >= core.round) throw new PeerProtocolError(`round ${core.round}: my ledger already holds its checkpoint`)
+    }
     if (!this.mayAndMark(core.round, core, proposer)) throw new PeerProtocolError(`round ${core.round}: I already co-signed another core or for another proposer`)
     const genesis = this.c.ledger.state.genesisCid!
     const cs = await cosignCheckpoint(this.c.signer, core, genesis)
