@@ -168,7 +168,9 @@ export class CheckpointCosign {
     // appended without reaching my ledger yet (slow sync on a loaded machine gave a fork in `npm start`).
     if (this.c.ledger.state.lastRound >= core.round) throw new PeerProtocolError(`round ${core.round}: my ledger already holds its checkpoint`)
     const prior = this.signed.get(core.round)
-    if (prior !== undefined && prior.proposer !== proposer) {
+    // Only when the earlier binding is about to be released (otherwise mayAndMark refuses anyway): a pull
+    // on every refused request would slow the co-signing under load.
+    if (prior !== undefined && prior.proposer !== proposer && Date.now() - prior.at >= this.o.releaseMs) {
       await this.c.pullFrom(prior.proposer).catch(() => undefined)
       if (this.c.ledger.state.lastRound >= core.round) throw new PeerProtocolError(`round ${core.round}: my ledger already holds its checkpoint`)
     }
