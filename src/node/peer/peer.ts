@@ -316,6 +316,14 @@ export class Peer extends TypedEmitter<PeerEvents> {
       }
       await this.runRound(r, prev, signal)
     }
+    // The last round's checkpoint may exist only in this ledger (this peer appended it): a peer that
+    // exits at once leaves the others without it (they then wait, re-run the round, or, once their
+    // co-signing binding is released, append a second checkpoint: a fork seen in `npm start`).
+    // Keep serving sync and co-signing a little longer.
+    if (this.running && !signal.aborted) {
+      const until = Date.now() + 5000
+      while (this.running && !signal.aborted && Date.now() < until) await sleep(100)
+    }
     this.emit('finished', { lastRound: this.ledger.state.lastRound })
   }
 
