@@ -95,3 +95,20 @@ export function canonicalReceiptOrder (state: LedgerState): void {
   rounds.set = (k: string, rec: RoundRecordShape) => { fix(rec); return set(k, rec) }
   rounds.__canonical = true
 }
+
+/**
+ * The same canonical order for every LedgerState this process creates (so a ledger re-opened from
+ * its store, e.g. `npm start`'s final re-verification, replays receipts as the live peers applied
+ * them). Process-wide: call it only in a program of its own, never from a library or a test file.
+ */
+export function canonicalReceiptOrderEverywhere (LedgerStateClass: { prototype: object }): void {
+  const proto = LedgerStateClass.prototype as { roundRecord?: (round: number, retry: number, create: boolean) => RoundRecordShape | undefined, __canonical?: true }
+  if (proto.__canonical === true || typeof proto.roundRecord !== 'function') return
+  const original = proto.roundRecord
+  proto.roundRecord = function (this: unknown, round: number, retry: number, create: boolean) {
+    const rec = original.call(this, round, retry, create)
+    if (rec !== undefined && !(rec.receipts instanceof CanonicalOrderMap)) rec.receipts = new CanonicalOrderMap(rec.receipts)
+    return rec
+  }
+  proto.__canonical = true
+}
