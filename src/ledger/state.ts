@@ -510,7 +510,11 @@ export class LedgerState {
     const delivered: Record<string, number> = {}
     for (const [member, r] of rec!.receipts) {
       if (!committee.includes(member) || !covered({ author: member, seq: r.seq })) continue
-      delivered[member] = r.contributors.length
+      // Add, never assign: a member that also contributes is credited for its own
+      // receipt and for the receipts acknowledging its shares, and a sum does not
+      // depend on which receipt arrived first (an assignment did, so peers that saw
+      // receipts in different orders drew different committees).
+      delivered[member] = (delivered[member] ?? 0) + r.contributors.length
       // Only peers whose admission this checkpoint covers may appear in evidence
       // (src/reputation refuses others): an acknowledged contributor the checkpoint
       // does not cover earns nothing here, rather than poisoning every later round.
