@@ -194,6 +194,16 @@ describe('model/privacy/rdp: sampled Gaussian mechanism', function () {
     }), { numRuns: 40 })
   })
 
+  it('regression: no jump where the fractional series stops converging (fast-check counterexample q=0.2154, sigma~2.4518, alpha=1.05)', () => {
+    // The absolute series exceeded the convexity bound there, so epsilon jumped up by
+    // 60% as sigma grew across the point where the stopping rule first held.
+    const q = 0.2154293052537798
+    const a = rdpSampledGaussianAt(q, 2.451831665407648, 1.05)
+    const b = rdpSampledGaussianAt(q, 2.4518316654099404, 1.05)
+    assert.ok(b <= a * (1 + 1e-9), `${b} > ${a}`)
+    for (const alpha of [1.05, 1.5, 1.9]) assert.ok(rdpSampledGaussianAt(q, 2.46, alpha) <= rdpSampledGaussianAt(q, 2.46, 2) * (1 + 1e-12))
+  })
+
   it('subsampling never hurts: RDP(q) <= RDP(1) = alpha/(2 sigma^2)', () => {
     fc.assert(fc.property(fc.double({ min: 1e-6, max: 1, noNaN: true }), fc.double({ min: 0.3, max: 30, noNaN: true }), fc.integer({ min: 2, max: 256 }),
       (q, z, a) => { assert.ok(rdpSampledGaussianAt(q, z, a) <= a / (2 * z * z) * (1 + 1e-9)) }), { numRuns: 80 })

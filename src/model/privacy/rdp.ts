@@ -25,10 +25,12 @@
  *   By default we sum the absolute values of the terms: every term's integral is
  *   positive, so this is an upper bound on A_alpha (exact except for the tail terms
  *   whose binomial coefficient is negative), and it cannot cancel catastrophically
- *   below A_alpha >= 1 (see FractionalSeries for the exact signed sum). If the series has not converged after MAX_FRAC_TERMS terms, we
- *   fall back to the log-convexity of alpha -> A_alpha (A_alpha is a moment
- *   generating function, convex in log by Hölder) and interpolate log A between
- *   the neighbouring integer orders, which is again an upper bound.
+ *   below A_alpha >= 1 (see FractionalSeries for the exact signed sum). If the series has
+ *   not converged after MAX_FRAC_TERMS terms we add a bound on its tail. Either way
+ *   we also use the log-convexity of alpha -> A_alpha (A_alpha is a moment
+ *   generating function, convex in log by Hölder): interpolating log A between the
+ *   neighbouring integer orders is again an upper bound, and we return the smaller
+ *   of the two (near alpha = 1 and for large q the absolute series is the looser).
  * - q = 1 is the plain Gaussian mechanism: A_alpha = E_{mu0}[(mu1/mu0)^alpha] =
  *   exp((alpha^2 - alpha) / (2 sigma^2)), so eps(alpha) = alpha / (2 sigma^2)
  *   (Mironov 2017). q = 0 releases nothing about the record: 0.
@@ -126,11 +128,11 @@ export interface RdpOptions {
 }
 
 /**
- * log A_alpha for a fractional alpha > 1 and 0 < q < 1 (MTZ 2019 Sec. 3.3). Returns
- * NaN if the series has not converged within MAX_FRAC_TERMS terms; the caller then
- * uses the convexity bound.
+ * log A_alpha for a fractional alpha > 1 and 0 < q < 1 (MTZ 2019 Sec. 3.3). If the
+ * series has not converged within MAX_FRAC_TERMS terms it returns the truncated sum
+ * plus a tail bound (converged: false); the caller then also applies the convexity bound.
  */
-function logAFractionalSeries(q: number, sigma: number, alpha: number, mode: FractionalSeries): number {
+function logAFractionalSeries(q: number, sigma: number, alpha: number, mode: FractionalSeries): { log: number, converged: boolean } {
   const logq = Math.log(q)
   const log1mq = Math.log1p(-q)
   const z0 = sigma * sigma * (Math.log(1 / q - 1)) + 0.5
@@ -160,28 +162,41 @@ function logAFractionalSeries(q: number, sigma: number, alpha: number, mode: Fra
     // the last term, i.e. ~1e-10 relative to A_alpha, far below the 4 significant
     // digits anyone reads off an epsilon. The quadrature test checks the result.
     if (i > alpha + 1 && s0 < prev0 && s1 < prev1 && Math.max(s0, s1) < total - 30) {
-      if (mode === 'absolute') return total
+      if (mode === 'absolute') return { log: total, converged: true }
       const signed = logSub(logPos, logNeg)
       // A_alpha >= 1 (Jensen); a signed sum at or below 1 has lost its digits to cancellation.
-      return signed > 0 ? signed : total
+      return { log: signed > 0 ? signed : total, converged: true }
     }
     prev0 = s0
     prev1 = s1
   }
-  return Number.NaN
+  // Not converged by the rule above: bound the neglected tail instead of dropping the
+  // series. Past the peak the terms fall at least like i^-(alpha+2), so the tail beyond
+  // N is at most about N / (alpha + 1) times the last term; we take twice that. This
+  // keeps epsilon continuous in q and sigma where the stopping rule flips (a jump to the
+  // looser convexity bound made it non-monotone in sigma); the caller still takes the
+  // smaller of this and the convexity bound.
+  const lastTerm = Math.max(prev0, prev1)
+  const total = logAdd(logPos, logNeg)
+  if (!Number.isFinite(total) || !(lastTerm < total)) return { log: Number.NaN, converged: false }
+  return { log: logAdd(total, lastTerm + Math.log((2 * MAX_FRAC_TERMS) / (alpha + 1))), converged: false }
 }
 
 function logA(q: number, sigma: number, alpha: number, mode: FractionalSeries): number {
   if (Number.isInteger(alpha)) return logAInteger(q, sigma, alpha)
-  const series = logAFractionalSeries(q, sigma, alpha, mode)
-  if (!Number.isNaN(series)) return series
-  // Convexity fallback: log A is convex in alpha and log A_1 = 0.
+  const { log: series } = logAFractionalSeries(q, sigma, alpha, mode)
+  // Convexity bound: log A is convex in alpha and log A_1 = 0. Both it and the series
+  // (absolute terms, or truncated sum plus tail bound) are upper bounds on log A, so we
+  // take the smaller. Near alpha = 1 the absolute series over-counts the negative
+  // terms and can exceed the convexity bound (it even exceeded RDP at alpha = 2 for
+  // q = 0.215, sigma = 2.45, alpha = 1.05, found by the monotonicity property test).
   const lo = Math.floor(alpha)
   const hi = lo + 1
   const t = alpha - lo
   const logLo = lo === 1 ? 0 : logAInteger(q, sigma, lo)
   const logHi = logAInteger(q, sigma, hi)
-  return (1 - t) * logLo + t * logHi
+  const convex = (1 - t) * logLo + t * logHi
+  return Number.isNaN(series) ? convex : Math.min(series, convex)
 }
 
 /** Validate an order list: finite or +Infinity numbers > 1, integer orders at most MAX_INTEGER_ORDER. */
