@@ -26,8 +26,7 @@ import { fileURLToPath } from 'node:url'
 import { createInterface } from 'node:readline'
 import { loadOrCreateIdentity } from '../../src/node/identity.ts'
 import { run as init } from '../../src/node/commands/init.ts'
-import { Ledger, LedgerState, toHex } from '../../src/ledger/index.ts'
-import { canonicalReceiptOrderEverywhere } from '../../src/node/peer/ledger-seeded.ts'
+import { Ledger, toHex } from '../../src/ledger/index.ts'
 import { nodeVerifier } from '../../src/ledger/signature-node.ts'
 import { peerEpsilonKnownRounds } from '../../src/model/privacy/index.ts'
 
@@ -200,7 +199,6 @@ async function main (): Promise<number> {
   let verifiedAll = true
   for (const d of dirs) {
     try {
-      canonicalReceiptOrderEverywhere(LedgerState) // replay as the live peers applied (see ledger-seeded.ts)
       const l = await Ledger.open({ location: join(d, 'ledger'), verifier: nodeVerifier() })
       const st = l.state
       heads.push(`${st.lastRound}:${st.checkpointCid(st.lastRound)?.toString() ?? ''}`)
