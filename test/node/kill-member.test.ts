@@ -1,0 +1,127 @@
+/**
+ * A committee member killed with SIGKILL in the middle of a round, on real
+ * libp2p between separate `tessera peer` processes (the CLI a user runs), with
+ * real MNIST training: the survivors complete the round (or retry it with a new
+ * committee) and the following ones, agree on every checkpoint, and their
+ * ledgers re-verify entry by entry after they exit.
+ *
+ * The in-process peer tests (test/node/peer/) stop a member gracefully; this one
+ * gives it no chance to close connections or streams: the others see it go only
+ * through timeouts.
+ */
+import assert from 'node:assert/strict'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtemp, readFile, rm, writeFile, copyFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { decodeEnvelope, Ledger, LedgerState } from '../../src/ledger/index.ts'
+import { nodeVerifier } from '../../src/ledger/signature-node.ts'
+import { loadOrCreateIdentity } from '../../src/node/identity.ts'
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+const BIN = join(ROOT, 'bin', 'tessera.js')
+const N = 5
+const ROUNDS = 3
+/** share, receipt, plan, partial, checkpoint (ms): 5 processes train the softmax model for a few steps in the share phase */
+const DEADLINES = '5000,2500,2500,3000,3000'
+
+interface Line { event: string, round?: number, committee?: string[], ledgerCid?: string, retries?: number, addresses?: string[] }
+
+describe('node: a committee member killed with SIGKILL mid-round (separate processes, real libp2p, MNIST)', function () {
+  this.timeout(300_000)
+  const children: ChildProcess[] = []
+  let root = ''
+
+  after(async () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
+    if (root !== '') await rm(root, { recursive: true, force: true })
+  })
+
+  it('the survivors complete every round, agree on every checkpoint, and their ledgers verify', async () => {
+    root = await mkdtemp(join(tmpdir(), 'tessera-kill-test-'))
+    const dirs = Array.from({ length: N }, (_, i) => join(root, `peer-${i}`))
+    const ids = await Promise.all(dirs.map(async d => await loadOrCreateIdentity(d)))
+    const names = ids.map(i => i.name)
+    const init = spawn(process.execPath, [BIN, 'init', '--dir', dirs[0]!, '--founders', names.join(','), '--model', 'softmax',
+      '--m', '4', '--t', '2', '--g', '2', '--lr', '0.1', '--deadlines', DEADLINES, '--network-id', 'tessera-kill-test'], { cwd: ROOT, stdio: 'ignore' })
+    assert.equal(await new Promise(resolve => init.on('exit', resolve)), 0, 'tessera init')
+    for (const d of dirs.slice(1)) await copyFile(join(dirs[0]!, 'genesis.cbor'), join(d, 'genesis.cbor'))
+
+    // Round 1's committee follows from the genesis alone (every peer computes the same).
+    const st = new LedgerState()
+    st.apply(decodeEnvelope(new Uint8Array(await readFile(join(dirs[0]!, 'genesis.cbor')))))
+    const committee1 = [...st.committee(1, 0)]
+    assert.equal(committee1.length, 4)
+    // Kill a member that is not the round's leader (committee[0]): its shares, receipt and partial sums go missing.
+    const victim = names.indexOf(committee1[1]!)
+    assert.ok(victim >= 0)
+
+    const startFile = join(root, 'start-at')
+    const rounds = new Map<number, Map<number, Line>>()
+    const exits = new Map<number, number | null>()
+    const stderr = new Map<number, string>()
+    const spawnPeer = async (i: number, bootstrap: string[]): Promise<string[]> => {
+      const args = [BIN, 'peer', '--dir', dirs[i]!, '--json', '--rounds', String(ROUNDS), '--start-file', startFile, '--steps', '10',
+        '--data', `mnist:partition=${i}/${N},seed=1`]
+      for (const b of bootstrap) args.push('--bootstrap', b)
+      const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+      children[i] = child
+      child.stderr!.on('data', (b: Buffer) => { stderr.set(i, ((stderr.get(i) ?? '') + b.toString()).slice(-3000)) })
+      child.on('exit', code => { exits.set(i, code) })
+      return await new Promise((resolve, reject) => {
+        createInterface({ input: child.stdout! }).on('line', line => {
+          let o: Line
+          try { o = JSON.parse(line) as Line } catch { return }
+          if (o.event === 'started') resolve(o.addresses ?? [])
+          if (o.event === 'round' && typeof o.round === 'number') {
+            const m = rounds.get(o.round) ?? new Map<number, Line>()
+            m.set(i, o)
+            rounds.set(o.round, m)
+          }
+        })
+        child.on('exit', code => { reject(new Error(`peer ${i} exited (${String(code)}) before starting: ${stderr.get(i) ?? ''}`)) })
+      })
+    }
+    const boot = (await spawnPeer(0, [])).filter(a => !a.includes('/ws')).slice(0, 1)
+    await Promise.all(dirs.slice(1).map(async (_, k) => await spawnPeer(k + 1, boot)))
+    await new Promise(resolve => setTimeout(resolve, 2000)) // a few gossipsub heartbeats
+    const startAt = Date.now() + 1000
+    await writeFile(startFile, String(startAt))
+
+    // Mid-round 1: after the share phase began, before it ended.
+    await new Promise(resolve => setTimeout(resolve, startAt - Date.now() + 2500))
+    assert.equal(exits.has(victim), false, 'the victim was still running when killed')
+    children[victim]!.kill('SIGKILL')
+
+    const survivors = dirs.map((_, i) => i).filter(i => i !== victim)
+    const deadline = Date.now() + 240_000
+    while (Date.now() < deadline && !survivors.every(i => exits.has(i))) await new Promise(resolve => setTimeout(resolve, 250))
+    for (const i of survivors) assert.equal(exits.get(i), 0, `peer ${i} exit code (stderr: ${stderr.get(i) ?? ''})`)
+    assert.equal(exits.get(victim), null, 'the victim died of SIGKILL')
+
+    for (let r = 1; r <= ROUNDS; r++) {
+      const got = rounds.get(r)
+      assert.ok(got !== undefined, `round ${r} completed`)
+      for (const i of survivors) assert.ok(got.has(i), `peer ${i} reported round ${r}`)
+      const cids = new Set(survivors.map(i => got.get(i)!.ledgerCid))
+      assert.equal(cids.size, 1, `round ${r}: one checkpoint on every survivor`)
+    }
+    // Round 1 either completed with the remaining members (3 of 4 is the quorum ceil(2m/3)) or was retried.
+    const r1 = rounds.get(1)!.get(survivors[0]!)!
+    assert.ok(r1.retries === 0 ? r1.committee!.includes(names[victim]!) : true)
+    console.log(`      killed peer ${victim} (round 1 committee member) ${Math.round(2500)} ms into round 1; rounds: ${[1, 2, 3].map(r => { const l = rounds.get(r)!.get(survivors[0]!)!; return `${r}${l.retries! > 0 ? ` (retry ${l.retries})` : ''}` }).join(', ')}`)
+
+    // Every survivor's ledger re-verifies entry by entry and ends at the same checkpoint.
+    const heads = new Set<string>()
+    for (const i of survivors) {
+      const l = await Ledger.open({ location: join(dirs[i]!, 'ledger'), verifier: nodeVerifier() })
+      try {
+        assert.equal(l.state.lastRound, ROUNDS)
+        heads.add(l.state.checkpointCid(ROUNDS)!.toString())
+      } finally { await l.close() }
+    }
+    assert.equal(heads.size, 1)
+  })
+})
