@@ -9,18 +9,28 @@ import { ruleNames } from '../round/rules.ts'
 import type { Arch } from '../../model/spec.ts'
 import type { PartitionOptions } from '../../model/partition.ts'
 
-/** Update-side attacks crafted from the round's updates (model replacement and free riding need inputs the harness does not model). */
-export const UPDATE_ATTACKS: readonly string[] = ATTACKS.filter(a => a !== 'model-replacement' && a !== 'free-riding')
+/**
+ * Update-side attacks, B's whole registry: crafted from the round's updates (sign flip, Gaussian,
+ * ALIE, IPM, min-max, min-sum), scaled model replacement from a backdoor-trained update
+ * (the attackers' shards carry a trigger, attacks/backdoor.ts), free riding from the previous
+ * global update (no training).
+ */
+export const UPDATE_ATTACKS: readonly string[] = [...ATTACKS]
 /** Data-side: the Byzantine peers train honestly on reversed labels (y -> 9 - y). */
 export const DATA_ATTACKS = ['label-flip'] as const
 /**
+ * A censoring leader: a Byzantine peer that leads a round omits chosen contributors from its
+ * plan though the receipts show their shares delivered. Runs on the fast engine (exact:
+ * test/gossip-fl/harness/censor.test.ts replays it on real round machines).
+ */
+export const LEADER_ATTACKS = ['censoring-leader'] as const
+/**
  * Committee-side, through H's fault hooks (full protocol only): members sending
  * wrong partial sums, members withholding theirs (silent after their receipt),
- * and a censoring leader (silent from the start: no plan, the round retries
- * with a new committee).
+ * and a silent leader (no plan: the round retries with a new committee).
  */
-export const COMMITTEE_ATTACKS = ['wrong-partials', 'withhold-partials', 'censoring-leader'] as const
-export const ALL_ATTACKS: readonly string[] = ['none', ...UPDATE_ATTACKS, ...DATA_ATTACKS, ...COMMITTEE_ATTACKS]
+export const COMMITTEE_ATTACKS = ['wrong-partials', 'withhold-partials', 'silent-leader'] as const
+export const ALL_ATTACKS: readonly string[] = ['none', ...UPDATE_ATTACKS, ...DATA_ATTACKS, ...LEADER_ATTACKS, ...COMMITTEE_ATTACKS]
 
 export type Engine = 'fast' | 'full' | 'libp2p'
 
@@ -69,6 +79,16 @@ export interface ExperimentConfig {
   undefendedBudget: number
   /** Membership inference on the final model with this many members and non-members (0 = off). */
   membership: number
+  /** Shadow-model membership inference (Shokri et al. 2017) with this many shadow models (0 = off; needs membership > 0). */
+  shadowModels: number
+  /** Parameters of B's attack (merged over the harness's: norm budget C, full budget). */
+  attackParams: Record<string, unknown>
+  /** model-replacement: share of the attackers' examples copied with the trigger and the target label. */
+  backdoorFraction: number
+  /** model-replacement: the backdoor's target class. */
+  backdoorTarget: number
+  /** censoring-leader: how many contributors (the first honest peers) a censoring leader omits (0 = min(5, honest peers)). */
+  censorTargets: number
 }
 
 export const DEFAULTS: Readonly<ExperimentConfig> = Object.freeze({
@@ -99,7 +119,12 @@ export const DEFAULTS: Readonly<ExperimentConfig> = Object.freeze({
   engine: 'fast',
   membership: 0,
   membershipNonMembers: 'matched',
-  undefendedBudget: 0
+  undefendedBudget: 0,
+  shadowModels: 0,
+  attackParams: {},
+  backdoorFraction: 0.5,
+  backdoorTarget: 0,
+  censorTargets: 0
 }) as Readonly<ExperimentConfig>
 
 export function parsePartition(s: string): PartitionOptions {
@@ -157,11 +182,18 @@ export function resolveExperiment(partial: Partial<ExperimentConfig>): Experimen
   int('trainExamples', 0, 10_000_000)
   int('membership', 0, 100_000)
   num('undefendedBudget', 0, 1e6)
+  int('shadowModels', 0, 64)
+  if (c.shadowModels > 0 && c.membership === 0) bad('shadowModels needs membership > 0 (the evaluation set)')
+  if (c.attackParams === null || typeof c.attackParams !== 'object' || Array.isArray(c.attackParams)) bad('attackParams must be an object')
+  num('backdoorFraction', 0, 1)
+  int('backdoorTarget', 0, 9)
+  int('censorTargets', 0, c.peers - c.byzantine)
   if (c.membershipNonMembers !== 'matched' && c.membershipNonMembers !== 'test') bad(`membershipNonMembers must be matched or test, got '${String(c.membershipNonMembers)}'`)
   if (!['fast', 'full', 'libp2p'].includes(c.engine)) bad(`engine must be fast, full or libp2p, got '${String(c.engine)}'`)
   const committeeSide = (COMMITTEE_ATTACKS as readonly string[]).includes(c.attack)
   if (committeeSide && c.engine === 'fast') bad(`attack '${c.attack}' is committee-side: it needs --engine full`)
   if (committeeSide && c.byzantine > c.committee) bad(`attack '${c.attack}': at most --committee members can misbehave`)
+  if ((LEADER_ATTACKS as readonly string[]).includes(c.attack) && c.engine !== 'fast') bad(`attack '${c.attack}' runs on the fast engine (H's simulate has no hook for a leader's plan; the fast path is checked against real machines)`)
   if (!c.normCheck && c.engine !== 'fast') bad('--norm-check off exists only on the fast engine (the protocol always checks norms)')
   return c
 }

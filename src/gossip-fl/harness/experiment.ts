@@ -11,7 +11,15 @@ import { seededRng } from '../../util/rng.ts'
 import { InvalidParametersError } from '../../util/errors.ts'
 import { simulate, type SimFaults } from '../sim/simulator.ts'
 import { fastSimulate } from './fast.ts'
-import { resolveExperiment, parsePartition, defaultLabel, UPDATE_ATTACKS, type ExperimentConfig } from './config.ts'
+import { resolveExperiment, parsePartition, defaultLabel, UPDATE_ATTACKS, LEADER_ATTACKS, type ExperimentConfig } from './config.ts'
+import { poisonWithBackdoor, backdoorTestSet, resolveTrigger } from '../attacks/backdoor.ts'
+import { getAttack } from '../attacks/registry.ts'
+import type { AttackFn } from '../sim/attacks.ts'
+import { roundEvidence, reputationAfter } from './evidence.ts'
+import type { RoundEvidence } from '../../reputation/types.ts'
+import { trainShadowAttack, shadowAttackOn, type ShadowReport } from './shadow-mi.ts'
+import { maxAdvantageUnderDp } from '../../model/privacy/membership.ts'
+import type { ModelSpec } from '../../model/spec.ts'
 import { subset, head, makeDataset, type Dataset } from '../../model/dataset.ts'
 import { partition } from '../../model/partition.ts'
 import { mnistSpec, initialWeights } from '../../model/spec.ts'
@@ -37,6 +45,13 @@ export interface RoundRecord {
   /** Median L2 norm of the honest peers' sent (momentum) updates, before clipping. */
   honestMedianNorm: number
   seconds: number
+  /** model-replacement: accuracy of the triggered test inputs on the target class (null when not evaluated / no backdoor). */
+  backdoorAccuracy?: number | null
+  /** Byzantine peers in far groups this round (fast engine). */
+  byzantineFar?: number
+  /** Contributors the leader censored this round, and whether the audit of receipts vs plan blamed the leader. */
+  censored?: number
+  leaderCharged?: boolean
 }
 
 export interface ExperimentResult {
@@ -52,6 +67,26 @@ export interface ExperimentResult {
   epsilonRecordLevel: number | null
   /** Loss-threshold membership inference on the final model (peer 0's records vs held-out test images); null when off. */
   membership: { auc: number, bestAdvantage: number, yeomAdvantage: number, members: number } | null
+  /**
+   * Shadow-model membership inference (Shokri et al. 2017) on the global model and on peer 0's
+   * local model, with the DP bound on any attack's advantage at the run's epsilon; null when off.
+   */
+  shadowMembership: {
+    global: ShadowReport
+    local: ShadowReport
+    /** The loss-threshold attack on peer 0's local model (the global one is `membership`). */
+    lossThresholdLocal: { auc: number, bestAdvantage: number }
+    /** Largest advantage any attack can have at the run's epsilon (delta 1e-5): global model (smaller of record- and update-level), local model (record-level DP-SGD only); null = no DP. */
+    dpBoundGlobal: number | null
+    dpBoundLocal: number | null
+    shadows: number
+    perShadow: number
+    shadowEpochs: number
+  } | null
+  /** model-replacement: backdoor accuracy of the final model. */
+  backdoorAccuracy: number | null
+  /** Mean reputation score (src/reputation, from the rounds' evidence, censorship audited) of honest and Byzantine peers after the last round (fast engine). */
+  reputation: { honest: number, byzantine: number | null, censorsCharged: number } | null
   /** SHA-256 (hex) of the final model's float32 bytes: equal seeds give equal hashes. */
   finalModelHash: string
   seconds: number
@@ -76,6 +111,11 @@ export const DELTA = 1e-5
  * shard's classes from the test set's.
  */
 export function classMatched(test: Dataset, members: Dataset): Dataset {
+  return subset(test, classMatchedIndices(test, members))
+}
+
+/** The indices `classMatched` takes. */
+export function classMatchedIndices(test: Dataset, members: Dataset): number[] {
   const want = new Array<number>(test.classes).fill(0)
   for (let i = 0; i < members.n; i++) want[members.y[i]!]!++
   const idx: number[] = []
@@ -83,7 +123,30 @@ export function classMatched(test: Dataset, members: Dataset): Dataset {
     const y = test.y[i]!
     if (want[y]! > 0) { want[y]!--; idx.push(i) }
   }
-  return subset(test, idx)
+  return idx
+}
+
+/**
+ * Shadow-model membership inference (shadow-mi.ts) on the global model and on peer 0's
+ * last local model. The attacker's pool: test images that are not the non-members.
+ */
+async function shadowEvaluation(c: ExperimentConfig, spec: ModelSpec, global: Float32Array, local: Float32Array, members: Dataset, nonMemberIdx: number[], test: Dataset,
+  exposure: number, epsGlobal: number | null, epsLocal: number | null): Promise<NonNullable<ExperimentResult['shadowMembership']>> {
+  const nonMembers = subset(test, nonMemberIdx)
+  const taken = new Set(nonMemberIdx)
+  const pool = subset(test, Array.from({ length: test.n }, (_, i) => i).filter(i => !taken.has(i)))
+  const perShadow = Math.min(members.n, Math.floor(pool.n / (2 * c.shadowModels)))
+  const shadowEpochs = Math.max(1, Math.min(20, Math.round(exposure)))
+  const attack = await trainShadowAttack(spec, pool, { shadows: c.shadowModels, perShadow, epochs: shadowEpochs, batchSize: c.batchSize, lr: c.lr, seed: `${c.seed}/shadow`, dp: c.dpSgd })
+  const lt = membershipInference(spec, local, members, nonMembers, c.membership)
+  return {
+    global: shadowAttackOn(attack, spec, global, members, nonMembers),
+    local: shadowAttackOn(attack, spec, local, members, nonMembers),
+    lossThresholdLocal: { auc: lt.auc, bestAdvantage: lt.best.advantage },
+    dpBoundGlobal: epsGlobal === null ? null : maxAdvantageUnderDp(epsGlobal, DELTA),
+    dpBoundLocal: epsLocal === null ? null : maxAdvantageUnderDp(epsLocal, DELTA),
+    shadows: c.shadowModels, perShadow, shadowEpochs
+  }
 }
 
 function median(xs: number[]): number {
@@ -99,7 +162,7 @@ function committeeFaults(c: ExperimentConfig): SimFaults | undefined {
   switch (c.attack) {
     case 'wrong-partials': return { corruptPartials: last.map(member => ({ member })) }
     case 'withhold-partials': return { silent: last.map(member => ({ member, after: 'receipt' as const })) }
-    case 'censoring-leader': return { silent: [{ member: 0, after: 'start' as const }] }
+    case 'silent-leader': return { silent: [{ member: 0, after: 'start' as const }] }
     default: return undefined
   }
 }
@@ -114,18 +177,37 @@ export async function runExperiment(partial: Partial<ExperimentConfig>, data: Ex
   const spec = { ...mnistSpec(c.model), inputShape: [...train.shape], classes: train.classes }
   const parts = partition(train.y, train.classes, c.peers, parsePartition(c.partition), seededRng(`harness/${c.seed}/split`))
   // The last `byzantine` peers are the attackers (contributor-side attacks).
-  const contributorAttack = UPDATE_ATTACKS.includes(c.attack) || c.attack === 'label-flip'
+  const contributorAttack = UPDATE_ATTACKS.includes(c.attack) || c.attack === 'label-flip' || (LEADER_ATTACKS as readonly string[]).includes(c.attack)
   const byz = contributorAttack ? Array.from({ length: c.byzantine }, (_, i) => c.peers - 1 - i) : []
   const byzSet = new Set(byz)
+  const trigger = resolveTrigger({ target: c.backdoorTarget }, train.classes)
   const shards = parts.map((idx, i) => {
     const s = subset(train, idx)
-    return c.attack === 'label-flip' && byzSet.has(i) ? makeDataset(s.x, flipLabels(s.y, { numClasses: s.classes }), s.shape, s.classes) : s
+    if (!byzSet.has(i)) return s
+    if (c.attack === 'label-flip') return makeDataset(s.x, flipLabels(s.y, { numClasses: s.classes }), s.shape, s.classes)
+    // Scaled model replacement trains on clean + triggered, target-labelled copies (Bagdasaryan et al. 2020).
+    if (c.attack === 'model-replacement') { const p = poisonWithBackdoor(s, c.backdoorFraction, trigger, `${c.seed}/backdoor/${i}`); return makeDataset(p.x, p.y, s.shape, s.classes) }
+    return s
   })
+  const backdoorSet = c.attack === 'model-replacement' ? (() => { const b = backdoorTestSet(testSet, trigger); return makeDataset(b.x, b.y, testSet.shape, testSet.classes) })() : undefined
+  // Free riders (Lin et al. 2019; Fraboni et al. 2021) do not train: they send B's free-riding update
+  // built from the previous global update G_{r-1} - G_{r-2} (mode 'stale', the default here).
+  const freeRiding = c.attack === 'free-riding'
+  let lastModel: Float32Array | undefined
+  let lastRound = 0
+  let globalDelta: Float32Array = new Float32Array(0)
   const init = initialWeights(spec, seededRng(`harness/${c.seed}/init`))
   const initialAccuracy = (await evaluate(spec, init, testSet)).accuracy
   const momenta: Array<Float32Array | undefined> = []
+  let lastLocal: Float32Array = init
   let roundNorms: number[] = []
   const trainFn = async (i: number, model: Float32Array, round: number): Promise<Float32Array> => {
+    if (round !== lastRound) {
+      globalDelta = lastModel === undefined ? new Float32Array(model.length) : model.map((w, j) => w - lastModel![j]!)
+      lastModel = Float32Array.from(model)
+      lastRound = round
+    }
+    if (freeRiding && byzSet.has(i)) return new Float32Array(model.length)
     const r = await trainLocal(spec, model, shards[i]!, {
       epochs: c.localEpochs > 0 ? c.localEpochs : 1, batchSize: c.batchSize, lr: c.lr,
       maxSteps: c.localEpochs > 0 ? undefined : c.localSteps, seed: `${c.seed}/${i}/${round}`,
@@ -135,18 +217,26 @@ export async function runExperiment(partial: Partial<ExperimentConfig>, data: Ex
     const m = momenta[i] ?? new Float32Array(model.length)
     for (let j = 0; j < m.length; j++) m[j] = c.momentum * m[j]! + (1 - c.momentum) * (r.weights[j]! - model[j]!)
     momenta[i] = m
+    if (i === 0) lastLocal = r.weights
     if (!byzSet.has(i)) roundNorms.push(l2Norm(m))
     return Float32Array.from(m)
   }
   const records: RoundRecord[] = []
   let tLast = Date.now()
-  const evalFn = async (round: number, model: Float32Array): Promise<number | null> =>
-    round % c.evalEvery === 0 || round === c.rounds ? (await evaluate(spec, model, testSet)).accuracy : null
-  const record = (round: number, accuracy: number | null, r: { groups: string[][], refused: unknown[], blamed: unknown[], far: unknown[], retries: number }): void => {
+  const backdoorAcc = new Map<number, number>()
+  const evalFn = async (round: number, model: Float32Array): Promise<number | null> => {
+    if (!(round % c.evalEvery === 0 || round === c.rounds)) return null
+    if (backdoorSet !== undefined) backdoorAcc.set(round, (await evaluate(spec, model, backdoorSet)).accuracy)
+    return (await evaluate(spec, model, testSet)).accuracy
+  }
+  const history: RoundEvidence[] = []
+  let censorsCharged = 0
+  const record = (round: number, accuracy: number | null, r: { groups: string[][], refused: unknown[], blamed: unknown[], far: unknown[], retries: number }, extra: Partial<RoundRecord> = {}): void => {
     const now = Date.now()
     const rec: RoundRecord = {
       label, round, accuracy, groups: r.groups.length, refused: r.refused.length, blamed: r.blamed.length, far: r.far.length,
-      retries: r.retries, honestMedianNorm: median(roundNorms), seconds: (now - tLast) / 1000
+      retries: r.retries, honestMedianNorm: median(roundNorms), seconds: (now - tLast) / 1000,
+      ...(backdoorSet !== undefined ? { backdoorAccuracy: backdoorAcc.get(round) ?? null } : {}), ...extra
     }
     tLast = now
     roundNorms = []
@@ -158,16 +248,38 @@ export async function runExperiment(partial: Partial<ExperimentConfig>, data: Ex
     ruleParams: c.rule === 'centered-clipping' && c.ruleParams.tau === undefined ? { ...c.ruleParams, tau: c.clip } : c.ruleParams,
     clipNorm: c.clip, noiseMultiplier: c.noise
   }
-  const faults: SimFaults | undefined = UPDATE_ATTACKS.includes(c.attack) && byz.length > 0 ? { byzantine: { peers: byz, attack: c.attack } } : committeeFaults(c)
+  const attack: string | AttackFn = !freeRiding ? c.attack : (own, honest, count, rng) => getAttack('free-riding').craft(
+    { honest, count, previous: globalDelta },
+    { mode: 'stale', ...c.attackParams, normBound: c.normCheck ? c.clip : (c.undefendedBudget > 0 ? c.undefendedBudget * c.clip : null), useFullBudget: false },
+    rng)
+  const faults: SimFaults | undefined = UPDATE_ATTACKS.includes(c.attack) && byz.length > 0
+    ? { byzantine: { peers: byz, attack, params: freeRiding ? undefined : c.attackParams } }
+    : committeeFaults(c)
+  const honestIdx = Array.from({ length: c.peers }, (_, i) => i).filter(i => !byzSet.has(i))
+  const censor = c.attack === 'censoring-leader'
+    ? { leaders: byz, targets: honestIdx.slice(0, c.censorTargets > 0 ? c.censorTargets : Math.min(5, honestIdx.length)) }
+    : undefined
+  let peerIds: string[] = []
   let model: Float32Array
   const accs = new Map<number, number | null>()
   let round = 0
   if (c.engine === 'fast') {
     const res = await fastSimulate({
       peers: c.peers, rounds: c.rounds, seed: c.seed, initialModel: init, params, faults, normCheck: c.normCheck, undefendedBudget: c.undefendedBudget, train: trainFn,
-      signerFor: hooks.signerFor, keepReports: false,
+      signerFor: hooks.signerFor, keepReports: false, censor,
       evaluate: async (m) => { round++; const a = await evalFn(round, m); accs.set(round, a); return a ?? Number.NaN },
-      onRound: (rep) => record(rep.round, accs.get(rep.round) ?? null, rep)
+      onPeers: (ids) => { peerIds = ids },
+      onRound: (rep) => {
+        // The ledger's evidence of the round (every member signs in the fast path), censorship audited.
+        const ev = roundEvidence({
+          round: rep.round, committee: rep.committee, receipts: rep.receipts, admitted: rep.admitted, planGroups: rep.groups, planRefused: rep.planRefused,
+          blamed: rep.blamed, far: rep.far, signers: rep.committee
+        })
+        history.push(ev.evidence)
+        if (ev.chargedLeader !== null) censorsCharged++
+        const byzIds = new Set(byz.map(i => peerIds[i]!))
+        record(rep.round, accs.get(rep.round) ?? null, rep, { byzantineFar: rep.far.flat().filter(p => byzIds.has(p)).length, censored: ev.censored.length, leaderCharged: ev.chargedLeader !== null })
+      }
     })
     model = res.model
   } else {
@@ -188,16 +300,32 @@ export async function runExperiment(partial: Partial<ExperimentConfig>, data: Ex
   const epsilonRecordLevel = c.dpSgd !== undefined && c.dpSgd.noiseMultiplier > 0
     ? computeDpSgdPrivacy({ examples: minShard, batchSize: Math.min(c.batchSize, minShard), noiseMultiplier: c.dpSgd.noiseMultiplier, epochs: steps * Math.min(c.batchSize, minShard) / minShard, delta: DELTA }).epsilon
     : null
+  let reputation: ExperimentResult['reputation'] = null
+  if (c.engine === 'fast' && history.length > 0) {
+    const rep = reputationAfter(history, peerIds)
+    const mean = (idx: number[]): number => idx.reduce((a, i) => a + rep.get(peerIds[i]!)!.score, 0) / idx.length
+    reputation = { honest: mean(honestIdx), byzantine: byz.length > 0 ? mean(byz) : null, censorsCharged }
+  }
   let membership: ExperimentResult['membership'] = null
+  let shadowMembership: ExperimentResult['shadowMembership'] = null
   if (c.membership > 0) {
     const members = head(shards[0]!, Math.min(c.membership, shards[0]!.n))
-    const nonMembers = c.membershipNonMembers === 'matched' ? classMatched(data.test, members)
-      : subset(data.test, Array.from({ length: Math.min(c.membership, data.test.n) }, (_, k) => data.test.n - 1 - k))
+    const nonMemberIdx = c.membershipNonMembers === 'matched' ? classMatchedIndices(data.test, members)
+      : Array.from({ length: Math.min(c.membership, data.test.n) }, (_, k) => data.test.n - 1 - k)
+    const nonMembers = subset(data.test, nonMemberIdx)
     const mi = membershipInference(spec, model, members, nonMembers, c.membership)
     membership = { auc: mi.auc, bestAdvantage: mi.best.advantage, yeomAdvantage: mi.yeom.advantage, members: mi.members }
+    if (c.shadowModels > 0) {
+      // How many times each of peer 0's records was seen: the shadows get as many passes.
+      const exposure = c.localEpochs > 0 ? c.rounds * c.localEpochs : c.rounds * c.localSteps * Math.min(c.batchSize, shards[0]!.n) / shards[0]!.n
+      const epsGlobal = [epsilonUpdateLevel, epsilonRecordLevel].filter((e): e is number => e !== null)
+      shadowMembership = await shadowEvaluation(c, spec, model, lastLocal, members, nonMemberIdx, data.test, exposure,
+        epsGlobal.length === 0 ? null : Math.min(...epsGlobal), epsilonRecordLevel)
+    }
   }
   return {
-    membership,
+    membership, shadowMembership, reputation,
+    backdoorAccuracy: backdoorSet !== undefined ? (await evaluate(spec, model, backdoorSet)).accuracy : null,
     label, config: c, parameters: init.length, initialAccuracy, finalAccuracy,
     tailAccuracy: tail.reduce((a, b) => a + b, 0) / Math.max(1, tail.length),
     epsilonUpdateLevel, epsilonRecordLevel, finalModelHash: Array.from(modelHash(model), b => b.toString(16).padStart(2, '0')).join(''), seconds: (Date.now() - t0) / 1000, records

@@ -49,8 +49,18 @@ export interface FastConfig extends Omit<SimConfig, 'observe' | 'maxStepsPerRoun
    */
   undefendedBudget?: number
   onRound?: (r: FastRoundReport) => void
+  /** Told the peer ids (index order) before round 1. */
+  onPeers?: (ids: string[]) => void
   /** Keep every round's report (and model) in the result; false keeps only the last (long runs). Default true. */
   keepReports?: boolean
+  /**
+   * A censoring leader (issue #5): when one of `leaders` (peer indices) leads a round, its plan
+   * omits `targets` (peer indices). Exactly what the full protocol does when that leader drops
+   * the targets' contribution gossip: `normVerdicts` then never sees them, so they are neither
+   * grouped nor refused, and members accept the plan (`checkPlan` checks only what it contains).
+   * test/gossip-fl/harness/censor.test.ts checks this against real round machines.
+   */
+  censor?: { leaders: number[], targets: number[] }
 }
 
 export interface FastRoundReport {
@@ -66,6 +76,14 @@ export interface FastRoundReport {
   bodyHash?: Uint8Array
   body?: CheckpointBody
   accuracy?: number
+  /** Contributors the public norm verdicts (receipts) admit, in peer-id order. */
+  admitted: string[]
+  /** Receipts: every member acknowledges every contributor's shares (in the fast path all shares arrive). */
+  receipts: Map<string, string[]>
+  /** The plan's refusals (the checkpoint's `refused`). */
+  planRefused: Array<{ peer: string, reason: string }>
+  /** Contributors the leader censored this round (empty unless it is a censor). */
+  censored: string[]
 }
 
 export interface FastResult {
@@ -100,6 +118,7 @@ export async function fastSimulate(cfg: FastConfig): Promise<FastResult> {
   const master = seededRng(`tessera-sim/${String(cfg.seed)}`)
   const ids: string[] = []
   for (let i = 0; i < cfg.peers; i++) ids.push((cfg.signerFor ?? ed25519Signer)(seed32(master)).peer)
+  cfg.onPeers?.([...ids])
   const eligible = [...new Set(ids)].sort(comparePeerIds)
   const candidates = ids.map(p => ({ peer: p, weight: 1 }))
   const byzAttack: AttackFn | undefined = f.byzantine === undefined ? undefined
@@ -108,6 +127,9 @@ export async function fastSimulate(cfg: FastConfig): Promise<FastResult> {
         : (cfg.undefendedBudget ?? 0) > 0 ? attackByName(f.byzantine.attack, cfg.undefendedBudget! * params.clipNorm, f.byzantine.params)
           : unboundedAttack(f.byzantine.attack, f.byzantine.params)
   const byz = new Set(f.byzantine?.peers ?? [])
+  const censorLeaders = new Set((cfg.censor?.leaders ?? []).map(i => ids[i]!))
+  const censorTargets = new Set((cfg.censor?.targets ?? []).map(i => ids[i]!))
+  if ([...censorLeaders, ...censorTargets].some(p => p === undefined)) throw new InvalidParametersError('censor: peer index out of range')
   const overNorm = new Set(f.overNorm?.peers ?? [])
   const std = perContributorNoiseStd(params)
   const dim = cfg.initialModel.length
@@ -165,7 +187,10 @@ export async function fastSimulate(cfg: FastConfig): Promise<FastResult> {
         if (normSquarePoint(encoded.get(c)!) > fixed.normBoundField) refused.push({ peer: c, reason: 'over-norm' })
         else admitted.push(c)
       }
-      const verdicts: NormVerdicts = { admitted, refused, blamed: [], holders, dealers: [...committee].sort(comparePeerIds) }
+      // A censoring leader never saw its targets' contributions: they are not in its verdicts at all.
+      const censoring = censorLeaders.has(committee[0]!)
+      const drop = (c: string): boolean => censoring && censorTargets.has(c)
+      const verdicts: NormVerdicts = { admitted: admitted.filter(c => !drop(c)), refused: refused.filter(x => !drop(x.peer)), blamed: [], holders, dealers: [...committee].sort(comparePeerIds) }
       const plan = buildPlan(verdicts, committee, prev, g, t)
       if (plan.groups.length === 0) throw new InvalidParametersError(`round ${round} failed: no group to aggregate`)
       // Step 4: each group sum is the field sum of its members' encodings.
@@ -184,13 +209,16 @@ export async function fastSimulate(cfg: FastConfig): Promise<FastResult> {
       prev = bodyHash
       return {
         round, retries: 0, committee: [...committee], groups: plan.groups.map(x => x.members), far: res.far.map(j => plan.groups[j]!.members),
-        refused: plan.refused, blamed: [], model, bodyHash, body
+        refused: plan.refused, blamed: [], model, bodyHash, body,
+        admitted, receipts: new Map(committee.map(m => [m, [...eligible]])), planRefused: plan.refused, censored: admitted.filter(drop)
       }
     }
 
     function undefendedRound(round: number): FastRoundReport {
       // Same grouping as the protocol (every update admitted), sums in float64, no bound on the means.
-      const groups = buildPlan({ admitted: eligible, refused: [], blamed: [], holders: new Map(eligible.map(c => [c, [...committee]])), dealers: [] }, committee, prev, g, t).groups
+      const censoring = censorLeaders.has(committee[0]!)
+      const planned = eligible.filter(c => !(censoring && censorTargets.has(c)))
+      const groups = buildPlan({ admitted: planned, refused: [], blamed: [], holders: new Map(eligible.map(c => [c, [...committee]])), dealers: [] }, committee, prev, g, t).groups
       const index = new Map(ids.map((p, i) => [p, i]))
       const means = groups.map(grp => {
         const s = new Float64Array(dim)
@@ -210,7 +238,10 @@ export async function fastSimulate(cfg: FastConfig): Promise<FastResult> {
       // No checkpoint: derive the next seed from the round's model (deterministic).
       prev = modelHash(next)
       const far = farGroupIndices(means, res.aggregate)
-      return { round, retries: 0, committee: [...committee], groups: groups.map(x => x.members), far: far.map(j => groups[j]!.members), refused: [], blamed: [], model }
+      return {
+        round, retries: 0, committee: [...committee], groups: groups.map(x => x.members), far: far.map(j => groups[j]!.members), refused: [], blamed: [], model,
+        admitted: [...eligible], receipts: new Map(committee.map(m => [m, [...eligible]])), planRefused: [], censored: eligible.filter(c => !planned.includes(c))
+      }
     }
   }
   return { peerIds: ids, reports, model }

@@ -14,8 +14,8 @@ import { deriveLayout, type ModelSpec } from '../../model/spec.ts'
 import type { Dataset } from '../../model/dataset.ts'
 import { evaluateMembershipInference, type MembershipReport } from '../../model/privacy/membership.ts'
 
-/** Cross-entropy loss of each of the first `count` examples of `data`. */
-export function perExampleLosses(spec: ModelSpec, weights: Float32Array, data: Dataset, count = data.n): Float64Array {
+/** Logits of each of the first `count` examples of `data` under a dense model (row-major count x classes, float64). */
+export function perExampleLogits(spec: ModelSpec, weights: Float32Array, data: Dataset, count = data.n): { logits: Float64Array, classes: number, n: number } {
   if (spec.arch === 'cnn') throw new InvalidParametersError('per-example losses: dense models only (softmax, mlp)')
   const layout = deriveLayout(spec)
   if (weights.length !== layout.total) throw new InvalidParametersError(`weights of length ${weights.length}, layout needs ${layout.total}`)
@@ -27,7 +27,8 @@ export function perExampleLosses(spec: ModelSpec, weights: Float32Array, data: D
     const b = layout.tensors[l + 1]!
     layers.push({ kernel: weights.subarray(k.offset, k.offset + k.size), bias: weights.subarray(b.offset, b.offset + b.size), inDim: k.shape[0]!, outDim: k.shape[1]! })
   }
-  const out = new Float64Array(n)
+  const classes = layers[layers.length - 1]!.outDim
+  const out = new Float64Array(n * classes)
   for (let e = 0; e < n; e++) {
     let a: Float64Array = Float64Array.from(data.x.subarray(e * features, (e + 1) * features))
     layers.forEach((L, li) => {
@@ -42,6 +43,17 @@ export function perExampleLosses(spec: ModelSpec, weights: Float32Array, data: D
       if (li + 1 < layers.length) for (let o = 0; o < z.length; o++) z[o] = Math.max(0, z[o]!)
       a = z
     })
+    out.set(a, e * classes)
+  }
+  return { logits: out, classes, n }
+}
+
+/** Cross-entropy loss of each of the first `count` examples of `data`. */
+export function perExampleLosses(spec: ModelSpec, weights: Float32Array, data: Dataset, count = data.n): Float64Array {
+  const { logits, classes, n } = perExampleLogits(spec, weights, data, count)
+  const out = new Float64Array(n)
+  for (let e = 0; e < n; e++) {
+    const a = logits.subarray(e * classes, (e + 1) * classes)
     let max = -Infinity
     for (const v of a) max = Math.max(max, v)
     let s = 0
@@ -49,6 +61,20 @@ export function perExampleLosses(spec: ModelSpec, weights: Float32Array, data: D
     out[e] = Math.log(s) + max - a[data.y[e]!]!
   }
   return out
+}
+
+/** Softmax probabilities of each of the first `count` examples (row-major count x classes). */
+export function perExampleProbabilities(spec: ModelSpec, weights: Float32Array, data: Dataset, count = data.n): { probs: Float64Array, classes: number, n: number } {
+  const { logits, classes, n } = perExampleLogits(spec, weights, data, count)
+  const probs = new Float64Array(n * classes)
+  for (let e = 0; e < n; e++) {
+    let max = -Infinity
+    for (let k = 0; k < classes; k++) max = Math.max(max, logits[e * classes + k]!)
+    let s = 0
+    for (let k = 0; k < classes; k++) { const v = Math.exp(logits[e * classes + k]! - max); probs[e * classes + k] = v; s += v }
+    for (let k = 0; k < classes; k++) probs[e * classes + k] = probs[e * classes + k]! / s
+  }
+  return { probs, classes, n }
 }
 
 /** The loss-threshold attack: members (training examples of the peers) against non-members (held-out examples). */

@@ -38,6 +38,31 @@ export function toMarkdown(results: readonly ExperimentResult[], title = 'Result
   return out.join('\n') + '\n'
 }
 
+function num(x: number | null | undefined, digits = 3): string { return x === null || x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(digits) }
+
+/**
+ * The attack-specific metrics, one row per run that has any: backdoor accuracy
+ * (model replacement), rounds with a censoring leader and whether the audit
+ * charged it, mean reputation of honest and Byzantine peers, Byzantine peers
+ * found in far groups, and the shadow-model membership attack beside the DP bound.
+ * Empty string when no run has any.
+ */
+export function toAttackMetricsMarkdown(results: readonly ExperimentResult[], title = 'attack metrics'): string {
+  const rows = results.filter(r => r.backdoorAccuracy != null || r.reputation != null || r.shadowMembership != null)
+  if (rows.length === 0) return ''
+  const out = [`### ${title}`, '',
+    '| run | final acc % | backdoor acc % | rounds censored (leader charged) | reputation honest / byzantine | byzantine in far groups | MI loss AUC global / local | MI shadow AUC global / local | shadow adv. global / local | DP bound global / local |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |']
+  for (const r of rows) {
+    const censored = r.records.filter(x => (x.censored ?? 0) > 0).length
+    const charged = r.records.filter(x => x.leaderCharged === true).length
+    const far = r.records.reduce((a, x) => a + (x.byzantineFar ?? 0), 0)
+    const sm = r.shadowMembership ?? null
+    out.push(`| ${r.label.replace(/\|/g, '\\|')} | ${pct(r.finalAccuracy)} | ${r.backdoorAccuracy == null ? '-' : pct(r.backdoorAccuracy)} | ${censored} (${charged}) | ${r.reputation == null ? '-' : `${num(r.reputation.honest)} / ${num(r.reputation.byzantine)}`} | ${far} | ${r.membership == null ? '-' : num(r.membership.auc)} / ${sm === null ? '-' : num(sm.lossThresholdLocal.auc)} | ${sm === null ? '-' : `${num(sm.global.auc)} / ${num(sm.local.auc)}`} | ${sm === null ? '-' : `${num(sm.global.advantage)} / ${num(sm.local.advantage)}`} | ${sm === null ? '-' : `${num(sm.dpBoundGlobal)} / ${num(sm.dpBoundLocal)}`} |`)
+  }
+  return out.join('\n') + '\n'
+}
+
 /**
  * Defence x attack table (a matrix at a glance): one row per defence (the label
  * before ' | '), one column per attack, cells = final accuracy % (mean of the

@@ -5,7 +5,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { toCsv, toJsonl, toMarkdown, toPivotMarkdown, vegaLiteSpec, renderSvg } from './output.ts'
+import { toCsv, toJsonl, toMarkdown, toPivotMarkdown, toAttackMetricsMarkdown, vegaLiteSpec, renderSvg } from './output.ts'
 import type { ExperimentResult } from './experiment.ts'
 
 export async function writeResults(dir: string, results: readonly ExperimentResult[], opts: { title?: string, facet?: 'attack' | 'rule', preamble?: string } = {}): Promise<string[]> {
@@ -14,7 +14,7 @@ export async function writeResults(dir: string, results: readonly ExperimentResu
   const files: Array<[string, string]> = [
     ['results.jsonl', toJsonl(results)],
     ['results.csv', toCsv(results)],
-    ['results.md', (opts.preamble ?? '') + toPivotMarkdown(results) + '\n' + toMarkdown(results, opts.title)],
+    ['results.md', (opts.preamble ?? '') + toPivotMarkdown(results) + '\n' + toMarkdown(results, opts.title) + (toAttackMetricsMarkdown(results) === '' ? '' : '\n' + toAttackMetricsMarkdown(results))],
     ['summary.json', JSON.stringify(results.map(({ records, ...rest }) => ({ ...rest, rounds: records.length })), null, 1) + '\n'],
     ['accuracy.vl.json', JSON.stringify(spec, null, 1) + '\n'],
     ['accuracy.svg', await renderSvg(spec)]

@@ -14,7 +14,7 @@ import { ALL_ATTACKS, DEFAULTS, resolveExperiment, type ExperimentConfig, type E
 import { runExperiment, type ExperimentResult, type RoundRecord } from '../../gossip-fl/harness/experiment.ts'
 import { matrixByName, shardOf } from '../../gossip-fl/harness/matrix.ts'
 import { writeResults } from '../../gossip-fl/harness/write-node.ts'
-import { toMarkdown } from '../../gossip-fl/harness/output.ts'
+import { toMarkdown, toAttackMetricsMarkdown } from '../../gossip-fl/harness/output.ts'
 import { loadMnist, loadFashionMnist } from '../../model/data-node.ts'
 import { initBackend } from '../../model/backend.ts'
 import { roundSignerFrom, roundVerifyFrom } from '../../gossip-fl/round/signer.ts'
@@ -31,6 +31,10 @@ const HELP = `usage: tessera sim [options]            one run
   --byzantine X         Byzantine peers: a count, or a fraction < 1 of --peers (default 0);
                         committee-side attacks: misbehaving committee members
   --attack NAME         ${ALL_ATTACKS.join(' | ')}
+  --attack-params JSON  parameters of B's attack, e.g. '{"epsilon":0.5}' (ipm), '{"mode":"zero","noiseStd":0.01}' (free-riding)
+  --backdoor-fraction F model-replacement: share of the attackers' examples copied with the trigger (default ${DEFAULTS.backdoorFraction})
+  --backdoor-target C   model-replacement: the backdoor's target class (default ${DEFAULTS.backdoorTarget})
+  --censor-targets K    censoring-leader: contributors (the first honest peers) a Byzantine leader omits (default min(5, honest))
   --dataset D           mnist | fashion-mnist (default mnist)
   --partition P         iid | dirichlet:ALPHA | shards:K (default ${DEFAULTS.partition})
   --model A             softmax | mlp | cnn (default mlp)
@@ -55,6 +59,7 @@ const HELP = `usage: tessera sim [options]            one run
   --test N              test examples evaluated (default ${DEFAULTS.testExamples})
   --train-examples N    use only the first N training examples (default all)
   --membership N        loss-threshold membership inference on the final model (N members of peer 0, N held-out)
+  --shadow-models K     also the shadow-model attack (Shokri et al. 2017) with K shadows, on the global model and peer 0's local model
   --membership-nonmembers matched|test   non-members with the members' class mix (default) or the last test images
   --engine E            fast (exact fast path) | full (every share, norm point and partial sum) (default fast)
   --network N           memory (default); libp2p is not implemented yet
@@ -88,10 +93,15 @@ function configFrom(values: Flags): Partial<ExperimentConfig> {
   const nc = s('norm-check')
   if (nc !== undefined && nc !== 'on' && nc !== 'off') throw new InvalidParametersError('--norm-check must be on or off')
   if (s('network') !== undefined && s('network') !== 'memory') throw new InvalidParametersError('--network libp2p is not implemented in the harness yet; use memory')
-  let ruleParams: Record<string, unknown> | undefined
-  if (s('rule-params') !== undefined) {
-    try { ruleParams = JSON.parse(s('rule-params')!) as Record<string, unknown> } catch { throw new InvalidParametersError('--rule-params must be JSON') }
+  const json = (k: string): Record<string, unknown> | undefined => {
+    if (s(k) === undefined) return undefined
+    let v: unknown
+    try { v = JSON.parse(s(k)!) } catch { throw new InvalidParametersError(`--${k} must be JSON`) }
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new InvalidParametersError(`--${k} must be a JSON object`)
+    return v as Record<string, unknown>
   }
+  const ruleParams = json('rule-params')
+  const attackParams = json('attack-params')
   const byzantine = byzantineCount(s('byzantine'), peers)
   return {
     peers, byzantine, attack: s('attack') ?? (byzantine > 0 ? 'ipm' : 'none'),
@@ -101,7 +111,8 @@ function configFrom(values: Flags): Partial<ExperimentConfig> {
     normCheck: nc === undefined ? undefined : nc === 'on', clip: n('clip'), noise: n('noise'), dpSgd, seed: s('seed'),
     evalEvery: n('eval-every'), testExamples: n('test'), trainExamples: n('train-examples'), engine: s('engine') as Engine | undefined, undefendedBudget: n('undefended-budget'),
     membershipNonMembers: s('membership-nonmembers') as ExperimentConfig['membershipNonMembers'] | undefined,
-    membership: n('membership')
+    membership: n('membership'), shadowModels: n('shadow-models'), attackParams,
+    backdoorFraction: n('backdoor-fraction'), backdoorTarget: n('backdoor-target'), censorTargets: n('censor-targets')
   }
 }
 
@@ -149,7 +160,8 @@ export async function run(argv: string[]): Promise<number> {
     lr: { type: 'string' }, momentum: { type: 'string' }, committee: { type: 'string' }, threshold: { type: 'string' }, group: { type: 'string' },
     rule: { type: 'string' }, 'rule-params': { type: 'string' }, 'norm-check': { type: 'string' }, clip: { type: 'string' }, noise: { type: 'string' },
     'dp-sgd': { type: 'string' }, seed: { type: 'string' }, 'eval-every': { type: 'string' }, test: { type: 'string' }, 'train-examples': { type: 'string' },
-    engine: { type: 'string' }, membership: { type: 'string' }, 'undefended-budget': { type: 'string' }, 'membership-nonmembers': { type: 'string' }, network: { type: 'string' }, out: { type: 'string' }, matrix: { type: 'string' }, attacks: { type: 'string' },
+    engine: { type: 'string' }, membership: { type: 'string' }, 'undefended-budget': { type: 'string' }, 'membership-nonmembers': { type: 'string' }, 'shadow-models': { type: 'string' }, 'attack-params': { type: 'string' },
+    'backdoor-fraction': { type: 'string' }, 'backdoor-target': { type: 'string' }, 'censor-targets': { type: 'string' }, network: { type: 'string' }, out: { type: 'string' }, matrix: { type: 'string' }, attacks: { type: 'string' },
     rules: { type: 'string' }, groups: { type: 'string' }, shard: { type: 'string' }, merge: { type: 'boolean' }, title: { type: 'string' }, quiet: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' }
   })
@@ -202,6 +214,8 @@ export async function run(argv: string[]): Promise<number> {
   }
   bar.done()
   console.log(toMarkdown(results, values.matrix !== undefined ? `${String(values.matrix)} matrix` : 'tessera sim'))
+  const extra = toAttackMetricsMarkdown(results)
+  if (extra !== '') console.log(extra)
   const secs = (Date.now() - t0) / 1000
   console.log(`${results.length} run(s) in ${secs.toFixed(0)} s (${(3600 * results.length / secs).toFixed(1)} runs/hour)${out !== undefined ? `; results in ${out}` : ''}`)
   return 0
