@@ -70,6 +70,12 @@ describe('harness: backdoor, free riding, censoring leader, shadow MI', function
     assert.ok(r.reputation!.byzantine! < r.reputation!.honest, JSON.stringify(r.reputation))
   })
 
+  it('silent leader (the former "censoring-leader", full engine): no plan, the round retries with a new committee', async () => {
+    const r = await runExperiment({ ...SMALL, peers: 6, rounds: 1, evalEvery: 1, engine: 'full', committee: 5, threshold: 2, group: 2, attack: 'silent-leader', byzantine: 1 }, data)
+    assert.ok(r.records[0]!.retries >= 1, 'retried')
+    assert.ok(r.finalAccuracy > r.initialAccuracy)
+  })
+
   it('shadow-model membership inference on the global and a local model, with and without DP, beside the DP bound', async () => {
     const common = { ...SMALL, peers: 4, committee: 3, rounds: 4, localSteps: 20, membership: 150, shadowModels: 2 }
     const plain = await runExperiment(common, data)
