@@ -19,6 +19,8 @@ import { roundEvidence, reputationAfter } from './evidence.ts'
 import type { RoundEvidence } from '../../reputation/types.ts'
 import { trainShadowAttack, shadowAttackOn, type ShadowReport } from './shadow-mi.ts'
 import { maxAdvantageUnderDp } from '../../model/privacy/membership.ts'
+import type { Libp2pRunConfig, Libp2pRunResult } from './libp2p-node.ts'
+import { replayOnFastPath } from './replay.ts'
 import type { ModelSpec } from '../../model/spec.ts'
 import { subset, head, makeDataset, type Dataset } from '../../model/dataset.ts'
 import { partition } from '../../model/partition.ts'
@@ -85,6 +87,8 @@ export interface ExperimentResult {
   } | null
   /** model-replacement: backdoor accuracy of the final model. */
   backdoorAccuracy: number | null
+  /** --network libp2p: all peers agreed each round; the fast path, given the network's groups, reproduced every round's model hash. */
+  network: { agreed: boolean, replayEqual: boolean, peerIdsEqual: boolean, genesisCid: string, seconds: number } | null
   /** Mean reputation score (src/reputation, from the rounds' evidence, censorship audited) of honest and Byzantine peers after the last round (fast engine). */
   reputation: { honest: number, byzantine: number | null, censorsCharged: number } | null
   /** SHA-256 (hex) of the final model's float32 bytes: equal seeds give equal hashes. */
@@ -100,9 +104,14 @@ export interface ExperimentHooks {
   /** Signing for the full engine (default: H's pure-JS Ed25519). */
   signerFor?: (seed32: Uint8Array) => RoundSigner
   verify?: RoundVerify
+  /** `--network libp2p`: the Node runner (libp2p-node.ts runOverLibp2p), injected by the CLI so this file stays browser-loadable. */
+  network?: (cfg: Libp2pRunConfig) => Promise<Libp2pRunResult>
 }
 
 export const DELTA = 1e-5
+
+/** Attacks a libp2p Peer can mount from its own trainer (no view of the honest updates). */
+export const LIBP2P_ATTACKS: readonly string[] = ['none', 'label-flip', 'model-replacement', 'free-riding']
 
 /**
  * Non-members with the members' class mix: for each class, as many test images of that
@@ -169,7 +178,10 @@ function committeeFaults(c: ExperimentConfig): SimFaults | undefined {
 
 export async function runExperiment(partial: Partial<ExperimentConfig>, data: ExperimentData, hooks: ExperimentHooks = {}): Promise<ExperimentResult> {
   const c = resolveExperiment(partial)
-  if (c.engine === 'libp2p') throw new InvalidParametersError('engine libp2p is not implemented in the harness yet (see docs/architecture/harness.md)')
+  if (c.engine === 'libp2p') {
+    if (hooks.network === undefined) throw new InvalidParametersError('engine libp2p needs the Node runner (hooks.network, libp2p-node.ts): use tessera sim --network libp2p')
+    if (!LIBP2P_ATTACKS.includes(c.attack)) throw new InvalidParametersError(`--network libp2p: attack '${c.attack}' is not available (a Peer's trainer sees only its own update; available: ${LIBP2P_ATTACKS.join(', ')})`)
+  }
   const label = c.label ?? defaultLabel(c)
   const t0 = Date.now()
   const train = c.trainExamples > 0 ? head(data.train, Math.min(c.trainExamples, data.train.n)) : data.train
@@ -263,7 +275,30 @@ export async function runExperiment(partial: Partial<ExperimentConfig>, data: Ex
   let model: Float32Array
   const accs = new Map<number, number | null>()
   let round = 0
-  if (c.engine === 'fast') {
+  let network: ExperimentResult['network'] = null
+  let initialAcc = initialAccuracy
+  if (c.engine === 'libp2p') {
+    // The Byzantine Peer crafts from its own update (and the previous global update), as the fast engine does for these attacks.
+    const own = async (i: number, m: Float32Array, r: number): Promise<Float32Array> => {
+      const u = await trainFn(i, m, r)
+      if (!byzSet.has(i) || (c.attack !== 'model-replacement' && c.attack !== 'free-riding')) return u
+      const budget = { normBound: c.clip, useFullBudget: c.attack === 'model-replacement' }
+      return getAttack(c.attack).craft({ honest: [u], count: 1, own: [u], previous: globalDelta }, { ...(c.attack === 'free-riding' ? { mode: 'stale' } : {}), ...c.attackParams, ...budget }, seededRng(`${c.seed}/attack/${i}/${r}`))[0]!
+    }
+    const ruleParams = params.ruleParams as Record<string, number | string | boolean>
+    const run = await hooks.network!({
+      peers: c.peers, rounds: c.rounds, seed: c.seed, spec, committee: c.committee, threshold: c.threshold, group: c.group, rule: c.rule, ruleParams, clip: c.clip, noise: c.noise,
+      train: own,
+      onRound: async (r) => {
+        const a = await evalFn(r.round, r.model)
+        record(r.round, a, { ...r, far: [] })
+      }
+    })
+    model = run.rounds[run.rounds.length - 1]!.model
+    initialAcc = (await evaluate(spec, run.initialModel, testSet)).accuracy
+    const replay = await replayOnFastPath(run, c.seed, params)
+    network = { agreed: run.agreed, replayEqual: replay.rounds.every(x => x.equal && x.trainedFromSameModel), peerIdsEqual: replay.peerIdsEqual, genesisCid: run.genesisCid, seconds: run.seconds }
+  } else if (c.engine === 'fast') {
     const res = await fastSimulate({
       peers: c.peers, rounds: c.rounds, seed: c.seed, initialModel: init, params, faults, normCheck: c.normCheck, undefendedBudget: c.undefendedBudget, train: trainFn,
       signerFor: hooks.signerFor, keepReports: false, censor,
@@ -324,9 +359,9 @@ export async function runExperiment(partial: Partial<ExperimentConfig>, data: Ex
     }
   }
   return {
-    membership, shadowMembership, reputation,
+    membership, shadowMembership, reputation, network,
     backdoorAccuracy: backdoorSet !== undefined ? (await evaluate(spec, model, backdoorSet)).accuracy : null,
-    label, config: c, parameters: init.length, initialAccuracy, finalAccuracy,
+    label, config: c, parameters: init.length, initialAccuracy: initialAcc, finalAccuracy,
     tailAccuracy: tail.reduce((a, b) => a + b, 0) / Math.max(1, tail.length),
     epsilonUpdateLevel, epsilonRecordLevel, finalModelHash: Array.from(modelHash(model), b => b.toString(16).padStart(2, '0')).join(''), seconds: (Date.now() - t0) / 1000, records
   }

@@ -61,6 +61,14 @@ export interface FastConfig extends Omit<SimConfig, 'observe' | 'maxStepsPerRoun
    * test/gossip-fl/harness/censor.test.ts checks this against real round machines.
    */
   censor?: { leaders: number[], targets: number[] }
+  /**
+   * Groups formed elsewhere (a libp2p run's checkpoints, replay.ts): round r uses these
+   * contributor groups instead of drawing its own (holders: the whole committee). The
+   * arithmetic (clip, fixed point, field sums, rule) is unchanged, so the models must match.
+   */
+  givenGroups?: (round: number) => string[][] | undefined
+  /** Seed of round 1 instead of the simulator's (e.g. a ledger's genesis seed, the digest of the genesis CID). */
+  genesisSeed?: Uint8Array
 }
 
 export interface FastRoundReport {
@@ -138,7 +146,8 @@ export async function fastSimulate(cfg: FastConfig): Promise<FastResult> {
 
   let model: Float32Array = Float32Array.from(cfg.initialModel)
   let ruleState: RuleState | undefined
-  let prev = seed32(childRng(String(cfg.seed), 'genesis'))
+  if (cfg.genesisSeed !== undefined && (!(cfg.genesisSeed instanceof Uint8Array) || cfg.genesisSeed.length !== 32)) throw new InvalidParametersError('genesisSeed must be 32 bytes')
+  let prev = cfg.genesisSeed !== undefined ? Uint8Array.from(cfg.genesisSeed) : seed32(childRng(String(cfg.seed), 'genesis'))
   const reports: FastRoundReport[] = []
 
   for (let r = 1; r <= cfg.rounds; r++) {
@@ -191,7 +200,12 @@ export async function fastSimulate(cfg: FastConfig): Promise<FastResult> {
       const censoring = censorLeaders.has(committee[0]!)
       const drop = (c: string): boolean => censoring && censorTargets.has(c)
       const verdicts: NormVerdicts = { admitted: admitted.filter(c => !drop(c)), refused: refused.filter(x => !drop(x.peer)), blamed: [], holders, dealers: [...committee].sort(comparePeerIds) }
-      const plan = buildPlan(verdicts, committee, prev, g, t)
+      const given = cfg.givenGroups?.(round)
+      const plan = given === undefined ? buildPlan(verdicts, committee, prev, g, t) : {
+        groups: given.map(members => ({ members: [...members], holders: [...committee] })),
+        refused: [...refused, ...admitted.filter(c => !given.some(grp => grp.includes(c))).map(peer => ({ peer, reason: 'not-in-given-groups' }))].sort((a, b) => comparePeerIds(a.peer, b.peer)),
+        blamed: []
+      }
       if (plan.groups.length === 0) throw new InvalidParametersError(`round ${round} failed: no group to aggregate`)
       // Step 4: each group sum is the field sum of its members' encodings.
       const sums = plan.groups.map(grp => sumShares(grp.members.map(c => encoded.get(c)!), dim))

@@ -62,7 +62,8 @@ const HELP = `usage: tessera sim [options]            one run
   --shadow-models K     also the shadow-model attack (Shokri et al. 2017) with K shadows, on the global model and peer 0's local model
   --membership-nonmembers matched|test   non-members with the members' class mix (default) or the last test images
   --engine E            fast (exact fast path) | full (every share, norm point and partial sum) (default fast)
-  --network N           memory (default); libp2p is not implemented yet
+  --network N           memory (default) | libp2p: real libp2p peers on 127.0.0.1 in this process (E's ledger, co-signed
+                        checkpoints); then checks that the fast path, given the network's groups, gives every round's model
   --out DIR             write results.jsonl, results.csv, results.md, summary.json, accuracy.vl.json, accuracy.svg
   --matrix NAME         robustness | privacy
   --attacks A,B         matrix: only these attacks
@@ -92,7 +93,9 @@ function configFrom(values: Flags): Partial<ExperimentConfig> {
   }
   const nc = s('norm-check')
   if (nc !== undefined && nc !== 'on' && nc !== 'off') throw new InvalidParametersError('--norm-check must be on or off')
-  if (s('network') !== undefined && s('network') !== 'memory') throw new InvalidParametersError('--network libp2p is not implemented in the harness yet; use memory')
+  const network = s('network')
+  if (network !== undefined && network !== 'memory' && network !== 'libp2p') throw new InvalidParametersError(`--network must be memory or libp2p, got '${network}'`)
+  if (network === 'libp2p' && s('engine') !== undefined) throw new InvalidParametersError('--network libp2p replaces --engine (the protocol runs on real peers)')
   const json = (k: string): Record<string, unknown> | undefined => {
     if (s(k) === undefined) return undefined
     let v: unknown
@@ -109,7 +112,7 @@ function configFrom(values: Flags): Partial<ExperimentConfig> {
     rounds: n('rounds'), localSteps: n('local-steps'), localEpochs: n('local-epochs'), batchSize: n('batch'), lr: n('lr'), momentum: n('momentum'),
     committee: n('committee'), threshold: n('threshold'), group: n('group'), rule: s('rule'), ruleParams,
     normCheck: nc === undefined ? undefined : nc === 'on', clip: n('clip'), noise: n('noise'), dpSgd, seed: s('seed'),
-    evalEvery: n('eval-every'), testExamples: n('test'), trainExamples: n('train-examples'), engine: s('engine') as Engine | undefined, undefendedBudget: n('undefended-budget'),
+    evalEvery: n('eval-every'), testExamples: n('test'), trainExamples: n('train-examples'), engine: network === 'libp2p' ? 'libp2p' : s('engine') as Engine | undefined, undefendedBudget: n('undefended-budget'),
     membershipNonMembers: s('membership-nonmembers') as ExperimentConfig['membershipNonMembers'] | undefined,
     membership: n('membership'), shadowModels: n('shadow-models'), attackParams,
     backdoorFraction: n('backdoor-fraction'), backdoorTarget: n('backdoor-target'), censorTargets: n('censor-targets')
@@ -204,10 +207,13 @@ export async function run(argv: string[]): Promise<number> {
     const ds = cfg.dataset ?? DEFAULTS.dataset
     if (!datasets.has(ds)) datasets.set(ds, await loadData(ds))
     const full = (cfg.engine ?? DEFAULTS.engine) === 'full'
+    const libp2p = cfg.engine === 'libp2p'
     const res = await runExperiment(cfg, datasets.get(ds)!, {
       onRound: (rec, c) => bar.update(rec.label, k, configs.length, rec, c.rounds),
-      ...(full ? { signerFor: (s: Uint8Array) => roundSignerFrom(nodeSigner(s)), verify: roundVerifyFrom(nodeVerifier({ threadPool: false })) } : {})
+      ...(full ? { signerFor: (s: Uint8Array) => roundSignerFrom(nodeSigner(s)), verify: roundVerifyFrom(nodeVerifier({ threadPool: false })) } : {}),
+      ...(libp2p ? { network: (await import('../../gossip-fl/harness/libp2p-node.ts')).runOverLibp2p } : {})
     })
+    if (res.network !== null) console.error(`libp2p: ${res.network.seconds.toFixed(0)} s, peers agreed every round: ${res.network.agreed}, fast path given the network's groups reproduced every model hash: ${res.network.replayEqual}`)
     results.push(res)
     // Write after every run: a long matrix leaves usable partial results.
     if (out !== undefined) await writeResults(out, results, { title: values.matrix !== undefined ? `${String(values.matrix)} matrix` : 'tessera sim', facet: values.matrix !== undefined ? 'attack' : undefined })
