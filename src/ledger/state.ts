@@ -28,7 +28,8 @@ import type { MemberInfo, RoundEvidence } from '../reputation/index.ts'
 import { bytesEqual, compareBytes, concatBytes, toHex } from './bytes.ts'
 import type { Charter } from './charter.ts'
 import { LedgerVerificationError, type LedgerRule } from './errors.ts'
-import { decodeEnvelope, encodeEnvelope, watermarkCommitment, type CheckpointBody, type EntryType, type SignedEntry } from './entry.ts'
+import { cosigningMessage, decodeEnvelope, encodeEnvelope, watermarkCommitment, type CheckpointBody, type CheckpointCore, type EntryType, type SignedEntry } from './entry.ts'
+import { retrySeed } from '../gossip-fl/round/util.ts'
 
 /** What the state keeps about each stored entry. */
 export interface EntryMeta {
@@ -67,6 +68,8 @@ export interface CheckpointRecord {
   committee: string[]
   signers: string[]
   body: CheckpointBody
+  /** seed(round + 1, 0): `checkpointSeed` of this checkpoint's core. */
+  seed: Uint8Array
 }
 
 const MAX_CACHE = 64
@@ -76,12 +79,28 @@ function fail(rule: LedgerRule, message: string, cid?: CID): never {
   throw new LedgerVerificationError(rule, message, cid === undefined ? {} : { cid: cid.toString() })
 }
 
-/** SHA-256(seed || retry as 4 bytes big-endian): the seed of retry k (DESIGN.md "A round", step 6). */
-export function retrySeed(seed: Uint8Array, retry: number): Uint8Array {
-  if (retry === 0) return seed
-  const k = new Uint8Array(4)
-  new DataView(k.buffer).setUint32(0, retry, false)
-  return sha256(concatBytes(seed, k))
+/**
+ * The seed of retry k of a round: s itself for k = 0, else
+ * SHA-256("tessera/retry/v1" || s || uint32_be(k)). One definition, the round
+ * machine's (src/gossip-fl/round/util.ts), re-exported here.
+ */
+export { retrySeed }
+
+/**
+ * seed(r + 1, 0) from checkpoint r: SHA-256 of exactly the bytes its quorum
+ * co-signed (`cosigningMessage`: domain || genesis CID || dag-cbor(core)), i.e.
+ * of the checkpoint WITHOUT its co-signatures, author, seq or timestamp. The
+ * entry's CID would also hash the co-signature set, which the appending member
+ * picks among the quorum subsets it holds: it could grind the next committee.
+ * Two checkpoints with one core give one seed whoever appended them.
+ */
+export function checkpointSeed(core: CheckpointCore, genesisCid: CID): Uint8Array {
+  return sha256(cosigningMessage(core, genesisCid))
+}
+
+/** seed(1, 0): the SHA-256 digest in the genesis CID (the hash of the genesis entry's bytes). */
+export function genesisSeed(genesisCid: CID): Uint8Array {
+  return genesisCid.multihash.digest
 }
 
 export class LedgerState {
@@ -161,11 +180,17 @@ export class LedgerState {
     return out.sort((a, b) => (a.peer < b.peer ? -1 : a.peer > b.peer ? 1 : 0))
   }
 
-  /** The seed of (round, retry): the CID bytes of checkpoint round-1 (genesis for round 1), rehashed per retry. */
+  /**
+   * The seed of (round, retry), 32 bytes: retrySeed(seed(round, 0), retry) with
+   * seed(1, 0) = genesisSeed, seed(r, 0) = checkpointSeed(core of checkpoint r-1).
+   */
   seed(round: number, retry: number): Uint8Array {
-    const prev = this.checkpointCid(round - 1)
-    if (prev === undefined) fail('reference', `round ${round} cannot start: no checkpoint for round ${round - 1}`)
-    return retrySeed(prev.bytes, retry)
+    if (!Number.isSafeInteger(round) || round < 1) fail('reference', `no round ${round}`)
+    let s: Uint8Array | undefined
+    if (round === 1) s = this.genesisCid === null ? undefined : genesisSeed(this.genesisCid)
+    else s = this.checkpoints[round - 1]?.seed
+    if (s === undefined) fail('reference', `round ${round} cannot start: no checkpoint for round ${round - 1}`)
+    return retrySeed(s, retry)
   }
 
   /**
@@ -508,8 +533,10 @@ export class LedgerState {
 
     // Evidence for reputation (src/reputation RoundEvidence), from entries this checkpoint covers.
     const delivered: Record<string, number> = {}
+    const receipted = new Set<string>()
     for (const [member, r] of rec!.receipts) {
       if (!committee.includes(member) || !covered({ author: member, seq: r.seq })) continue
+      receipted.add(member)
       // Add, never assign: a member that also contributes is credited for its own
       // receipt and for the receipts acknowledging its shares, and a sum does not
       // depend on which receipt arrived first (an assignment did, so peers that saw
@@ -528,14 +555,18 @@ export class LedgerState {
       contributors: plan.groups.flat().filter(memberNow),
       delivered,
       blamed,
-      missed: committee.filter((p) => !signers.has(p)),
+      // Members without a covered receipt: fixed by the co-signed core. (Not "did not co-sign": the
+      // appending member picks which quorum subset of co-signatures to include, and would pick whom
+      // to penalise, hence the next committees.)
+      missed: committee.filter((p) => !receipted.has(p)),
       farGroupMembers: [...far],
       refused
     }
     return (meta) => {
       for (const p of newlyJoined) this.members.get(p)!.joinedRound = b.round
       for (const p of newlyExcluded) this.excluded.get(p)!.excludedAtRound = b.round
-      this.checkpoints[b.round] = { round: b.round, retry: b.retry, cid, author, coverage, committee, signers: [...signers], body: b }
+      const { cosigs: _cosigs, ...core } = b
+      this.checkpoints[b.round] = { round: b.round, retry: b.retry, cid, author, coverage, committee, signers: [...signers], body: b, seed: checkpointSeed(core, this.genesisCid!) }
       this.evidence.push(evidence)
       if (this.reputation !== null) {
         try {

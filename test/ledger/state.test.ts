@@ -8,8 +8,10 @@ import { defaultCharter } from '../../src/ledger/charter.ts'
 import { signEntry, watermarkCommitment, type CheckpointCore, type SignedEntry } from '../../src/ledger/entry.ts'
 import type { Signer } from '../../src/ledger/signature.ts'
 import type { LedgerRule } from '../../src/ledger/errors.ts'
-import { LedgerState, retrySeed } from '../../src/ledger/state.ts'
+import { LedgerState, retrySeed, checkpointSeed, genesisSeed } from '../../src/ledger/state.ts'
 import { committeeForRound, memberInfo, roundEvidence } from '../../src/ledger/committee.ts'
+import { retrySeed as machineRetrySeed } from '../../src/gossip-fl/round/util.ts'
+import { cosigningMessage } from '../../src/ledger/entry.ts'
 import { accept, makeNet, runRound, signerOf, type Net } from './fixture.ts'
 
 async function rejects(net: Net | LedgerState, e: SignedEntry | Promise<SignedEntry>, rule: LedgerRule): Promise<void> {
@@ -30,9 +32,10 @@ describe('ledger/state: verification rules', () => {
     const net = await makeNet({ founders: 3, peers: 6, m: 3, t: 2, g: 2 })
     const founders = net.founders.map((f) => toHex(f.publicKey)).sort()
     const r1 = await runRound(net)
-    // Round 1: the bootstrap committee is the founders, seeded by the genesis CID.
+    // Round 1: the bootstrap committee is the founders, seeded by the genesis (the SHA-256 digest in its CID).
     assert.deepEqual([...r1.committee].sort(), founders)
-    assert.deepEqual(r1.committee, selectCommittee(net.state.genesisCid!.bytes, founders.map((peer) => ({ peer, weight: 1 })), 3))
+    assert.deepEqual(genesisSeed(net.state.genesisCid!), sha256(net.log[0]!.bytes))
+    assert.deepEqual(r1.committee, selectCommittee(sha256(net.log[0]!.bytes), founders.map((peer) => ({ peer, weight: 1 })), 3))
     for (let i = 0; i < 4; i++) await runRound(net)
     assert.equal(net.state.lastRound, 5)
     const ev = roundEvidence(net.state)
@@ -49,14 +52,51 @@ describe('ledger/state: verification rules', () => {
     assert.equal(c6.length, 3)
     // The incremental path gives exactly the contract's definition over the whole history.
     const rep = computeReputation(roundEvidence(net.state), memberInfo(net.state, 5), { ...net.charter.reputation, round: 6 })
-    assert.deepEqual(c6, selectCommittee(net.state.checkpointCid(5)!.bytes, committeeCandidates(rep), 3))
+    // seed(6, 0) = SHA-256 of the bytes checkpoint 5's quorum co-signed (its core, without co-signatures).
+    const core5 = net.state.checkpoints[5]!.body
+    const s6 = sha256(cosigningMessage(core5, net.state.genesisCid!))
+    assert.deepEqual(net.state.seed(6, 0), s6)
+    assert.deepEqual(c6, selectCommittee(s6, committeeCandidates(rep), 3))
     // An old round (late entry) is recomputed from the history up to it, identically.
     const fresh = new LedgerState()
     for (const e of net.log) await accept(fresh, e)
     for (const r of [2, 3, 4, 5, 6]) assert.deepEqual(fresh.committee(r, 0), net.state.committee(r, 0))
     assert.notDeepEqual(committeeForRound(net.state, 6, 1), c6, 'a retry draws a new committee (with overwhelming probability)')
-    assert.deepEqual(net.state.seed(6, 1), sha256(new Uint8Array([...net.state.checkpointCid(5)!.bytes, 0, 0, 0, 1])))
+    // Retry k: SHA-256("tessera/retry/v1" || seed || uint32_be(k)), the round machine's definition.
+    assert.deepEqual(net.state.seed(6, 1), sha256(new Uint8Array([...utf8('tessera/retry/v1'), ...s6, 0, 0, 0, 1])))
+    assert.deepEqual(net.state.seed(6, 2), machineRetrySeed(s6, 2))
+    assert.equal(retrySeed, machineRetrySeed, 'one definition')
     assert.deepEqual(retrySeed(new Uint8Array([1]), 0), new Uint8Array([1]))
+    assert.equal(net.state.seed(6, 0).length, 32)
+  })
+
+  it('the next seed does not depend on which quorum subset co-signed, nor on who appended (no seed grinding)', async () => {
+    // m = 5: quorum 4, so the author holds 4 co-signatures and may pick any 3 of them (4 subsets).
+    const net = await makeNet({ founders: 5, peers: 6, m: 5, t: 2, g: 2 })
+    await runRound(net)
+    const a = await runRound(net, { dryCheckpoint: true })
+    const { state } = net
+    const members = a.committee.map((p) => net.byHex.get(p)!)
+    const cosigs = await Promise.all(members.map(async (m) => await cosignCheckpoint(m, a.core, state.genesisCid!)))
+    // Two checkpoints with one core: different authors, different co-signer subsets (both quorums).
+    const ckA = await makeCheckpoint(state, members[0]!, a.core, [cosigs[1]!, cosigs[2]!, cosigs[3]!])
+    const ckB = await makeCheckpoint(state, members[4]!, a.core, [cosigs[0]!, cosigs[2]!, cosigs[3]!])
+    assert.notEqual(ckA.cid.toString(), ckB.cid.toString())
+    // signers {0, 1, 2, 3} and {4, 0, 2, 3}
+    const sA = new LedgerState()
+    const sB = new LedgerState()
+    for (const e of net.log) { await accept(sA, e); await accept(sB, e) }
+    await accept(sA, ckA)
+    await accept(sB, ckB)
+    assert.equal(sA.lastRound, 2)
+    assert.equal(sB.lastRound, 2)
+    assert.deepEqual(sA.checkpoints[2]!.seed, checkpointSeed(a.core, state.genesisCid!))
+    for (const k of [0, 1, 2]) {
+      assert.deepEqual(sA.seed(3, k), sB.seed(3, k))
+      assert.deepEqual(sA.committee(3, k), sB.committee(3, k), `round 3 retry ${k}: one committee whichever quorum subset co-signed`)
+    }
+    // Evidence does not depend on the co-signer subset either (missed = members without a covered receipt).
+    assert.deepEqual(sA.evidence, sB.evidence)
   })
 
   it('every peer computes the same committees whatever the arrival order of independent entries', async () => {

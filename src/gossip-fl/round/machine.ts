@@ -91,12 +91,37 @@ export interface RoundFaults {
   badZeroDeal?: { delta: number, retry: number }
 }
 
+/**
+ * Who runs each retry, decided outside the machine (the node: the ledger's
+ * `LedgerState.seed(r, k)` and `committee(r, k)`, so every entry the machine
+ * produces is one the ledger accepts). With a schedule, the leader of retry k
+ * cuts the plan's groups as `assignGroups(seed(k), planned contributors, g)`
+ * (re-cut after any drop, so the groups are exactly that partition of the
+ * contributors that remain) and members refuse a plan that is not.
+ */
+export interface RoundSchedule {
+  /** seed of retry k (seed(0) should equal `RoundConfig.seed`) */
+  seed: (k: number) => Uint8Array
+  /** committee of retry k, leader first */
+  committee: (k: number) => readonly string[]
+}
+
 export interface RoundConfig {
   params: RoundParams
   /** Round number r (this machine produces checkpoint r). */
   round: number
-  /** s = hash of checkpoint r-1: seeds committees and groups. */
+  /**
+   * s = the round seed, seed(r, 0): the hash of checkpoint r-1 without its
+   * co-signatures (src/ledger `checkpointSeed`; `genesisSeed` for round 1). It is
+   * also the checkpoint body's `prev`, naming checkpoint r-1 by content.
+   */
   seed: Uint8Array
+  /**
+   * Retries' seeds and committees. Default: seed(k) = retrySeed(s, k), committee =
+   * selectCommittee(seed(k), candidates, m), plan groups cut with s in every retry
+   * (the in-memory simulator and the harness use the default).
+   */
+  schedule?: RoundSchedule
   prevModel: Float32Array
   ruleState?: RuleState
   /** Committee candidates with their reputation weights (F's selectCommittee). */
@@ -232,8 +257,12 @@ export class RoundMachine {
   // ------------------------------------------------------------ retries
 
   private newRetry(k: number): RetryState {
-    const seed = retrySeed(this.cfg.seed, k)
-    const committee = selectCommittee(seed, this.cfg.candidates, this.cfg.params.committeeSize)
+    const sch = this.cfg.schedule
+    const seed = sch === undefined ? retrySeed(this.cfg.seed, k) : sch.seed(k)
+    const committee = sch === undefined ? selectCommittee(seed, this.cfg.candidates, this.cfg.params.committeeSize) : [...sch.committee(k)]
+    if (committee.length !== this.cfg.params.committeeSize || new Set(committee).size !== committee.length) {
+      throw new RoundStateError(`retry ${k}: committee of ${committee.length} distinct members, params.committeeSize = ${this.cfg.params.committeeSize}`)
+    }
     return {
       k, seed, committee, myIndex: committee.indexOf(this.self), deadlines: phaseDeadlines(this.cfg.params, this.cfg.startTime, k),
       contributions: new Map(), shares: new Map(), zeros: new Map(), receipts: new Map(), receiptSent: false, planSent: false,
@@ -274,7 +303,14 @@ export class RoundMachine {
       this.out.push({ kind: 'failed', reason: `no checkpoint after ${this.retry.k + 1} attempts (${reason})` })
       return
     }
-    this.retry = this.newRetry(this.retry.k + 1)
+    try {
+      this.retry = this.newRetry(this.retry.k + 1)
+    } catch (err) {
+      // A schedule that cannot name retry k + 1's committee (e.g. the ledger's 'committee' rule).
+      this.finished = true
+      this.out.push({ kind: 'failed', reason: `retry ${this.retry.k + 1}: ${(err as Error).message}` })
+      return
+    }
     this.out.push({ kind: 'retry', retry: this.retry.k, committee: [...this.retry.committee], reason })
     this.enterRetry()
   }
@@ -369,7 +405,11 @@ export class RoundMachine {
     R.planSent = true
     const p = this.cfg.params
     const v = this.verdicts()
-    const plan = buildPlan(v, R.committee, this.cfg.seed, p.groupSize, p.threshold) // groups from the ROUND seed: a retry with the same admitted set re-forms the same groups, so no new sums are revealed
+    // Default: groups from the ROUND seed (a retry with the same admitted set re-forms the same groups,
+    // so no new sums are revealed). With a schedule: retry k's seed, as the ledger checks.
+    const plan = this.cfg.schedule === undefined
+      ? buildPlan(v, R.committee, this.cfg.seed, p.groupSize, p.threshold)
+      : buildPlan(v, R.committee, R.seed, p.groupSize, p.threshold, { recut: true })
     if (plan.groups.length === 0) return // nothing to aggregate: the deadline will trigger a retry
     const msg = this.signed<PlanMsg>({ type: 'plan', r: this.cfg.round, k: R.k, from: this.self, dealers: v.dealers, groups: plan.groups, refused: plan.refused, blamed: plan.blamed })
     this.publish(TOPIC_PLAN, msg)
@@ -586,7 +626,7 @@ export class RoundMachine {
     this.requireSig(msg)
     if (R.plan !== undefined) ignore(msg.from, 'duplicate', new DuplicateMessageError('second plan'))
     const p = this.cfg.params
-    const why = checkPlan(msg, R.committee, this.eligible, p.groupSize, p.threshold, this.verdicts())
+    const why = checkPlan(msg, R.committee, this.eligible, p.groupSize, p.threshold, this.verdicts(), this.cfg.schedule === undefined ? undefined : R.seed)
     if (why !== null) reject(msg.from, `bad-plan:${why}`, new ProtocolViolationError(`plan refused: ${why}`))
     if (this.isMember) {
       for (const grp of msg.groups) {

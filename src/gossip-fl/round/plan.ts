@@ -112,7 +112,8 @@ export interface Plan {
  * loses its least-held contributors; a group that falls below g is dropped (its
  * sum would reveal too little aggregation).
  */
-export function buildPlan(v: NormVerdicts, committee: readonly string[], seed: Uint8Array, g: number, t: number): Plan {
+export function buildPlan(v: NormVerdicts, committee: readonly string[], seed: Uint8Array, g: number, t: number, opts: { recut?: boolean } = {}): Plan {
+  if (opts.recut === true) return buildRecutPlan(v, committee, seed, g, t)
   const refused = [...v.refused]
   const groups: PlanGroup[] = []
   const order = new Map(committee.map((p, i) => [p, i]))
@@ -140,11 +141,48 @@ export function buildPlan(v: NormVerdicts, committee: readonly string[], seed: U
 }
 
 /**
+ * The plan whose groups are exactly `assignGroups(seed, planned, g)` of the
+ * contributors it keeps (what E's ledger checks for a plan entry): cut the
+ * admitted contributors; in each group whose common holders are fewer than t,
+ * drop the contributor held by the fewest members ('undeliverable'); re-cut the
+ * remaining ones; repeat until every group has t common holders (each pass
+ * drops at least one contributor, so at most |admitted| passes). Fewer than g
+ * left: no group ('group-too-small').
+ */
+function buildRecutPlan(v: NormVerdicts, committee: readonly string[], seed: Uint8Array, g: number, t: number): Plan {
+  const refused = [...v.refused]
+  const order = new Map(committee.map((p, i) => [p, i]))
+  const held = (c: string): string[] => v.holders.get(c) ?? []
+  let admitted = [...v.admitted]
+  let groups: PlanGroup[] = []
+  for (let pass = 0; pass <= v.admitted.length; pass++) {
+    if (admitted.length < g) {
+      for (const c of admitted) refused.push({ peer: c, reason: 'group-too-small' })
+      groups = []
+      break
+    }
+    groups = []
+    const drop: string[] = []
+    for (const members of assignGroups(seed, admitted, g)) {
+      const common = committee.filter(m => members.every(c => held(c).includes(m)))
+      if (common.length >= t) groups.push({ members, holders: common.sort((a, b) => order.get(a)! - order.get(b)!) })
+      else drop.push([...members].sort((a, b) => (held(a).length - held(b).length) || comparePeerIds(a, b))[0]!)
+    }
+    if (drop.length === 0) break
+    for (const c of drop) refused.push({ peer: c, reason: 'undeliverable' })
+    const gone = new Set(drop)
+    admitted = admitted.filter(c => !gone.has(c))
+  }
+  refused.sort((a, b) => comparePeerIds(a.peer, b.peer))
+  return { groups, refused, blamed: v.blamed }
+}
+
+/**
  * A member's check of the leader's plan against its own view. Returns the reason
  * the plan is provably wrong, or null. Differences explained by message timing
  * (a receipt the member has not seen) are not grounds to refuse.
  */
-export function checkPlan(plan: Pick<PlanMsg, 'groups' | 'dealers'>, committee: readonly string[], eligible: ReadonlySet<string>, g: number, t: number, mine: NormVerdicts): string | null {
+export function checkPlan(plan: Pick<PlanMsg, 'groups' | 'dealers'>, committee: readonly string[], eligible: ReadonlySet<string>, g: number, t: number, mine: NormVerdicts, groupSeed?: Uint8Array): string | null {
   const members = new Set(committee)
   const seen = new Set<string>()
   const overNorm = new Set(mine.refused.filter(r => r.reason === 'over-norm').map(r => r.peer))
@@ -161,6 +199,12 @@ export function checkPlan(plan: Pick<PlanMsg, 'groups' | 'dealers'>, committee: 
       if (overNorm.has(c)) return 'admits-over-norm'
       seen.add(c)
     }
+  }
+  if (groupSeed !== undefined) {
+    // With a schedule (the ledger's rule): the groups are assignGroups(seed of the retry, planned, g).
+    const expected = assignGroups(groupSeed, [...seen], g)
+    const same = expected.length === plan.groups.length && expected.every((e, j) => e.join(',') === plan.groups[j]!.members.join(','))
+    if (!same) return 'groups-not-assigned'
   }
   return null
 }

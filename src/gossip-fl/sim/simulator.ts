@@ -6,7 +6,7 @@
  */
 import { seededRng, childRng, type Rng } from '../../util/rng.ts'
 import { InvalidParametersError } from '../../util/errors.ts'
-import { RoundMachine, type RoundOutput, type CompletedCheckpoint } from '../round/machine.ts'
+import { RoundMachine, type RoundOutput, type CompletedCheckpoint, type RoundSchedule } from '../round/machine.ts'
 import { resolveRoundParams, phaseDeadlines, type RoundParams } from '../round/params.ts'
 import { ed25519Signer, ed25519Verify, type RoundSigner, type RoundVerify } from '../round/signer.ts'
 import { TOPIC_RECEIPT } from '../round/messages.ts'
@@ -47,6 +47,11 @@ export interface SimConfig {
   onRound?: (r: RoundReport) => void
   /** Sees every delivery (tests: who received what). */
   observe?: (round: number, d: Delivery) => void
+  /**
+   * An outside schedule of retries for round r with round seed s (as the node takes it from the
+   * ledger). Default: none, the machines' own (what the harness's fast engine reproduces).
+   */
+  schedule?: (round: number, seed: Uint8Array) => RoundSchedule
 }
 
 export interface RoundReport {
@@ -120,9 +125,10 @@ export async function simulate(cfg: SimConfig): Promise<SimResult> {
     const start = now
     const inRound = (rounds?: number[]): boolean => rounds === undefined || rounds.includes(r)
     // Retry 0's committee, to resolve member-indexed faults.
+    const schedule = cfg.schedule?.(r, prev)
     const probe = new RoundMachine({
       params, round: r, seed: prev, prevModel: model, ruleState, candidates: ids.map(p => ({ peer: p, weight: 1 })), contributors: ids,
-      startTime: start, signer: signers[0]!, verify, rng: childRng(String(cfg.seed), `probe/${r}`)
+      startTime: start, signer: signers[0]!, verify, rng: childRng(String(cfg.seed), `probe/${r}`), ...(schedule === undefined ? {} : { schedule })
     })
     const committee0 = [...probe.committee]
     const silentAt = new Map<string, 'start' | 'receipt'>()
@@ -136,7 +142,7 @@ export async function simulate(cfg: SimConfig): Promise<SimResult> {
     const machines = ids.map((peer, i) => new RoundMachine({
       params, round: r, seed: prev, prevModel: model, ruleState,
       candidates: ids.map(p => ({ peer: p, weight: 1 })), contributors: ids, startTime: start,
-      signer: signers[i]!, verify, rng: childRng(String(cfg.seed), `peer/${i}/round/${r}`),
+      signer: signers[i]!, verify, rng: childRng(String(cfg.seed), `peer/${i}/round/${r}`), ...(schedule === undefined ? {} : { schedule }),
       faults: { skipClip: overNorm.has(i), corruptPartials: corrupt.has(peer) ? 12345 : undefined, badZeroDeal: badDeal.has(peer) ? { delta: badDeal.get(peer)!, retry: 0 } : undefined }
     }))
     const done = new Map<string, CompletedCheckpoint>()

@@ -13,12 +13,26 @@
  *
  * A member signs a core only if it finished the round itself and the core is
  * exactly checkpointCore(its own body, its checkpoint r-1 CID, the proposed
- * heads), and it signs at most one core per round: since a quorum ceil(2m/3)
- * is more than half the committee, two different checkpoints for one round
- * can never both be co-signed (no fork). Proposers go in committee order, each
- * waiting `staggerMs` more than the previous one, and stop as soon as the ledger
- * holds checkpoint r. The heads a member cannot check (entries it does not hold
- * yet) are checked by every ledger that appends the entry (E's rules).
+ * heads). Safety (no two checkpoint entries for one round): a quorum ceil(2m/3)
+ * is more than half the committee, and an honest member is bound to one
+ * proposer (and that proposer's one core) at a time, so two proposals can never
+ * both be co-signed. The binding moves only when
+ *   - the proposer releases it (`{ v: 1, release: round }`): a proposer that
+ *     fails to reach a quorum releases everyone it asked and never uses those
+ *     co-signatures;
+ *   - the binding is my own proposal and an earlier proposer (committee order)
+ *     asks me: I cancel my proposal before it appends (checked synchronously
+ *     right before the append), release my signers, and co-sign the earlier one;
+ *   - it is older than `releaseMs` (a dead proposer: a proposal ends within
+ *     its request deadline).
+ * Liveness: a proposer keeps one core for the round (its heads at its first
+ * attempt), so its own later attempts never collide with the bindings of its
+ * first; split votes between concurrent proposers resolve towards the earliest
+ * one. (The first version bound a member to (proposer, core) with the heads of
+ * each attempt and never released: a proposal slower than the 1.5 s stagger
+ * split the votes, every retry carried new heads and was refused by the
+ * bindings of the previous one, and the round got no ledger checkpoint at all:
+ * the end-to-end tests' timeouts under load.)
  */
 import * as dagCbor from '@ipld/dag-cbor'
 import { sha256 } from '@noble/hashes/sha2.js'
@@ -64,8 +78,12 @@ export class CheckpointCosign {
   readonly protocol: string
   /** round -> my machine's checkpoint body */
   private readonly bodies = new Map<number, CheckpointBody>()
-  /** round -> hash of the one core I signed, and when */
+  /** round -> the one (proposer, core) I am bound to, and since when */
   private readonly signed = new Map<number, { h: string, at: number, proposer: string }>()
+  /** round -> the core I propose (fixed at my first attempt) */
+  private readonly myCores = new Map<number, CheckpointCore>()
+  /** round -> my proposal in flight */
+  private readonly mine = new Map<number, { cancelled: boolean, appending: boolean }>()
   private readonly waiters = new Set<() => void>()
   /** why members refused the last proposal (logs) */
   lastRefusals: string[] = []
@@ -89,6 +107,7 @@ export class CheckpointCosign {
   finished (body: CheckpointBody): void {
     this.bodies.set(body.round, body)
     for (const r of [...this.bodies.keys()]) if (r < body.round - 8) this.bodies.delete(r)
+    for (const m of [this.signed, this.myCores, this.mine] as Array<Map<number, unknown>>) for (const r of [...m.keys()]) if (r < body.round - 8) m.delete(r)
     for (const w of [...this.waiters]) w()
   }
 
@@ -112,18 +131,25 @@ export class CheckpointCosign {
     return checkpointCore(body, prev, state.heads())
   }
 
+  private get me (): string { return toHex(this.c.signer.publicKey) }
+
   /**
-   * At most one core per round. A proposer gives up after its requests' deadline,
-   * so a core signed more than `releaseMs` ago without reaching the ledger belongs
-   * to a dead proposal: signing another one then keeps the round live.
+   * Bind to (proposer, core) for `round` if I may (see the header): not bound,
+   * bound to the same, bound to a dead proposal (older than `releaseMs`), or
+   * bound to my own proposal while an earlier proposer (committee order) asks
+   * (then my proposal is cancelled). Synchronous: no await between the check
+   * and the mark.
    */
-  private mayAndMark (round: number, core: CheckpointCore, proposer: string): boolean {
-    // Bound to the proposer too: the co-signatures cover the core only, so two proposers holding the
-    // same signed core would each append their own checkpoint entry (two CIDs for one round: a fork).
+  private mayAndMark (round: number, core: CheckpointCore, proposer: string, committee: readonly string[]): boolean {
     const h = `${proposer}/${toHex(sha256(encodeCore(core)))}`
     const prior = this.signed.get(round)
-    if (prior !== undefined && prior.h !== h && Date.now() - prior.at < this.o.releaseMs) return false
-    this.signed.set(round, { h, at: Date.now(), proposer })
+    if (prior !== undefined && prior.h !== h && Date.now() - prior.at < this.o.releaseMs) {
+      const own = this.mine.get(round)
+      const earlier = committee.indexOf(proposer) >= 0 && committee.indexOf(proposer) < committee.indexOf(this.me)
+      if (!(prior.proposer === this.me && proposer !== this.me && earlier && own !== undefined && !own.appending)) return false
+      own.cancelled = true
+    }
+    this.signed.set(round, { h, at: prior?.h === h ? prior.at : Date.now(), proposer })
     return true
   }
 
@@ -144,8 +170,14 @@ export class CheckpointCosign {
   private async serve (req: Uint8Array, proposer: string): Promise<Uint8Array> {
     let core: CheckpointCore
     try {
-      const o = dagCbor.decode(req) as { v?: unknown, core?: unknown }
+      const o = dagCbor.decode(req) as { v?: unknown, core?: unknown, release?: unknown }
       if (o === null || typeof o !== 'object' || o.v !== 1) throw new Error('not a v1 request')
+      if (o.release !== undefined) {
+        if (!Number.isSafeInteger(o.release) || (o.release as number) < 1 || o.core !== undefined) throw new Error('bad release')
+        // Only the proposer I am bound to can release me (the transport authenticates `proposer`).
+        if (this.signed.get(o.release as number)?.proposer === proposer) this.signed.delete(o.release as number)
+        return dagCbor.encode({ v: 1, ok: true })
+      }
       const parsed = parseBody('checkpoint', { ...(o.core as object), cosigs: [] }) as CheckpointCore & { cosigs: unknown }
       const { cosigs: _c, ...rest } = parsed
       core = rest
@@ -174,7 +206,7 @@ export class CheckpointCosign {
       await this.c.pullFrom(prior.proposer).catch(() => undefined)
       if (this.c.ledger.state.lastRound >= core.round) throw new PeerProtocolError(`round ${core.round}: my ledger already holds its checkpoint`)
     }
-    if (!this.mayAndMark(core.round, core, proposer)) throw new PeerProtocolError(`round ${core.round}: I already co-signed another core or for another proposer`)
+    if (!this.mayAndMark(core.round, core, proposer, body.committee)) throw new PeerProtocolError(`round ${core.round}: I already co-signed another core or for another proposer`)
     const genesis = this.c.ledger.state.genesisCid!
     const cs = await cosignCheckpoint(this.c.signer, core, genesis)
     return dagCbor.encode({ v: 1, sig: cs.sig })
@@ -193,9 +225,12 @@ export class CheckpointCosign {
     if (await this.planEntry(body.round, body.retry, body.committee[0]) === undefined) throw new PeerProtocolError(`round ${body.round}: the plan is not in my ledger`)
     await this.c.writer.waitForContributions(body.round, body.retry, body.groups.flatMap(g => g.members))
     if (this.c.ledger.state.lastRound >= body.round) return undefined
-    const core = this.coreFor(body)
-    if (!this.mayAndMark(body.round, core, toHex(this.c.signer.publicKey))) { this.lastRefusals = ['I co-signed another core or for another proposer in this round'] ; return undefined }
-    const me = toHex(this.c.signer.publicKey)
+    const core = this.myCores.get(body.round) ?? this.coreFor(body)
+    this.myCores.set(body.round, core)
+    const me = this.me
+    if (!this.mayAndMark(body.round, core, me, body.committee)) { this.lastRefusals = ['I co-signed another core or for another proposer in this round']; return undefined }
+    const own = { cancelled: false, appending: false }
+    this.mine.set(body.round, own)
     const others = committee.filter(p => p !== me)
     const req = encodeCore(core)
     const results = await Promise.allSettled(others.map(async (p): Promise<Cosignature> => {
@@ -209,10 +244,32 @@ export class CheckpointCosign {
     }))
     const cosigs = results.filter((r): r is PromiseFulfilledResult<Cosignature> => r.status === 'fulfilled').map(r => r.value)
     this.lastRefusals = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map(r => `${(r.reason as Error).name}: ${(r.reason as Error).message}`)
-    if (cosigs.length + 1 < quorum) return undefined
-    if (this.c.ledger.state.lastRound >= body.round) return undefined
-    // `ts` starts round r + 1 on every peer: stamp the entry when it is appended, not when the proposal began.
-    const e = await this.c.writer.write('checkpoint', { ...core, cosigs }, Math.max(ts, Date.now()))
-    return e.cid.toString()
+    // Checked synchronously with `appending` set in the same turn: a cancellation (I co-signed an
+    // earlier proposer meanwhile) can never interleave with the append.
+    if (own.cancelled || cosigs.length + 1 < quorum || this.c.ledger.state.lastRound >= body.round) {
+      if (own.cancelled) this.lastRefusals.push('cancelled: I co-signed an earlier proposer')
+      this.mine.delete(body.round)
+      if (this.signed.get(body.round)?.proposer === me) this.signed.delete(body.round)
+      // These co-signatures are never used: free their signers for another proposer.
+      await this.release(body.round, others)
+      return undefined
+    }
+    own.appending = true
+    try {
+      const e = await this.c.writer.write('checkpoint', { ...core, cosigs }, Math.max(ts, Date.now()))
+      return e.cid.toString()
+    } catch (err) {
+      if (this.signed.get(body.round)?.proposer === me) this.signed.delete(body.round)
+      await this.release(body.round, others)
+      throw err
+    } finally {
+      this.mine.delete(body.round)
+    }
+  }
+
+  /** Tell `peers` that my proposal for `round` is withdrawn (best effort, short deadline). */
+  private async release (round: number, peers: readonly string[]): Promise<void> {
+    const req = dagCbor.encode({ v: 1, release: round })
+    await Promise.allSettled(peers.map(async p => await this.c.transport.send(p, this.protocol, req, { timeoutMs: 3000, maxRequestBytes: MAX_REQUEST, maxResponseBytes: MAX_RESPONSE })))
   }
 }

@@ -37,7 +37,7 @@ import { readFile } from 'node:fs/promises'
 import { Ledger, makeGenesis, toHex, type Charter, type SignedEntry } from '../../ledger/index.ts'
 import { nodeSigner, nodeVerifier } from '../../ledger/signature-node.ts'
 import { computeReputation, committeeCandidates } from '../../reputation/index.ts'
-import { type RoundOutput, type CompletedCheckpoint, type RoundFaults } from '../../gossip-fl/round/machine.ts'
+import { RoundMachine, type RoundOutput, type CompletedCheckpoint, type RoundFaults } from '../../gossip-fl/round/machine.ts'
 import { roundSignerFrom, roundVerifyFrom } from '../../gossip-fl/round/signer.ts'
 import { modelHash, recomputeFromBlob, ruleStateHash, groupSumsHash } from '../../gossip-fl/round/aggregate.ts'
 import { checkpointQuorum, type RoundParams } from '../../gossip-fl/round/params.ts'
@@ -60,7 +60,6 @@ import { CheckpointCosign } from './checkpoint-cosign.ts'
 import { StatusService, type PeerStatus, type RoundInfo } from './status-service.ts'
 import { charterModelSpec, charterRoundParams } from './charter-params.ts'
 import { encodeRuleState, decodeRuleState, NO_RULE_STATE_HASH } from './rule-state.ts'
-import { ledgerSeededMachine, canonicalReceiptOrder } from './ledger-seeded.ts'
 import { NoGenesisError, PeerNotRunningError, PeerProtocolError } from './errors.ts'
 import { TOPIC_ZCHECK } from '../../gossip-fl/round/messages.ts'
 
@@ -202,8 +201,6 @@ export class Peer extends TypedEmitter<PeerEvents> {
     this.identity = await loadOrCreateIdentity(o.dataDir)
     const signer = nodeSigner(this.identity.seed)
     this.ledger = await Ledger.open({ location: join(o.dataDir, 'ledger'), verifier: nodeVerifier() })
-    // Every peer must derive the same evidence (hence committees) from the same entries: see ledger-seeded.ts.
-    canonicalReceiptOrder(this.ledger.state)
     if (this.ledger.state.genesisCid === null) {
       const g = await this.readGenesis()
       await this.ledger.append(g)
@@ -304,8 +301,15 @@ export class Peer extends TypedEmitter<PeerEvents> {
   private async run (): Promise<void> {
     const signal = this.stopController.signal
     await this.ensureMember()
+    // Rounds already checkpointed when the loop starts are history; every later checkpoint is
+    // reported by exactly one 'round' event, including those that reached the ledger by sync while
+    // this peer was busy elsewhere (a slow or late peer can receive checkpoints r and r + 1 in one
+    // catch-up: the loop then jumps from r to r + 2, and a listener waiting for r + 1 (the late-joiner
+    // test, for the last round) waited forever).
+    let reported = this.ledger.state.lastRound
     for (let guard = 0; guard < 1_000_000 && this.running; guard++) {
       const r = this.ledger.state.lastRound + 1
+      reported = await this.reportSynced(reported, r - 1, signal)
       if (this.options.maxRounds !== undefined && r > this.options.maxRounds) break
       const prev = await this.previousModel(r)
       if (prev === undefined) {
@@ -314,7 +318,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
         await sleep(1000)
         continue
       }
-      await this.runRound(r, prev, signal)
+      if (await this.runRound(r, prev, signal)) reported = Math.max(reported, r)
     }
     // The last round's checkpoint may exist only in this ledger (this peer appended it): a peer that
     // exits at once leaves the others without it (they then wait, re-run the round, or, once their
@@ -325,6 +329,41 @@ export class Peer extends TypedEmitter<PeerEvents> {
       while (this.running && !signal.aborted && Date.now() < until) await sleep(100)
     }
     this.emit('finished', { lastRound: this.ledger.state.lastRound })
+  }
+
+  /**
+   * 'round' events for checkpoints in (from, to] this peer did not run to the end (they came by
+   * sync). The last one's model is fetched (and checked against its hash) so `model` is current.
+   * Returns the last round reported.
+   */
+  private async reportSynced (from: number, to: number, signal: AbortSignal): Promise<number> {
+    const last = Math.min(to, this.options.maxRounds ?? to)
+    for (let q = from + 1; q <= last && !signal.aborted; q++) {
+      if (q === last) {
+        for (let attempt = 0; attempt < 5 && !signal.aborted && this.current?.round !== q; attempt++) {
+          if (await this.previousModel(q + 1) === undefined) await sleep(500)
+        }
+      }
+      const rec = this.ledger.state.checkpoints[q]!
+      const info = this.rounds.get(q) ?? this.infoFromLedger(q)
+      const ev: RoundEvent = {
+        ...info,
+        member: false,
+        contributed: rec.body.groups.some(g => g.some(p => toHex(p) === this.self)),
+        bytesSent: 0,
+        ms: 0,
+        misbehaviour: [],
+        verified: false,
+        ledgerCid: rec.cid.toString(),
+        retries: rec.retry
+      }
+      if (this.components.evaluator !== undefined && this.current?.round === q) {
+        try { ev.accuracy = await this.components.evaluator(this.current.model, this.spec) } catch { /* reported as absent */ }
+      }
+      this.lastInfo = info
+      this.emit('round', ev)
+    }
+    return Math.max(from, last)
   }
 
   /** In an open network, a peer that is not a member appends a join entry (admitted once a checkpoint covers it). */
@@ -395,7 +434,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
     return { params, seed: st.seed(r, 0), candidates, contributors }
   }
 
-  private async runRound (r: number, prev: Current, signal: AbortSignal): Promise<void> {
+  /** Run round r; true when it emitted the round's 'round' event (checkpoint r is in the ledger). */
+  private async runRound (r: number, prev: Current, signal: AbortSignal): Promise<boolean> {
     const o = this.options
     const st = this.ledger.state
     const setup = this.roundSetup(r)
@@ -414,17 +454,21 @@ export class Peer extends TypedEmitter<PeerEvents> {
     this.ranBefore.add(r)
     for (const k of this.ranBefore) if (k < r) this.ranBefore.delete(k)
     const contribute = this.components.trainer !== undefined && setup.contributors.includes(this.self)
-    const machine = ledgerSeededMachine({
-      params: setup.params, round: r, prevModel: prev.model, ruleState: prev.ruleState,
+    // Seeds and committees of every retry are the ledger's (so every entry the machine writes is one the
+    // ledger accepts); setup.candidates gives the same committee for retry 0 (the same function).
+    let machine: RoundMachine
+    try {
+      machine = new RoundMachine({
+      params: setup.params, round: r, seed: setup.seed, prevModel: prev.model, ruleState: prev.ruleState,
       candidates: setup.candidates, contributors: setup.contributors, startTime: start,
+      schedule: { seed: (k) => st.seed(r, k), committee: (k) => st.committee(r, k) },
       signer: roundSignerFrom(nodeSigner(this.identity.seed)), verify: roundVerifyFrom(nodeVerifier({ threadPool: false })),
       rng: cryptoRng(), contribute, faults: o.faults
-    }, st)
-    try {
-      const ledgerCommittee = st.committee(r, 0)
-      if (ledgerCommittee.join(',') !== machine.committee.join(',')) this.emit('warning', { round: r, message: 'the machine and the ledger draw different committees' })
+      })
     } catch (err) {
-      this.emit('warning', { round: r, message: `ledger committee: ${(err as Error).message}` })
+      this.emit('warning', { round: r, message: `cannot start round ${r}: ${(err as Error).message}` })
+      await Promise.race([sleep(1000), new Promise(resolve => { signal.addEventListener('abort', resolve, { once: true }) })])
+      return false
     }
     this.router.bytesSent = 0
     const misbehaviour: Array<{ peer: string, reason: string }> = []
@@ -468,7 +512,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
       offAbort.push(() => { signal.removeEventListener('abort', f) })
     })
     if (early > 0) await Promise.race([sleep(early), aborted(undefined)])
-    if (signal.aborted) { for (const off of offAbort) off(); return }
+    if (signal.aborted) { for (const off of offAbort) off(); return false }
     emit(machine.start())
     this.router.attach(active)
     this.tickTimer = setInterval(() => { emit(machine.step({ kind: 'tick', now: Date.now() })) }, o.tickMs)
@@ -482,7 +526,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     clearInterval(this.tickTimer)
     this.tickTimer = undefined
     this.router.detach(r)
-    if (signal.aborted) return
+    if (signal.aborted) return false
     const bytesSent = this.router.bytesSent
     await Promise.allSettled(appends)
 
@@ -515,7 +559,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     }
     if (this.ledger.state.lastRound < r) {
       if (!signal.aborted) this.emit('warning', { round: r, message: 'no ledger checkpoint; running the round again' })
-      return
+      return false
     }
     const rec = this.ledger.state.checkpoints[r]!
     if (result !== undefined && toHex(modelHash(result.model)) === toHex(rec.body.modelHash)) {
@@ -541,6 +585,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     this.lastInfo = info
     void retries
     this.emit('round', ev)
+    return true
   }
 
   private infoFromLedger (r: number): RoundInfo {
@@ -592,18 +637,18 @@ export class Peer extends TypedEmitter<PeerEvents> {
     return { current: { round: b.round, model, ruleState }, verified }
   }
 
-  /** Members propose the ledger checkpoint in committee order, `proposeStaggerMs` apart, until the ledger has it. */
+  /**
+   * Members propose the ledger checkpoint in committee order, `proposeStaggerMs` apart (attempt a of
+   * member i at (i + a m) staggers after its own `done`), until the ledger has it. Concurrent proposals
+   * resolve towards the earliest member (checkpoint-cosign.ts), and a failed one releases its signers.
+   */
   private async proposeLater (ck: CompletedCheckpoint, params: RoundParams, signal: AbortSignal): Promise<void> {
     const b = ck.body
     const idx = b.committee.indexOf(this.self)
     if (idx < 0) return
-    const signers = new Set(ck.signatures.map(s => s.peer))
-    // Only members that signed the machine's checkpoint take turns; the order is the committee's.
-    const order = b.committee.filter(p => signers.has(p) || p === this.self)
-    const turn = order.indexOf(this.self)
-    for (let attempt = 0; attempt < 3 && !signal.aborted; attempt++) {
-      const wait = (turn + attempt * order.length) * this.options.proposeStaggerMs
-      const until = Date.now() + wait
+    const t0 = Date.now()
+    for (let attempt = 0; attempt < 8 && !signal.aborted; attempt++) {
+      const until = t0 + (idx + attempt * b.committee.length) * this.options.proposeStaggerMs
       while (Date.now() < until && !signal.aborted && this.ledger.state.lastRound < b.round) await sleep(50)
       if (signal.aborted || this.ledger.state.lastRound >= b.round) return
       try {

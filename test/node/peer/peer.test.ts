@@ -83,8 +83,8 @@ describe('node/peer: the round protocol end to end on libp2p', function () {
       const peers = await startAll(net, 6, { maxRounds: 3 })
       await roundOf(peers[0]!, 1, 60_000)
       // Round 2's committee is fixed by checkpoint 1: stop one of its members (not the leader) as round 2
-      // begins, so it is on the committee and silent. (A member that dies after some of its shares went out
-      // can make the leader drop a contributor from the plan; E's ledger then refuses the plan, see peer.md.)
+      // begins, so it is on the committee and silent. (If the leader has to drop a contributor, it re-cuts the
+      // groups with the retry's seed, so the plan is still the one E's ledger accepts.)
       const committee = peers[0]!.ledger.state.committee(2, 0)
       const victim = peers.find(p => p.self === committee[1])!
       await victim.stop()
