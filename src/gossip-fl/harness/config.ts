@@ -32,6 +32,9 @@ export const LEADER_ATTACKS = ['censoring-leader'] as const
 export const COMMITTEE_ATTACKS = ['wrong-partials', 'withhold-partials', 'silent-leader'] as const
 export const ALL_ATTACKS: readonly string[] = ['none', ...UPDATE_ATTACKS, ...DATA_ATTACKS, ...LEADER_ATTACKS, ...COMMITTEE_ATTACKS]
 
+/** Attacks a libp2p Peer can mount from its own trainer (no view of the honest updates): `--network libp2p`. */
+export const LIBP2P_ATTACKS: readonly string[] = ['none', 'label-flip', 'model-replacement', 'free-riding']
+
 export type Engine = 'fast' | 'full' | 'libp2p'
 
 export interface ExperimentConfig {
@@ -194,6 +197,8 @@ export function resolveExperiment(partial: Partial<ExperimentConfig>): Experimen
   if (committeeSide && c.engine === 'fast') bad(`attack '${c.attack}' is committee-side: it needs --engine full`)
   if (committeeSide && c.byzantine > c.committee) bad(`attack '${c.attack}': at most --committee members can misbehave`)
   if ((LEADER_ATTACKS as readonly string[]).includes(c.attack) && c.engine !== 'fast') bad(`attack '${c.attack}' runs on the fast engine (H's simulate has no hook for a leader's plan; the fast path is checked against real machines)`)
+  if (c.engine === 'libp2p' && !LIBP2P_ATTACKS.includes(c.attack)) bad(`--network libp2p: attack '${c.attack}' is not available (a Peer's trainer sees only its own update; available: ${LIBP2P_ATTACKS.join(', ')})`)
+  if (c.engine === 'libp2p' && c.peers > 64) bad('--network libp2p: at most 64 peers (one libp2p node each, in this process)')
   if (!c.normCheck && c.engine !== 'fast') bad('--norm-check off exists only on the fast engine (the protocol always checks norms)')
   return c
 }

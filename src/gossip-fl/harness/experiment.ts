@@ -110,8 +110,6 @@ export interface ExperimentHooks {
 
 export const DELTA = 1e-5
 
-/** Attacks a libp2p Peer can mount from its own trainer (no view of the honest updates). */
-export const LIBP2P_ATTACKS: readonly string[] = ['none', 'label-flip', 'model-replacement', 'free-riding']
 
 /**
  * Non-members with the members' class mix: for each class, as many test images of that
@@ -180,7 +178,6 @@ export async function runExperiment(partial: Partial<ExperimentConfig>, data: Ex
   const c = resolveExperiment(partial)
   if (c.engine === 'libp2p') {
     if (hooks.network === undefined) throw new InvalidParametersError('engine libp2p needs the Node runner (hooks.network, libp2p-node.ts): use tessera sim --network libp2p')
-    if (!LIBP2P_ATTACKS.includes(c.attack)) throw new InvalidParametersError(`--network libp2p: attack '${c.attack}' is not available (a Peer's trainer sees only its own update; available: ${LIBP2P_ATTACKS.join(', ')})`)
   }
   const label = c.label ?? defaultLabel(c)
   const t0 = Date.now()

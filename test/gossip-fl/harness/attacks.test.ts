@@ -100,7 +100,7 @@ describe('harness: backdoor, free riding, censoring leader, shadow MI', function
     for (const c of robustnessMatrix()) resolveExperiment(c)
     const bad: Array<Record<string, unknown>> = [
       { attack: 'censoring-leader', byzantine: 1, engine: 'full' }, { attack: 'silent-leader', byzantine: 1 }, { shadowModels: 2 },
-      { backdoorFraction: 2 }, { backdoorTarget: 10 }, { attackParams: [] }, { censorTargets: 30 }
+      { backdoorFraction: 2 }, { backdoorTarget: 10 }, { attackParams: [] }, { censorTargets: 30 }, { engine: 'libp2p', attack: 'ipm', byzantine: 1 }, { engine: 'libp2p', peers: 65 }
     ]
     for (const b of bad) assert.throws(() => resolveExperiment(b), (e: Error) => e.name === 'InvalidParametersError', JSON.stringify(b))
   })
