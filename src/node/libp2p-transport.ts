@@ -9,7 +9,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { PeerId } from '@libp2p/interface'
 import { InvalidParametersError } from '../util/errors.ts'
 import { PeerUnreachableError, TransportNotStartedError } from './errors.ts'
-import { createTesseraLibp2p, type TesseraLibp2p, type TesseraLibp2pOptions } from './libp2p.ts'
+import { createTesseraLibp2p, type TesseraLibp2p, type TesseraLibp2pOptions, type WireMeter } from './libp2p.ts'
 import { assertPeerName, peerIdFromPeerName, peerNameFromPeerId } from './peer-name.ts'
 import type {
   HandleOptions, MessageHandler, Misbehaviour, MisbehaviourListener, PublishResult, RequestHandler,
@@ -19,11 +19,14 @@ import type {
 export class Libp2pTransport implements Transport {
   readonly node: TesseraLibp2p
   readonly self: string
+  /** raw bytes sent and received on this node's connections (libp2p.ts WireMeter) */
+  readonly wire: Readonly<WireMeter>
   private readonly listeners = new Set<MisbehaviourListener>()
   private readonly detach: Array<() => void> = []
 
-  constructor (node: TesseraLibp2p) {
+  constructor (node: TesseraLibp2p, wire: WireMeter = { sent: 0, received: 0 }) {
     this.node = node
+    this.wire = wire
     const name = peerNameFromPeerId(node.peerId)
     if (name === undefined) throw new InvalidParametersError('a Tessera peer must have an Ed25519 PeerId')
     this.self = name
@@ -38,7 +41,8 @@ export class Libp2pTransport implements Transport {
 
   /** Build a libp2p node with createTesseraLibp2p and wrap it (not started). */
   static async create (options: Partial<TesseraLibp2pOptions> & Pick<TesseraLibp2pOptions, 'privateKey' | 'netId'>): Promise<Libp2pTransport> {
-    return new Libp2pTransport(await createTesseraLibp2p(options))
+    const wire: WireMeter = { sent: 0, received: 0 }
+    return new Libp2pTransport(await createTesseraLibp2p(options, wire), wire)
   }
 
   async start (): Promise<void> { await this.node.start() }
