@@ -54,6 +54,7 @@ const HELP = `usage: tessera sim [options]            one run
   --clip C              clip norm of an update (default ${DEFAULTS.clip})
   --noise Z             update-level noise multiplier of each group sum (default 0)
   --dp-sgd CLIP:Z       record-level DP-SGD per peer (per-example clip, noise multiplier)
+  --label TEXT          label of a single run in tables and plots (default: derived from the defence and attack)
   --seed S              seed of everything (default ${DEFAULTS.seed})
   --eval-every K        evaluate every K rounds (default ${DEFAULTS.evalEvery})
   --test N              test examples evaluated (default ${DEFAULTS.testExamples})
@@ -107,7 +108,7 @@ function configFrom(values: Flags): Partial<ExperimentConfig> {
   const attackParams = json('attack-params')
   const byzantine = byzantineCount(s('byzantine'), peers)
   return {
-    peers, byzantine, attack: s('attack') ?? (byzantine > 0 ? 'ipm' : 'none'),
+    label: s('label'), peers, byzantine, attack: s('attack') ?? (byzantine > 0 ? 'ipm' : 'none'),
     dataset: s('dataset') as ExperimentConfig['dataset'] | undefined, partition: s('partition'), model: s('model') as Arch | undefined,
     rounds: n('rounds'), localSteps: n('local-steps'), localEpochs: n('local-epochs'), batchSize: n('batch'), lr: n('lr'), momentum: n('momentum'),
     committee: n('committee'), threshold: n('threshold'), group: n('group'), rule: s('rule'), ruleParams,
@@ -164,7 +165,7 @@ export async function run(argv: string[]): Promise<number> {
     rule: { type: 'string' }, 'rule-params': { type: 'string' }, 'norm-check': { type: 'string' }, clip: { type: 'string' }, noise: { type: 'string' },
     'dp-sgd': { type: 'string' }, seed: { type: 'string' }, 'eval-every': { type: 'string' }, test: { type: 'string' }, 'train-examples': { type: 'string' },
     engine: { type: 'string' }, membership: { type: 'string' }, 'undefended-budget': { type: 'string' }, 'membership-nonmembers': { type: 'string' }, 'shadow-models': { type: 'string' }, 'attack-params': { type: 'string' },
-    'backdoor-fraction': { type: 'string' }, 'backdoor-target': { type: 'string' }, 'censor-targets': { type: 'string' }, network: { type: 'string' }, out: { type: 'string' }, matrix: { type: 'string' }, attacks: { type: 'string' },
+    'backdoor-fraction': { type: 'string' }, 'backdoor-target': { type: 'string' }, 'censor-targets': { type: 'string' }, label: { type: 'string' }, network: { type: 'string' }, out: { type: 'string' }, matrix: { type: 'string' }, attacks: { type: 'string' },
     rules: { type: 'string' }, groups: { type: 'string' }, shard: { type: 'string' }, merge: { type: 'boolean' }, title: { type: 'string' }, quiet: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' }
   })
