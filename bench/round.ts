@@ -29,10 +29,11 @@
  * docs/architecture/benchmarks-round.md.
  *
  * Usage: npx tsx bench/round.ts [--rounds 5] [--peers 10] [--scale 10,20,40,70,100]
- *          [--share-ms 1500] [--scale-share-ms 1500] [--degree 0] [--quick] [--no-scale] [--no-overhead]
- *   --degree K  each new peer dials K random running peers (0 = all of them);
- *               every peer knows every address (a stand-in for discovery), so
- *               round traffic dials on demand.
+ *          [--share-ms 1500] [--scale-share-ms 1500] [--degree 0] [--scale-degree 8] [--quick] [--no-scale] [--no-overhead]
+ *   --degree K  each new peer dials K random running peers (0 = all of them;
+ *               --scale-degree for the scale runs); every peer knows every
+ *               address (a stand-in for discovery), so round traffic dials on
+ *               demand.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -56,6 +57,7 @@ const PEERS = flag('peers', QUICK ? 6 : 10)
 const SHARE_MS = flag('share-ms', 1500)
 const SCALE_SHARE_MS = flag('scale-share-ms', 1500)
 const DEGREE = flag('degree', 0)
+const SCALE_DEGREE = flag('scale-degree', 8)
 const SCALE = list('scale', QUICK ? [10, 20] : [10, 20, 40, 70, 100])
 const log = (s: string): void => { process.stderr.write(`[bench round] ${s}\n`) }
 
@@ -361,7 +363,7 @@ if (!args.includes('--no-scale')) {
   const out: Array<Record<string, unknown>> = []
   for (const n of SCALE) {
     log(`scale: ${n} peers, softmax`)
-    const r = await run(n, 'softmax', SCALE_SHARE_MS, ROUNDS, DEGREE, 120_000 + 2000 * n)
+    const r = await run(n, 'softmax', SCALE_SHARE_MS, ROUNDS, SCALE_DEGREE, 120_000 + 2000 * n)
     out.push({ ...r.figures, completed: r.ok })
     log(JSON.stringify(out.at(-1)))
     if (!r.ok) break

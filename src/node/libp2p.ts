@@ -82,7 +82,9 @@ export const LIBP2P_DEFAULTS: Readonly<Omit<TesseraLibp2pOptions, 'privateKey' |
   relayServer: true,
   maxRelayReservations: 32,
   maxConnections: 200,
-  maxIncomingPendingConnections: 64,
+  // Round 1 of a 100-peer network: every contributor dials the same m committee members at
+  // once, so each member has ~N inbound handshakes pending together.
+  maxIncomingPendingConnections: 256,
   inboundConnectionThreshold: 1000,
   maxParallelDials: 64,
   dialTimeoutMs: 10_000,

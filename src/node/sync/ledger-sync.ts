@@ -76,7 +76,9 @@ export interface LedgerSyncOptions {
 
 export const LEDGER_SYNC_DEFAULTS: Readonly<Omit<LedgerSyncOptions, 'netId'>> = Object.freeze({
   genesisCid: undefined,
-  inlineMaxBytes: 4096,
+  // A checkpoint names every author's chain head (~50 bytes each): 32 KiB inlines it up to
+  // ~500 authors, so N peers do not all fetch it from the one peer that announced it.
+  inlineMaxBytes: 32 * 1024,
   announce: 'own',
   announcePollMs: 100,
   catchUpOnStart: true,

@@ -14,14 +14,13 @@
  * (`misbehaviour` event, `onMisbehaviour` hook) and the next peer is tried.
  */
 import * as dagCbor from '@ipld/dag-cbor'
-import { sha256 } from '@noble/hashes/sha2.js'
 import { bytesEqual, toHex } from '../../ledger/bytes.ts'
 import { InvalidParametersError } from '../../util/errors.ts'
 import { networkProtocols, type ProtocolSpec } from '../protocol-ids.ts'
 import type { Transport } from '../transport.ts'
 import { ModelHashMismatchError, ModelNotFoundError, ModelTooLargeError, SyncNotStartedError, SyncProtocolError } from './errors.ts'
 import { TypedEmitter } from './events.ts'
-import { checkHash, modelFromBytes, type ModelStore } from './model-store.ts'
+import { checkHash, modelFromBytes, sha256Async, type ModelStore } from './model-store.ts'
 
 export interface ModelFetchComponents {
   transport: Transport
@@ -198,7 +197,6 @@ export class ModelFetch extends TypedEmitter<ModelFetchEvents> {
     const size = first.size
     if (size > this.options.maxModelBytes) throw new ModelTooLargeError(size, this.options.maxModelBytes)
     const out = new Uint8Array(size)
-    const h = sha256.create()
     let offset = 0
     let next: ChunkResponse = first
     for (let i = 0; ; i++) {
@@ -210,14 +208,14 @@ export class ModelFetch extends TypedEmitter<ModelFetchEvents> {
       if (next.size !== size) bad(`size changed from ${size} to ${String(next.size)}`)
       if (next.data.length > want || next.data.length < Math.min(want, MIN_CHUNK)) bad(`chunk at ${offset} has ${next.data.length} bytes, asked for ${want}`)
       out.set(next.data, offset)
-      h.update(next.data)
       offset += next.data.length
       if (offset >= size) break
       if (!this.started) throw new SyncNotStartedError()
       next = await this.chunk(peer, { hash, offset, length: this.options.chunkBytes })
       void i
     }
-    const actual = h.digest()
+    // One native digest of the whole blob (model-store.ts sha256Async): the blob is held whole anyway.
+    const actual = await sha256Async(out)
     if (!bytesEqual(actual, hash)) {
       const err = new ModelHashMismatchError(hex, toHex(actual), peer)
       this.report(peer, 'wrong-model-bytes', err.message, hex)
