@@ -315,6 +315,31 @@ export class RoundMachine {
     this.enterRetry()
   }
 
+  /** Where the current retry stands, as this peer sees it (the reason of a retry: logs, events). */
+  private stall(): string {
+    const R = this.retry
+    const parts = [`receipts ${R.receipts.size}/${R.committee.length}`, `contributions ${R.contributions.size}`]
+    if (this.isMember) parts.push(`shares ${R.shares.size}`, `masks ${R.zeros.size}`)
+    if (R.plan === undefined) {
+      const classes = new Map<string, number>()
+      for (const r of R.receipts.values()) { const key = [...r.dealers].sort(comparePeerIds).join(','); classes.set(key, (classes.get(key) ?? 0) + 1) }
+      let why = ''
+      try {
+        const v = this.verdicts()
+        const refused = new Map<string, number>()
+        for (const x of v.refused) refused.set(x.reason, (refused.get(x.reason) ?? 0) + 1)
+        why = `, admitted ${v.admitted.length}${[...refused].map(([k, n]) => `, ${k} ${n}`).join('')}`
+      } catch { /* diagnostics only */ }
+      parts.push(`no plan (receipts by dealer set: ${[...classes.values()].sort((a, b) => b - a).join('/') || '-'}${why})`)
+    } else {
+      const groups = R.plan.groups.length
+      const complete = R.plan.groups.filter((grp, g) => grp.holders.every(h => R.partials.get(g)?.has(h) === true)).length
+      const best = Math.max(0, ...[...R.sigs.values()].map(m => m.size))
+      parts.push(`plan ${groups} groups`, `zero check ${R.zeroOk === undefined ? 'pending' : R.zeroOk ? 'ok' : 'failed'}`, `partials complete ${complete}/${groups}`, `signatures ${best}/${checkpointQuorum(R.committee.length)}`)
+    }
+    return parts.join(', ')
+  }
+
   // ------------------------------------------------------------ clock
 
   private onTick(now: number): void {
@@ -324,7 +349,7 @@ export class RoundMachine {
     for (let guard = 0; guard < 8 * (this.cfg.params.maxRetries + 2) && !this.finished; guard++) {
       const R = this.retry
       const d = R.deadlines
-      if (this.now >= d.checkpoint) { this.nextRetry('checkpoint deadline passed without quorum'); continue }
+      if (this.now >= d.checkpoint) { this.nextRetry(`checkpoint deadline passed without quorum (${this.stall()})`); continue }
       if (this.isMember && !R.receiptSent && this.now >= d.share) { this.sendReceipt(); continue }
       if (this.isLeader && !R.planSent && this.now >= d.receipt) { this.sendPlan(); continue }
       if (this.isMember && R.plan !== undefined && R.zeroOk === undefined && this.now >= d.plan) { this.verifyZeroDeals(); continue }

@@ -332,6 +332,21 @@ export class Peer extends TypedEmitter<PeerEvents> {
   }
 
   /**
+   * Connect to retry 0's committee before round r starts: every share, zero mask and partial sum
+   * goes to a member over a direct stream. In round 1 of `npm start` a peer was connected to its
+   * bootstrap peer only, the first direct sends dialled under load, and members held 1-2 of 8 shares
+   * and 2 of 5 masks at their receipt (every receipt had its own dealer set: no plan, a retry).
+   */
+  private async warmConnections (r: number): Promise<void> {
+    let committee: readonly string[]
+    try { committee = this.ledger.state.committee(r, 0) } catch { return }
+    const connected = new Set(this.transport.peers())
+    const missing = committee.filter(p => p !== this.self && !connected.has(p))
+    if (process.env.TESSERA_PEER_DEBUG !== undefined) console.error(`[${this.self.slice(0, 6)}] r${r} connecting to ${missing.length} of ${committee.length} members`)
+    await Promise.allSettled(missing.map(async p => await this.statusService.ask(p, { op: 'status' }, 10_000)))
+  }
+
+  /**
    * 'round' events for checkpoints in (from, to] this peer did not run to the end (they came by
    * sync). The last one's model is fetched (and checked against its hash) so `model` is current.
    * Returns the last round reported.
@@ -439,6 +454,16 @@ export class Peer extends TypedEmitter<PeerEvents> {
     const o = this.options
     const st = this.ledger.state
     const setup = this.roundSetup(r)
+    const contribute = this.components.trainer !== undefined && setup.contributors.includes(this.self)
+    void this.warmConnections(r)
+    // Train as soon as model r-1 is known, before waiting for the round's start (round 1: the launcher's
+    // barrier): local training only needs that model, must be done by the share deadline, and blocks this
+    // process's event loop while it runs (trainLocal is synchronous), so it had better not overlap the
+    // share phase. `npm start`'s round 1 always needed a retry: training began at the barrier and took
+    // 8.3-9 s in 8 processes on 2 cores, past the 8 s share deadline, and meanwhile no share or mask moved.
+    const pretrained = contribute
+      ? sleep(0).then(async () => await this.train(prev.model, r)).then(update => ({ update }), (err: unknown) => ({ err: err as Error }))
+      : undefined
     const prevTs = r === 1 ? undefined : (await this.ledger.getByCid(st.checkpointCid(r - 1)!.toString()))?.entry.ts
     const base = r === 1 ? (typeof o.startAt === 'function' ? await o.startAt() : (o.startAt ?? Date.now())) : (prevTs ?? Date.now()) + o.startDelayMs
     // A round run again (no ledger checkpoint after the last run) cannot start at `base`: every
@@ -453,7 +478,6 @@ export class Peer extends TypedEmitter<PeerEvents> {
     }
     this.ranBefore.add(r)
     for (const k of this.ranBefore) if (k < r) this.ranBefore.delete(k)
-    const contribute = this.components.trainer !== undefined && setup.contributors.includes(this.self)
     // Seeds and committees of every retry are the ledger's (so every entry the machine writes is one the
     // ledger accepts); setup.candidates gives the same committee for retry 0 (the same function).
     let machine: RoundMachine
@@ -484,15 +508,18 @@ export class Peer extends TypedEmitter<PeerEvents> {
           case 'publish': this.router.publish(out.topic, out.bytes); break
           case 'append': appends.push(this.writer.fromRound(out.entry)); break
           case 'train':
-            this.train(out.model, out.round).then(update => {
-              if (update !== undefined && !machine.isDone) emit(machine.step({ kind: 'trained', update }))
-            }, (err: unknown) => { this.emit('warning', { round: r, message: `training failed: ${(err as Error).message}` }) })
+            // The machine asks for an update of model r-1 (= prev.model): the one started above.
+            void (pretrained ?? this.train(out.model, out.round).then(update => ({ update }), (err: unknown) => ({ err: err as Error }))).then(res => {
+              if ('err' in res) { this.emit('warning', { round: r, message: `training failed: ${res.err.message}` }); return }
+              if (res.update !== undefined && !machine.isDone) emit(machine.step({ kind: 'trained', update: res.update }))
+            })
             break
           case 'misbehaviour':
             if (process.env.TESSERA_PEER_DEBUG === '1') console.error(`[${this.self.slice(0, 6)}] r${r}k${machine.currentRetry} ${out.severity} ${out.peer.slice(0, 6)} ${out.reason} ${out.error}`)
             if (out.severity === 'reject') { misbehaviour.push({ peer: out.peer, reason: out.reason }); this.penalise(out.peer, out.reason, 'round') }
             break
           case 'retry':
+            if (process.env.TESSERA_PEER_DEBUG !== undefined) console.error(`[${this.self.slice(0, 6)}] r${r} retry ${out.retry}: ${out.reason}`)
             retries = out.retry
             this.emit('retry', { round: r, retry: out.retry, committee: out.committee, reason: out.reason })
             break
@@ -515,7 +542,20 @@ export class Peer extends TypedEmitter<PeerEvents> {
     if (signal.aborted) { for (const off of offAbort) off(); return false }
     emit(machine.start())
     this.router.attach(active)
-    this.tickTimer = setInterval(() => { emit(machine.step({ kind: 'tick', now: Date.now() })) }, o.tickMs)
+    // After the event loop was blocked (local training is synchronous), let the messages that arrived
+    // meanwhile be read before a deadline fires: timers run before I/O in Node's loop, so the overdue tick
+    // would publish a receipt without the shares and masks waiting in the sockets (receipts then split by
+    // dealer set and the norm check fails). Hold the clock for a quarter of the lag, at most 2 s.
+    let lastBeat = Date.now()
+    let holdUntil = 0
+    this.tickTimer = setInterval(() => {
+      const now = Date.now()
+      const lag = now - lastBeat - o.tickMs
+      lastBeat = now
+      if (lag > 1000) holdUntil = now + Math.min(2000, lag / 4)
+      if (now < holdUntil) return
+      emit(machine.step({ kind: 'tick', now }))
+    }, o.tickMs)
     // The ledger may move past r without us (we were too slow, or restarted): stop waiting then.
     const ledgerMoved = (async (): Promise<{ ck?: CompletedCheckpoint, failed?: string }> => {
       while (!signal.aborted && this.ledger.state.lastRound < r && !machine.isDone) await sleep(200)
