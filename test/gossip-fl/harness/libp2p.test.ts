@@ -18,6 +18,9 @@ import { fastSimulate } from '../../../src/gossip-fl/harness/fast.ts'
 import { modelHash } from '../../../src/gossip-fl/round/aggregate.ts'
 import { mnistSpec } from '../../../src/model/spec.ts'
 import { childRng } from '../../../src/util/rng.ts'
+import { runExperiment } from '../../../src/gossip-fl/harness/experiment.ts'
+import { loadMnist } from '../../../src/model/data-node.ts'
+import { initBackend } from '../../../src/model/backend.ts'
 
 const SEED = 'libp2p-test'
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
@@ -69,6 +72,17 @@ describe('harness: --network libp2p', function () {
     const swapped = { ...run, rounds: run.rounds.map(r => ({ ...r, groups: r.round === 1 ? [r.groups.flat()] : r.groups })) }
     const bad = await replayOnFastPath(swapped, SEED, PARAMS)
     assert.ok(bad.rounds.some(r => !r.equal) || run.rounds[0]!.groups.length === 1)
+  })
+
+  it('runExperiment on MNIST with --network libp2p: records per round, peers agree, the replay reproduces every model; no runner is a typed error', async () => {
+    await initBackend({ quiet: true })
+    const [tr, te] = await Promise.all([loadMnist('train'), loadMnist('test')])
+    const cfg = { model: 'softmax' as const, peers: 4, committee: 3, threshold: 2, group: 2, rounds: 2, trainExamples: 2000, testExamples: 500, localSteps: 5, clip: 0.5, evalEvery: 1, seed: 'ci-libp2p', engine: 'libp2p' as const }
+    const r = await runExperiment(cfg, { train: tr, test: te }, { network: runOverLibp2p })
+    assert.equal(r.records.length, 2)
+    assert.ok(r.network !== null && r.network.agreed && r.network.replayEqual && r.network.peerIdsEqual, JSON.stringify(r.network))
+    assert.ok(r.records.every(x => x.accuracy !== null && x.groups >= 1))
+    await assert.rejects(runExperiment(cfg, { train: tr, test: te }), (e: Error) => e.name === 'InvalidParametersError')
   })
 
   it('typed errors before any socket opens', async () => {
