@@ -12,3 +12,4 @@ export { modelReplacement, modelReplacementAttack, resolveModelReplacementParams
 export { freeRiding, freeRidingAttack, resolveFreeRidingParams, type FreeRidingParams } from './free-riding.ts'
 export { flipLabel, flipLabels, flipOneHot, resolveLabelFlipParams, type LabelFlipParams } from './label-flip.ts'
 export { inverseNormalCdf } from './normal.ts'
+export { DEFAULT_TRIGGER, resolveTrigger, stampTrigger, poisonWithBackdoor, backdoorTestSet, type TriggerParams, type LabelledImages } from './backdoor.ts'
