@@ -12,14 +12,22 @@
  * entry) and checks that all peers hold the same checkpoints. Exit 0 only if
  * every round completed and every ledger verified.
  *
+ * Training (chosen by measurement, see docs/architecture/main-job.md): local
+ * Adam (fresh each round), lr 0.003, batch 32, 60 steps; clip norm C = 8 with
+ * every honest update rescaled to exactly C (the attackers use the whole budget,
+ * so honest peers do too); centered clipping with tau = C.
+ *
  * Environment knobs: TESSERA_PEERS (8), TESSERA_ROUNDS (20), TESSERA_BYZANTINE (2),
- * TESSERA_STEPS (local steps per round, 40), TESSERA_SHARE_MS (share phase, 8000),
+ * TESSERA_STEPS (local steps per round, 60), TESSERA_OPTIMIZER (adam), TESSERA_LR
+ * (0.003), TESSERA_BATCH (32), TESSERA_CLIP (8), TESSERA_TAU (= clip),
+ * TESSERA_FULL_BUDGET (1), TESSERA_MOMENTUM (worker momentum, 0), TESSERA_SHARE_MS
+ * (share phase, 8000), TESSERA_OUT (results dir, .tessera/npm-start),
  * TESSERA_KEEP=1 keeps the data dirs, TESSERA_DEBUG=1 echoes the peers' events.
  * Data dirs live under a temp folder that is removed at exit; every child is
  * killed on exit and on SIGINT/SIGTERM.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtemp, rm, writeFile, copyFile } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile, copyFile, mkdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -36,7 +44,14 @@ const N = Number(process.env.TESSERA_PEERS ?? 8)
 const ROUNDS = Number(process.env.TESSERA_ROUNDS ?? 20)
 const BYZ = Number(process.env.TESSERA_BYZANTINE ?? 2)
 const STEPS = Number(process.env.TESSERA_STEPS ?? 60)
-const CLIP = 2
+const OPTIMIZER = process.env.TESSERA_OPTIMIZER ?? 'adam'
+const LR = Number(process.env.TESSERA_LR ?? 0.003)
+const BATCH = Number(process.env.TESSERA_BATCH ?? 32)
+const CLIP = Number(process.env.TESSERA_CLIP ?? 8)
+const TAU = Number(process.env.TESSERA_TAU ?? CLIP)
+const FULL_BUDGET = (process.env.TESSERA_FULL_BUDGET ?? '1') === '1'
+const MOMENTUM = Number(process.env.TESSERA_MOMENTUM ?? 0)
+const OUT = process.env.TESSERA_OUT ?? join(ROOT, '.tessera', 'npm-start')
 const NOISE = 0
 const DELTA = 1e-5
 /**
@@ -99,13 +114,14 @@ async function main (): Promise<number> {
   const names = ids.map(i => i.name)
   const byz = new Set(names.slice(N - BYZ))
   console.log(`tessera: a local network of ${N} peers (separate processes on 127.0.0.1), MLP on MNIST, Dirichlet alpha 0.5, ${BYZ} sign-flip attackers, ${ROUNDS} rounds`)
+  console.log(`training: local ${OPTIMIZER} lr ${LR}, batch ${BATCH}, ${STEPS} steps per round; clip norm C ${CLIP}${FULL_BUDGET ? ' (honest updates rescaled to C)' : ''}; centered clipping tau ${TAU}; m 5, t 2, g 2; share phase ${SHARE_MS} ms`)
   console.log(`data dirs under ${root}`)
   // The founder (peer 0) writes the charter: every peer is a founder, so all of them are members from round 1.
   const origLog = console.log
   console.log = () => {}
   try {
     const code = await init(['--dir', dirs[0]!, '--founders', names.join(','), '--model', 'mlp', '--m', '5', '--t', '2', '--g', '2',
-      '--clip', String(CLIP), '--noise', String(NOISE), '--rule', 'centered-clipping', '--tau', String(CLIP), '--lr', '0.05', '--batch', '32',
+      '--clip', String(CLIP), '--noise', String(NOISE), '--rule', 'centered-clipping', '--tau', String(TAU), '--lr', String(LR), '--batch', String(BATCH),
       '--deadlines', DEADLINES.join(','), '--network-id', 'tessera-demo'])
     if (code !== 0) throw new Error('tessera init failed')
   } finally {
@@ -117,8 +133,10 @@ async function main (): Promise<number> {
   const rounds = new Map<number, Map<number, RoundLine>>()
   const warnings: string[] = []
   const started = new Map<number, string[]>()
+  /** Per round: each peer's local training seconds (its `trained` event). */
+  const trained = new Map<number, number[]>()
   let printed = 0
-  const summary: Array<{ round: number, acc?: number, groups: number, refused: number, blamed: number, retries: number, mb: number, secs: number }> = []
+  const summary: Array<{ round: number, acc?: number, groups: number, refused: number, blamed: number, retries: number, mb: number, secs: number, trainMax: number }> = []
   let lastPrintAt = Date.now()
   let failed = false
   const exited = new Map<number, number | null>()
@@ -136,19 +154,23 @@ async function main (): Promise<number> {
       const secs = (Date.now() - lastPrintAt) / 1000
       lastPrintAt = Date.now()
       const tag = (p: string): string => `${short(p)}${byz.has(p) ? '*' : ''}`
-      console.log(`${bar(r, ROUNDS)} round ${r}${ref.retries > 0 ? ` (retry ${ref.retries})` : ''}  acc ${ref.accuracy === undefined ? '  -   ' : ref.accuracy.toFixed(4)}  eps ${epsilon(r)}  ${mb.toFixed(2)} MB/peer  ${secs.toFixed(1)} s`)
+      // Slowest peer's local training this round (retries train again; the last run counts).
+      const tr = trained.get(r) ?? []
+      const trainMax = tr.length === 0 ? NaN : Math.max(...tr.slice(-N))
+      console.log(`${bar(r, ROUNDS)} round ${r}${ref.retries > 0 ? ` (retry ${ref.retries})` : ''}  acc ${ref.accuracy === undefined ? '  -   ' : ref.accuracy.toFixed(4)}  eps ${epsilon(r)}  ${mb.toFixed(2)} MB/peer  ${secs.toFixed(1)} s (training <= ${trainMax.toFixed(1)} s)`)
       console.log(`    committee ${ref.committee.map(tag).join(' ')}`)
       console.log(`    groups    ${ref.groups.map(g => g.map(tag).join('+')).join('  ')}`)
       console.log(`    refused   ${ref.refused.map(x => `${tag(x.peer)}(${x.reason})`).join(' ') || '-'}   blamed ${ref.blamed.map(x => `${tag(x.peer)}(${x.reason})`).join(' ') || '-'}${cids.size > 1 ? '   LEDGER FORK' : ''}${lines.every(l => l.verified) ? '' : '   RECOMPUTATION MISMATCH'}`)
       if (cids.size > 1 || !lines.every(l => l.verified)) failed = true
-      summary.push({ round: r, acc: ref.accuracy, groups: ref.groups.length, refused: ref.refused.length, blamed: ref.blamed.length, retries: ref.retries, mb, secs })
+      summary.push({ round: r, acc: ref.accuracy, groups: ref.groups.length, refused: ref.refused.length, blamed: ref.blamed.length, retries: ref.retries, mb, secs, trainMax })
       printed = r
     }
   }
 
   const spawnPeer = (i: number, bootstrap: string[]): Promise<string[]> => {
-    const args = [BIN, 'peer', '--dir', dirs[i]!, '--json', '--rounds', String(ROUNDS), '--start-file', startFile, '--steps', String(STEPS), '--momentum', String(process.env.TESSERA_MOMENTUM ?? 0),
+    const args = [BIN, 'peer', '--dir', dirs[i]!, '--json', '--rounds', String(ROUNDS), '--start-file', startFile, '--steps', String(STEPS), '--optimizer', OPTIMIZER, '--momentum', String(MOMENTUM),
       '--data', `mnist:partition=${i}/${N},scheme=dirichlet,alpha=0.5,seed=1`]
+    if (FULL_BUDGET) args.push('--full-budget')
     for (const b of bootstrap) args.push('--bootstrap', b)
     if (i === 0) args.push('--evaluate', '10000')
     if (byz.has(names[i]!)) args.push('--attack', 'sign-flip')
@@ -168,6 +190,11 @@ async function main (): Promise<number> {
           m.set(i, l)
           rounds.set(l.round, m)
           tryPrint()
+        }
+        if (o.event === 'trained' && typeof o.round === 'number') {
+          const t = trained.get(o.round) ?? []
+          t.push(Number((o as { seconds?: number }).seconds ?? NaN))
+          trained.set(o.round, t)
         }
         if (o.event === 'warning' && warnings.length < 200) warnings.push(`peer ${i}: round ${o.round}: ${o.message}`)
         if (process.env.TESSERA_DEBUG === '1' && o.event !== 'round') console.log(`  [peer ${i}] ${line.slice(0, 300)}`)
@@ -193,8 +220,8 @@ async function main (): Promise<number> {
   tryPrint()
 
   // Verify every peer's ledger: E's full re-verification on open, and the same checkpoints everywhere.
-  console.log('\nround | accuracy | groups | refused | blamed | retries | MB/peer | seconds')
-  for (const s of summary) console.log(`${String(s.round).padStart(5)} | ${s.acc === undefined ? '    -   ' : s.acc.toFixed(4).padStart(8)} | ${String(s.groups).padStart(6)} | ${String(s.refused).padStart(7)} | ${String(s.blamed).padStart(6)} | ${String(s.retries).padStart(7)} | ${s.mb.toFixed(2).padStart(7)} | ${s.secs.toFixed(1).padStart(7)}`)
+  console.log('\nround | accuracy | groups | refused | blamed | retries | MB/peer | seconds | training (slowest peer)')
+  for (const s of summary) console.log(`${String(s.round).padStart(5)} | ${s.acc === undefined ? '    -   ' : s.acc.toFixed(4).padStart(8)} | ${String(s.groups).padStart(6)} | ${String(s.refused).padStart(7)} | ${String(s.blamed).padStart(6)} | ${String(s.retries).padStart(7)} | ${s.mb.toFixed(2).padStart(7)} | ${s.secs.toFixed(1).padStart(7)} | ${s.trainMax.toFixed(1).padStart(6)}`)
   const heads: string[] = []
   let verifiedAll = true
   for (const d of dirs) {
@@ -214,7 +241,40 @@ async function main (): Promise<number> {
   console.log(`\nledgers: ${heads.length}/${N} re-verified entry by entry (signatures, chains, committees, quorums): ${verifiedAll ? 'ok' : 'FAILED'}; same last checkpoint on every peer: ${sameHead ? 'yes' : 'NO'} (round ${heads[0]?.split(':')[0] ?? '?'})`)
   console.log(`rounds completed ${summary.length}/${ROUNDS}; final test accuracy ${last?.acc?.toFixed(4) ?? '-'} (goal 0.95); epsilon ${epsilon(summary.length)}; ${((Date.now() - t0) / 1000).toFixed(1)} s in all`)
   if (!complete && warnings.length > 0) console.log(`last warnings:\n  ${warnings.slice(-10).join('\n  ')}`)
-  return failed || !complete || !verifiedAll || !sameHead ? 1 : 0
+  const code = failed || !complete || !verifiedAll || !sameHead ? 1 : 0
+  await writeResults({
+    code, peers: N, rounds: ROUNDS, byzantine: BYZ, attack: 'sign-flip', completed: summary.length, finalAccuracy: last?.acc ?? null,
+    ledgersVerified: verifiedAll, sameLastCheckpoint: sameHead, seconds: (Date.now() - t0) / 1000,
+    training: { optimizer: OPTIMIZER, lr: LR, batch: BATCH, steps: STEPS, clip: CLIP, tau: TAU, fullBudget: FULL_BUDGET, workerMomentum: MOMENTUM, shareMs: SHARE_MS },
+    perRound: summary.map(x => ({ ...x, acc: x.acc ?? null, trainMax: Number.isFinite(x.trainMax) ? x.trainMax : null }))
+  })
+  return code
+}
+
+/** summary.json and an accuracy-by-round plot (accuracy.vl.json, accuracy.svg) in OUT; a failed plot is only a warning. */
+async function writeResults (result: { perRound: Array<{ round: number, acc: number | null }> } & Record<string, unknown>): Promise<void> {
+  try {
+    await mkdir(OUT, { recursive: true })
+    await writeFile(join(OUT, 'summary.json'), JSON.stringify(result, null, 2) + '\n')
+    const spec = {
+      $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+      title: `npm start: ${N} peers, ${BYZ} sign-flip attackers, MLP on MNIST (Dirichlet 0.5)`,
+      data: { values: result.perRound.filter(x => x.acc !== null).map(x => ({ round: x.round, accuracy: x.acc })) },
+      mark: { type: 'line', point: true },
+      encoding: {
+        x: { field: 'round', type: 'quantitative', title: 'round' },
+        y: { field: 'accuracy', type: 'quantitative', title: 'test accuracy (10,000 images)', scale: { domain: [0, 1] } }
+      },
+      width: 480,
+      height: 280
+    }
+    await writeFile(join(OUT, 'accuracy.vl.json'), JSON.stringify(spec, null, 2) + '\n')
+    const { renderSvg } = await import('../../src/gossip-fl/harness/output.ts')
+    await writeFile(join(OUT, 'accuracy.svg'), await renderSvg(spec))
+    console.log(`results: ${join(OUT, 'summary.json')}, plot ${join(OUT, 'accuracy.svg')}`)
+  } catch (err) {
+    console.error(`could not write results to ${OUT}: ${(err as Error).message}`)
+  }
 }
 
 main().then(async (code) => {

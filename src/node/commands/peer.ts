@@ -23,7 +23,12 @@ const HELP = `usage: tessera peer --dir DIR --data SPEC [options]
   --start-at MS      start of round 1, ms since the epoch (peers of a new network agree on it)
   --start-file F     wait for file F to hold the start of round 1 (ms since the epoch): a launcher's barrier
   --momentum B       worker momentum: send m = B m + (1 - B) update (default 0)
-  --steps N          local SGD steps per round (default 50)
+  --steps N          local optimizer steps per round (default 50)
+  --optimizer O      local optimizer, fresh each round: sgd | momentum | adam (default sgd); learning rate
+                     and batch size are the charter's
+  --local-momentum B momentum of the 'momentum' optimizer (default 0.9)
+  --full-budget      rescale the update to the charter's clip norm C (an honest peer uses the whole norm
+                     budget, as a full-budget attacker does; see docs/architecture/main-job.md)
   --epochs N         local epochs bound (default: the charter's)
   --evaluate N       evaluate each round's model on N MNIST test images
   --attack NAME      play a Byzantine contributor with B's attack NAME (research/demo only)
@@ -35,7 +40,7 @@ export async function run (argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, {
     dir: { type: 'string' }, genesis: { type: 'string' }, data: { type: 'string' }, bootstrap: { type: 'string', multiple: true },
     listen: { type: 'string', multiple: true }, ws: { type: 'string', multiple: true }, rounds: { type: 'string' }, 'start-at': { type: 'string' }, 'start-file': { type: 'string' }, momentum: { type: 'string' },
-    steps: { type: 'string' }, epochs: { type: 'string' }, evaluate: { type: 'string' }, attack: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }
+    steps: { type: 'string' }, optimizer: { type: 'string' }, 'local-momentum': { type: 'string' }, 'full-budget': { type: 'boolean' }, epochs: { type: 'string' }, evaluate: { type: 'string' }, attack: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }
   } as const)
   if (values.help === true) { console.log(HELP); return 0 }
   if (typeof values.dir !== 'string') throw new InvalidParametersError('--dir is required')
@@ -68,6 +73,10 @@ export async function run (argv: string[]): Promise<number> {
   }
   const beta = numberFlag(values, 'momentum', 0)
   if (!(beta >= 0 && beta < 1)) throw new InvalidParametersError('--momentum must be in [0, 1)')
+  const optimizer = String(values.optimizer ?? 'sgd')
+  if (optimizer !== 'sgd' && optimizer !== 'momentum' && optimizer !== 'adam') throw new InvalidParametersError(`--optimizer must be sgd, momentum or adam, got '${optimizer}'`)
+  const localMomentum = numberFlag(values, 'local-momentum', 0.9)
+  if (!(localMomentum >= 0 && localMomentum < 1)) throw new InvalidParametersError('--local-momentum must be in [0, 1)')
   let momentum: Float32Array | undefined
 
   let trainer: Trainer | undefined
@@ -82,12 +91,24 @@ export async function run (argv: string[]): Promise<number> {
       const epochsFlag = values.epochs === undefined ? undefined : numberFlag(values, 'epochs')
       trainer = async (model, round, spec) => {
         const c = peer.charter
-        const r = await trainLocal(spec, model, shard, { epochs: epochsFlag ?? c.training.epochs, batchSize: c.training.batchSize, lr: c.training.learningRate, maxSteps: steps, seed: `${peer.self}/${round}` })
+        const t0 = performance.now()
+        const r = await trainLocal(spec, model, shard, { epochs: epochsFlag ?? c.training.epochs, batchSize: c.training.batchSize, lr: c.training.learningRate, optimizer, momentum: localMomentum, maxSteps: steps, seed: `${peer.self}/${round}` })
         // Worker momentum (Karimireddy, He, Jaggi 2021): send m = beta m + (1 - beta) update.
         const m = momentum ?? new Float32Array(model.length)
         for (let i = 0; i < m.length; i++) m[i] = beta * m[i]! + (1 - beta) * (r.weights[i]! - model[i]!)
         momentum = m
-        return Float32Array.from(m)
+        let sq = 0
+        for (let i = 0; i < m.length; i++) sq += m[i]! * m[i]!
+        const update = Float32Array.from(m)
+        // Full budget: scale to norm C; the round machine's clip then leaves it at C (one ulp margin).
+        if (values['full-budget'] === true && sq > 0) {
+          const k = c.dp.clipNorm / Math.sqrt(sq)
+          for (let i = 0; i < update.length; i++) update[i] = update[i]! * k
+        }
+        const seconds = (performance.now() - t0) / 1000
+        // How long local training took (the share deadline must cover it) and the update's norm before clipping.
+        out({ event: 'trained', round, seconds, steps: r.metrics.steps, loss: r.metrics.loss, norm: Math.sqrt(sq) }, `round ${round}: trained ${r.metrics.steps} steps in ${seconds.toFixed(1)} s, loss ${r.metrics.loss.toFixed(3)}, update norm ${Math.sqrt(sq).toFixed(2)}`)
+        return update
       }
     }
     if (values.evaluate !== undefined) {
