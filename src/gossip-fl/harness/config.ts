@@ -90,6 +90,8 @@ export interface ExperimentConfig {
   backdoorFraction: number
   /** model-replacement: the backdoor's target class. */
   backdoorTarget: number
+  /** Fast engine: draw each round's committee weighted by the reputation of the (audited) evidence so far, as E's ledger does (default: weight 1, as H's simulate). */
+  reputationCommittees: boolean
   /** censoring-leader: how many contributors (the first honest peers) a censoring leader omits (0 = min(5, honest peers)). */
   censorTargets: number
 }
@@ -127,7 +129,8 @@ export const DEFAULTS: Readonly<ExperimentConfig> = Object.freeze({
   attackParams: {},
   backdoorFraction: 0.5,
   backdoorTarget: 0,
-  censorTargets: 0
+  censorTargets: 0,
+  reputationCommittees: false
 }) as Readonly<ExperimentConfig>
 
 export function parsePartition(s: string): PartitionOptions {
@@ -191,6 +194,8 @@ export function resolveExperiment(partial: Partial<ExperimentConfig>): Experimen
   num('backdoorFraction', 0, 1)
   int('backdoorTarget', 0, 9)
   int('censorTargets', 0, c.peers - c.byzantine)
+  if (typeof c.reputationCommittees !== 'boolean') bad('reputationCommittees must be a boolean')
+  if (c.reputationCommittees && c.engine !== 'fast') bad('reputationCommittees needs the fast engine (the full engine is H\'s simulate, weight 1; a libp2p network always weighs by reputation)')
   if (c.membershipNonMembers !== 'matched' && c.membershipNonMembers !== 'test') bad(`membershipNonMembers must be matched or test, got '${String(c.membershipNonMembers)}'`)
   if (!['fast', 'full', 'libp2p'].includes(c.engine)) bad(`engine must be fast, full or libp2p, got '${String(c.engine)}'`)
   const committeeSide = (COMMITTEE_ATTACKS as readonly string[]).includes(c.attack)

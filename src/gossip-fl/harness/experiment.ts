@@ -16,6 +16,7 @@ import { poisonWithBackdoor, backdoorTestSet, resolveTrigger } from '../attacks/
 import { getAttack } from '../attacks/registry.ts'
 import type { AttackFn } from '../sim/attacks.ts'
 import { roundEvidence, reputationAfter } from './evidence.ts'
+import { committeeCandidates } from '../../reputation/compute.ts'
 import type { RoundEvidence } from '../../reputation/types.ts'
 import { trainShadowAttack, shadowAttackOn, type ShadowReport } from './shadow-mi.ts'
 import { maxAdvantageUnderDp } from '../../model/privacy/membership.ts'
@@ -90,7 +91,7 @@ export interface ExperimentResult {
   /** --network libp2p: all peers agreed each round; the fast path, given the network's groups, reproduced every round's model hash. */
   network: { agreed: boolean, replayEqual: boolean, peerIdsEqual: boolean, genesisCid: string, seconds: number } | null
   /** Mean reputation score (src/reputation, from the rounds' evidence, censorship audited) of honest and Byzantine peers after the last round (fast engine). */
-  reputation: { honest: number, byzantine: number | null, censorsCharged: number } | null
+  reputation: { honest: number, byzantine: number | null, censorsCharged: number, byzantineLedRounds: number } | null
   /** SHA-256 (hex) of the final model's float32 bytes: equal seeds give equal hashes. */
   finalModelHash: string
   seconds: number
@@ -299,6 +300,8 @@ export async function runExperiment(partial: Partial<ExperimentConfig>, data: Ex
     const res = await fastSimulate({
       peers: c.peers, rounds: c.rounds, seed: c.seed, initialModel: init, params, faults, normCheck: c.normCheck, undefendedBudget: c.undefendedBudget, train: trainFn,
       signerFor: hooks.signerFor, keepReports: false, censor,
+      // E's rule: the committee of round r from the reputation of the evidence of rounds < r (committeeCandidates).
+      committeeWeights: c.reputationCommittees ? (r, ids) => r === 1 ? undefined : committeeCandidates(reputationAfter(history, ids)) : undefined,
       evaluate: async (m) => { round++; const a = await evalFn(round, m); accs.set(round, a); return a ?? Number.NaN },
       onPeers: (ids) => { peerIds = ids },
       onRound: (rep) => {
@@ -336,7 +339,8 @@ export async function runExperiment(partial: Partial<ExperimentConfig>, data: Ex
   if (c.engine === 'fast' && history.length > 0) {
     const rep = reputationAfter(history, peerIds)
     const mean = (idx: number[]): number => idx.reduce((a, i) => a + rep.get(peerIds[i]!)!.score, 0) / idx.length
-    reputation = { honest: mean(honestIdx), byzantine: byz.length > 0 ? mean(byz) : null, censorsCharged }
+    const byzIds = new Set(byz.map(i => peerIds[i]!))
+    reputation = { honest: mean(honestIdx), byzantine: byz.length > 0 ? mean(byz) : null, censorsCharged, byzantineLedRounds: history.filter(e => byzIds.has(e.committee[0]!)).length }
   }
   let membership: ExperimentResult['membership'] = null
   let shadowMembership: ExperimentResult['shadowMembership'] = null

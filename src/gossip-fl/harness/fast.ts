@@ -67,6 +67,11 @@ export interface FastConfig extends Omit<SimConfig, 'observe' | 'maxStepsPerRoun
    * arithmetic (clip, fixed point, field sums, rule) is unchanged, so the models must match.
    */
   givenGroups?: (round: number) => string[][] | undefined
+  /**
+   * Committee candidates of round r with their weights (e.g. reputation from the rounds so far, as
+   * E's LedgerState draws them); undefined = every peer with weight 1, as `simulate` does.
+   */
+  committeeWeights?: (round: number, peerIds: readonly string[]) => Array<{ peer: string, weight: number }> | undefined
   /** Seed of round 1 instead of the simulator's (e.g. a ledger's genesis seed, the digest of the genesis CID). */
   genesisSeed?: Uint8Array
 }
@@ -151,7 +156,8 @@ export async function fastSimulate(cfg: FastConfig): Promise<FastResult> {
   const reports: FastRoundReport[] = []
 
   for (let r = 1; r <= cfg.rounds; r++) {
-    const committee = selectCommittee(prev, candidates, m)
+    const weighted = cfg.committeeWeights?.(r, ids)
+    const committee = selectCommittee(prev, weighted ?? candidates, Math.min(m, (weighted ?? candidates).length))
     const inCommittee = new Set(committee)
     // Each machine's stream: members deal their zero masks (eligible + 1 polynomials) before the update is noised.
     const rngs = ids.map((p, i) => {

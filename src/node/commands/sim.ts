@@ -34,6 +34,7 @@ const HELP = `usage: tessera sim [options]            one run
   --attack-params JSON  parameters of B's attack, e.g. '{"epsilon":0.5}' (ipm), '{"mode":"zero","noiseStd":0.01}' (free-riding)
   --backdoor-fraction F model-replacement: share of the attackers' examples copied with the trigger (default ${DEFAULTS.backdoorFraction})
   --backdoor-target C   model-replacement: the backdoor's target class (default ${DEFAULTS.backdoorTarget})
+  --reputation-committees  committees weighted by the reputation of the audited evidence so far (E's rule; default weight 1)
   --censor-targets K    censoring-leader: contributors (the first honest peers) a Byzantine leader omits (default min(5, honest))
   --dataset D           mnist | fashion-mnist (default mnist)
   --partition P         iid | dirichlet:ALPHA | shards:K (default ${DEFAULTS.partition})
@@ -116,7 +117,7 @@ function configFrom(values: Flags): Partial<ExperimentConfig> {
     evalEvery: n('eval-every'), testExamples: n('test'), trainExamples: n('train-examples'), engine: network === 'libp2p' ? 'libp2p' : s('engine') as Engine | undefined, undefendedBudget: n('undefended-budget'),
     membershipNonMembers: s('membership-nonmembers') as ExperimentConfig['membershipNonMembers'] | undefined,
     membership: n('membership'), shadowModels: n('shadow-models'), attackParams,
-    backdoorFraction: n('backdoor-fraction'), backdoorTarget: n('backdoor-target'), censorTargets: n('censor-targets')
+    reputationCommittees: values['reputation-committees'] === true ? true : undefined, backdoorFraction: n('backdoor-fraction'), backdoorTarget: n('backdoor-target'), censorTargets: n('censor-targets')
   }
 }
 
@@ -165,7 +166,7 @@ export async function run(argv: string[]): Promise<number> {
     rule: { type: 'string' }, 'rule-params': { type: 'string' }, 'norm-check': { type: 'string' }, clip: { type: 'string' }, noise: { type: 'string' },
     'dp-sgd': { type: 'string' }, seed: { type: 'string' }, 'eval-every': { type: 'string' }, test: { type: 'string' }, 'train-examples': { type: 'string' },
     engine: { type: 'string' }, membership: { type: 'string' }, 'undefended-budget': { type: 'string' }, 'membership-nonmembers': { type: 'string' }, 'shadow-models': { type: 'string' }, 'attack-params': { type: 'string' },
-    'backdoor-fraction': { type: 'string' }, 'backdoor-target': { type: 'string' }, 'censor-targets': { type: 'string' }, label: { type: 'string' }, network: { type: 'string' }, out: { type: 'string' }, matrix: { type: 'string' }, attacks: { type: 'string' },
+    'backdoor-fraction': { type: 'string' }, 'backdoor-target': { type: 'string' }, 'censor-targets': { type: 'string' }, label: { type: 'string' }, 'reputation-committees': { type: 'boolean' }, network: { type: 'string' }, out: { type: 'string' }, matrix: { type: 'string' }, attacks: { type: 'string' },
     rules: { type: 'string' }, groups: { type: 'string' }, shard: { type: 'string' }, merge: { type: 'boolean' }, title: { type: 'string' }, quiet: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' }
   })

@@ -67,7 +67,13 @@ describe('harness: backdoor, free riding, censoring leader, shadow MI', function
     for (const x of censored) { assert.equal(x.censored, 3); assert.equal(x.leaderCharged, true) }
     for (const x of r.records.filter(y => y.censored === 0)) assert.equal(x.leaderCharged, false)
     assert.equal(r.reputation!.censorsCharged, censored.length)
+    assert.equal(r.reputation!.byzantineLedRounds, censored.length)
     assert.ok(r.reputation!.byzantine! < r.reputation!.honest, JSON.stringify(r.reputation))
+    // Committees weighted by the audited reputation (E's rule): other committees, every censorship still charged.
+    const w = await runExperiment({ ...SMALL, rounds: 12, byzantine: 2, attack: 'censoring-leader', censorTargets: 3, reputationCommittees: true }, data)
+    assert.notEqual(w.finalModelHash, r.finalModelHash)
+    assert.equal(w.reputation!.censorsCharged, w.reputation!.byzantineLedRounds)
+    assert.equal(w.records.filter(x => x.leaderCharged === true).length, w.reputation!.censorsCharged)
   })
 
   it('silent leader (the former "censoring-leader", full engine): no plan, the round retries with a new committee', async () => {
@@ -100,7 +106,7 @@ describe('harness: backdoor, free riding, censoring leader, shadow MI', function
     for (const c of robustnessMatrix()) resolveExperiment(c)
     const bad: Array<Record<string, unknown>> = [
       { attack: 'censoring-leader', byzantine: 1, engine: 'full' }, { attack: 'silent-leader', byzantine: 1 }, { shadowModels: 2 },
-      { backdoorFraction: 2 }, { backdoorTarget: 10 }, { attackParams: [] }, { censorTargets: 30 }, { engine: 'libp2p', attack: 'ipm', byzantine: 1 }, { engine: 'libp2p', peers: 65 }
+      { backdoorFraction: 2 }, { backdoorTarget: 10 }, { attackParams: [] }, { censorTargets: 30 }, { engine: 'libp2p', attack: 'ipm', byzantine: 1 }, { engine: 'libp2p', peers: 65 }, { reputationCommittees: true, engine: 'full' }
     ]
     for (const b of bad) assert.throws(() => resolveExperiment(b), (e: Error) => e.name === 'InvalidParametersError', JSON.stringify(b))
   })
