@@ -259,6 +259,9 @@ export class CheckpointCosign {
       const e = await this.c.writer.write('checkpoint', { ...core, cosigs }, Math.max(ts, Date.now()))
       return e.cid.toString()
     } catch (err) {
+      // The ledger refused the entry (e.g. heads that miss an included contribution): the next attempt
+      // builds a new core, after releasing everyone bound to this one.
+      this.myCores.delete(body.round)
       if (this.signed.get(body.round)?.proposer === me) this.signed.delete(body.round)
       await this.release(body.round, others)
       throw err
