@@ -491,7 +491,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
       })
     } catch (err) {
       this.emit('warning', { round: r, message: `cannot start round ${r}: ${(err as Error).message}` })
-      await Promise.race([sleep(1000), new Promise(resolve => { signal.addEventListener('abort', resolve, { once: true }) })])
+      for (let i = 0; i < 20 && !signal.aborted; i++) await sleep(50)
       return false
     }
     this.router.bytesSent = 0
