@@ -6,7 +6,9 @@
  * checkpoint (src/ledger/state.ts `checkCheckpoint`): contributors = the plan's
  * groups; delivered = per receipt, +|acknowledged| for the member and +1 for
  * every acknowledged contributor; missed = members that did not sign; blamed,
- * refused and far-group members from the checkpoint body.
+ * refused and far-group members from the checkpoint body; missed = members
+ * without a receipt (E's rule since the seed became the co-signed core: not "did
+ * not co-sign", which the appending member could choose).
  *
  * Censorship (issue #5, "a censoring leader"): the leader's plan may omit a
  * contributor whose shares the receipts show delivered. Members accept such a
@@ -36,10 +38,9 @@ export interface RoundView {
   /** The plan's groups (contributors), and its refusals. */
   planGroups: ReadonlyArray<readonly string[]>
   planRefused: ReadonlyArray<{ peer: string, reason: string }>
-  /** Checkpoint blame, far-group members and the members that co-signed. */
+  /** Checkpoint blame and far-group members. */
   blamed: ReadonlyArray<{ peer: string, reason: string }>
   far: ReadonlyArray<readonly string[]>
-  signers: readonly string[]
 }
 
 /** Contributors admitted by the public verdicts but absent from the plan (groups and refusals), in peer-id order. */
@@ -74,14 +75,13 @@ export function roundEvidence(v: RoundView, audit = true): AuditedEvidence {
   const leader = v.committee[0]!
   const chargedLeader = audit && censored.length > 0 ? leader : null
   if (chargedLeader !== null) blamed.add(chargedLeader)
-  const signers = new Set(v.signers)
   const evidence: RoundEvidence = {
     round: v.round,
     committee: [...v.committee],
     contributors: v.planGroups.flat(),
     delivered,
     blamed: [...blamed].sort(comparePeerIds),
-    missed: v.committee.filter(p => !signers.has(p)),
+    missed: v.committee.filter(p => !v.receipts.has(p)),
     farGroupMembers: [...new Set(v.far.flat())].sort(comparePeerIds),
     refused: v.planRefused.map(r => r.peer).filter(p => !v.planGroups.some(g => g.includes(p)))
   }

@@ -305,10 +305,10 @@ export async function runExperiment(partial: Partial<ExperimentConfig>, data: Ex
       evaluate: async (m) => { round++; const a = await evalFn(round, m); accs.set(round, a); return a ?? Number.NaN },
       onPeers: (ids) => { peerIds = ids },
       onRound: (rep) => {
-        // The ledger's evidence of the round (every member signs in the fast path), censorship audited.
+        // The ledger's evidence of the round (every member publishes its receipt in the fast path), censorship audited.
         const ev = roundEvidence({
           round: rep.round, committee: rep.committee, receipts: rep.receipts, admitted: rep.admitted, planGroups: rep.groups, planRefused: rep.planRefused,
-          blamed: rep.blamed, far: rep.far, signers: rep.committee
+          blamed: rep.blamed, far: rep.far
         })
         history.push(ev.evidence)
         if (ev.chargedLeader !== null) censorsCharged++

@@ -134,7 +134,7 @@ describe('harness: censoring leader', function () {
     for (const t of targetIds) assert.ok([...full.receipts.values()].some(r => r.held.some(h => h.c === t)), 'a receipt acknowledges the target')
     const view = {
       round: 1, committee, receipts: new Map([...full.receipts].map(([m, r]) => [m, r.held.map(h => h.c)])), admitted: verdicts.admitted,
-      planGroups: full.ck.body.groups.map(g => g.members), planRefused: full.ck.body.refused, blamed: full.ck.body.blamed, far: [], signers: full.ck.signatures.map(s => s.peer)
+      planGroups: full.ck.body.groups.map(g => g.members), planRefused: full.ck.body.refused, blamed: full.ck.body.blamed, far: []
     }
     assert.deepEqual(censoredContributors(view), [...targetIds].sort())
     const audited = roundEvidence(view)
@@ -155,13 +155,13 @@ describe('harness: censoring leader', function () {
   it('audit: an honest plan has no censored contributor; evidence follows the ledger formula; hostile views are typed errors', () => {
     const ids = Array.from({ length: 4 }, (_, i) => String(i).repeat(64))
     const view = {
-      round: 3, committee: [ids[0]!, ids[1]!], receipts: new Map([[ids[0]!, [ids[2]!, ids[3]!]], [ids[1]!, [ids[2]!]]]), admitted: [ids[2]!, ids[3]!],
-      planGroups: [[ids[2]!, ids[3]!]], planRefused: [], blamed: [], far: [], signers: [ids[0]!]
+      round: 3, committee: [ids[0]!, ids[1]!, ids[3]!], receipts: new Map([[ids[0]!, [ids[2]!, ids[3]!]], [ids[1]!, [ids[2]!]]]), admitted: [ids[2]!, ids[3]!],
+      planGroups: [[ids[2]!, ids[3]!]], planRefused: [], blamed: [], far: []
     }
     const ev = roundEvidence(view)
     assert.equal(ev.chargedLeader, null)
     assert.deepEqual(ev.evidence.delivered, { [ids[0]!]: 2, [ids[1]!]: 1, [ids[2]!]: 2, [ids[3]!]: 1 })
-    assert.deepEqual(ev.evidence.missed, [ids[1]!])
+    assert.deepEqual(ev.evidence.missed, [ids[3]!]) // a member without a receipt (E's rule)
     // A contributor refused by the plan is accounted for (the plan must say why; not censorship).
     assert.deepEqual(censoredContributors({ ...view, planGroups: [[ids[2]!]], planRefused: [{ peer: ids[3]!, reason: 'group-too-small' }] }), [])
     assert.deepEqual(censoredContributors({ ...view, planGroups: [[ids[2]!]] }), [ids[3]!])
