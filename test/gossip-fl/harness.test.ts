@@ -108,11 +108,11 @@ describe('harness (tessera sim)', function () {
     assert.ok(fast.epsilonUpdateLevel !== null && fast.epsilonUpdateLevel > 0)
   })
 
-  it('committee-side attacks run through the full protocol: wrong partial sums are blamed, a censoring leader costs a retry', async () => {
+  it('committee-side attacks run through the full protocol: wrong partial sums are blamed, a silent leader costs a retry', async () => {
     const base = { ...SMALL, peers: 6, rounds: 1, evalEvery: 1, engine: 'full' as const, committee: 5, threshold: 2, group: 2 }
     const wrong = await runExperiment({ ...base, attack: 'wrong-partials', byzantine: 1 }, data)
     assert.ok(wrong.records[0]!.blamed >= 1, 'blamed')
-    const censor = await runExperiment({ ...base, attack: 'censoring-leader', byzantine: 1 }, data)
+    const censor = await runExperiment({ ...base, attack: 'silent-leader', byzantine: 1 }, data)
     assert.ok(censor.records[0]!.retries >= 1, 'retried')
     assert.ok(censor.finalAccuracy > censor.initialAccuracy)
   })
