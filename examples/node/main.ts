@@ -135,6 +135,8 @@ async function main (): Promise<number> {
   const started = new Map<number, string[]>()
   /** Per round: each peer's local training seconds (its `trained` event). */
   const trained = new Map<number, number[]>()
+  /** Per round: why peer 0's machine retried (its `retry` events), so a slow round explains itself. */
+  const retryReasons = new Map<number, string[]>()
   let printed = 0
   const summary: Array<{ round: number, acc?: number, groups: number, refused: number, blamed: number, retries: number, mb: number, secs: number, trainMax: number }> = []
   let lastPrintAt = Date.now()
@@ -161,6 +163,8 @@ async function main (): Promise<number> {
       console.log(`    committee ${ref.committee.map(tag).join(' ')}`)
       console.log(`    groups    ${ref.groups.map(g => g.map(tag).join('+')).join('  ')}`)
       console.log(`    refused   ${ref.refused.map(x => `${tag(x.peer)}(${x.reason})`).join(' ') || '-'}   blamed ${ref.blamed.map(x => `${tag(x.peer)}(${x.reason})`).join(' ') || '-'}${cids.size > 1 ? '   LEDGER FORK' : ''}${lines.every(l => l.verified) ? '' : '   RECOMPUTATION MISMATCH'}`)
+      const why = retryReasons.get(r)
+      if (why !== undefined) console.log(`    retried   ${why.map((x, k) => `${k + 1}: ${x}`).join('; ')}`)
       if (cids.size > 1 || !lines.every(l => l.verified)) failed = true
       summary.push({ round: r, acc: ref.accuracy, groups: ref.groups.length, refused: ref.refused.length, blamed: ref.blamed.length, retries: ref.retries, mb, secs, trainMax })
       printed = r
@@ -190,6 +194,11 @@ async function main (): Promise<number> {
           m.set(i, l)
           rounds.set(l.round, m)
           tryPrint()
+        }
+        if (o.event === 'retry' && i === 0 && typeof o.round === 'number') {
+          const list = retryReasons.get(o.round) ?? []
+          list.push(String((o as { reason?: string }).reason ?? '?'))
+          retryReasons.set(o.round, list)
         }
         if (o.event === 'trained' && typeof o.round === 'number') {
           const t = trained.get(o.round) ?? []
