@@ -35,9 +35,12 @@
  *               address (a stand-in for discovery), so round traffic dials on
  *               demand.
  */
+import { spawnSync } from 'node:child_process'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { multiaddr } from '@multiformats/multiaddr'
 import { makeCharter, type CharterInput } from '../src/ledger/charter.ts'
@@ -146,6 +149,10 @@ async function startNet (n: number, arch: 'mlp' | 'softmax', shareMs: number, ro
   log(`${n} peers started in ${Date.now() - t0} ms`)
   // Let gossipsub meshes form (heartbeats) before round 1.
   await sleep(1500 + 20 * n)
+  if (process.env.TESSERA_BENCH_DEBUG === '1') {
+    const ps = peers[0]!.transport.node.services.pubsub
+    log(`peer 0 topics: ${ps.getTopics().map(t => `${t.split('/').slice(-2).join('/')}: subscribers ${ps.getSubscribers(t).length}, mesh ${(ps as unknown as { getMeshPeers: (t: string) => unknown[] }).getMeshPeers(t).length}`).join('; ')}`)
+  }
   release(Date.now() + 300)
   const poll = setInterval(() => {
     const now = Date.now()
@@ -329,9 +336,11 @@ async function run (n: number, arch: 'mlp' | 'softmax', shareMs: number, rounds:
       connectionsPerPeerMedian: connections,
       ...(await measure(net, arch, shareMs, rounds + 1)),
       memory: {
+        // RSS of the process minus its RSS before the network existed, per peer (the child runs one network).
         rssMiBPerPeer: r3((memEnd.rss - mem0.rss) / n / 2 ** 20),
         heapMiBPerPeer: r3((memEnd.heapUsed - mem0.heapUsed) / n / 2 ** 20),
         rssMiBAfterSetupPerPeer: r3((memUp.rss - mem0.rss) / n / 2 ** 20),
+        rssMiBBeforeNetwork: r1(mem0.rss / 2 ** 20),
         rssMiBTotal: r1(memEnd.rss / 2 ** 20)
       },
       cpu: {
@@ -349,13 +358,41 @@ async function run (n: number, arch: 'mlp' | 'softmax', shareMs: number, rounds:
   }
 }
 
+/**
+ * Each measurement runs in a child process of its own: memory and CPU per peer
+ * start from a clean process, and a network that hangs or crashes at some size
+ * cannot take the rest of the sweep with it.
+ */
+function child (kind: 'overhead' | 'scale', n: number, limitMs: number): RunResult {
+  const res = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', kind, String(n), ...args.filter(a => a !== '--child')], {
+    encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: limitMs + 120_000, maxBuffer: 64 * 1024 * 1024
+  })
+  try {
+    return JSON.parse(res.stdout) as RunResult
+  } catch {
+    return { ok: false, figures: { peers: n, error: `child exited ${String(res.status)}${res.signal !== null ? ` (${res.signal})` : ''} without figures` } }
+  }
+}
+
+const ci = args.indexOf('--child')
+if (ci >= 0) {
+  // Child: one network, figures as JSON on stdout.
+  const kind = args[ci + 1]
+  const n = Number(args[ci + 2])
+  const r = kind === 'overhead'
+    ? await run(n, 'mlp', SHARE_MS, ROUNDS, DEGREE, 240_000)
+    : await run(n, 'softmax', SCALE_SHARE_MS, ROUNDS, SCALE_DEGREE, 120_000 + 2000 * n)
+  process.stdout.write(JSON.stringify(r))
+  process.exit(0)
+}
+
 const result: Record<string, unknown> = {
   bench: 'round', date: new Date().toISOString(),
-  note: 'loopback, real libp2p, all peers in one process; the machine (2 cores) was shared with other jobs unless stated otherwise'
+  note: 'loopback, real libp2p, all peers of a measurement in one process (one child process per measurement); the machine (2 cores) was shared with other jobs unless stated otherwise'
 }
 if (!args.includes('--no-overhead')) {
   log(`overhead: ${PEERS} peers, MLP, ${ROUNDS} measured rounds`)
-  const r = await run(PEERS, 'mlp', SHARE_MS, ROUNDS, DEGREE, 240_000)
+  const r = child('overhead', PEERS, 240_000)
   result.overhead = { ...r.figures, goalOverheadMs: 1500, completed: r.ok }
   log(JSON.stringify(result.overhead))
 }
@@ -363,7 +400,7 @@ if (!args.includes('--no-scale')) {
   const out: Array<Record<string, unknown>> = []
   for (const n of SCALE) {
     log(`scale: ${n} peers, softmax`)
-    const r = await run(n, 'softmax', SCALE_SHARE_MS, ROUNDS, SCALE_DEGREE, 120_000 + 2000 * n)
+    const r = child('scale', n, 120_000 + 2000 * n)
     out.push({ ...r.figures, completed: r.ok })
     log(JSON.stringify(out.at(-1)))
     if (!r.ok) break
@@ -376,5 +413,7 @@ if (!args.includes('--no-scale')) {
     runs: out
   }
 }
+mkdirSync(join(dirname(fileURLToPath(import.meta.url)), 'results'), { recursive: true })
+writeFileSync(join(dirname(fileURLToPath(import.meta.url)), 'results', 'round.json'), JSON.stringify(result, null, 2) + '\n')
 console.log(JSON.stringify(result, null, 2))
 process.exit(0)
