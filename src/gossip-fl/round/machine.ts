@@ -136,6 +136,15 @@ export interface RoundConfig {
   /** Whether this peer contributes (default: it is an eligible contributor). */
   contribute?: boolean
   faults?: RoundFaults
+  /**
+   * A member whose zero masks are incomplete at the share deadline waits up to this long (ms,
+   * capped at half the receipt phase) for the missing ones before publishing its receipt, and
+   * publishes as soon as they are all in. Default 0: the receipt goes at the share deadline
+   * (the simulator and the harness). Only receipts with one dealer set give consistent norm
+   * points, so one late mask (a dealer whose process was busy) otherwise splits the receipts and
+   * costs the retry; the node sets it.
+   */
+  maskWaitMs?: number
 }
 
 const MAX_BUFFERED = 4096
@@ -271,6 +280,7 @@ export class RoundMachine {
   }
 
   private get isMember(): boolean { return this.retry.myIndex >= 0 }
+  private get maskWait(): number { return Math.max(0, Math.min(this.cfg.maskWaitMs ?? 0, this.cfg.params.deadlines.receiptMs / 2)) }
   private get isLeader(): boolean { return this.retry.myIndex === 0 }
 
   private enterRetry(): void {
@@ -350,7 +360,7 @@ export class RoundMachine {
       const R = this.retry
       const d = R.deadlines
       if (this.now >= d.checkpoint) { this.nextRetry(`checkpoint deadline passed without quorum (${this.stall()})`); continue }
-      if (this.isMember && !R.receiptSent && this.now >= d.share) { this.sendReceipt(); continue }
+      if (this.isMember && !R.receiptSent && this.now >= d.share && (this.now >= d.share + this.maskWait || R.zeros.size >= R.committee.length)) { this.sendReceipt(); continue }
       if (this.isLeader && !R.planSent && this.now >= d.receipt) { this.sendPlan(); continue }
       if (this.isMember && R.plan !== undefined && R.zeroOk === undefined && this.now >= d.plan) { this.verifyZeroDeals(); continue }
       if (this.isMember && R.plan !== undefined && R.zeroOk === true && !R.finalized && this.now >= d.partial) { this.finalize(); continue }
@@ -633,6 +643,8 @@ export class RoundMachine {
     if (R.zeros.has(msg.from)) ignore(msg.from, 'duplicate', new DuplicateMessageError(`second zero deal from ${msg.from}`))
     if (R.receiptSent) ignore(msg.from, 'late', new WrongRoundError('zero masks after the receipt was published'))
     R.zeros.set(msg.from, msg.masks)
+    // Waiting past the share deadline for the last masks (maskWaitMs): they are in.
+    if (this.now >= R.deadlines.share && R.zeros.size >= R.committee.length) this.sendReceipt()
   }
 
   private onReceipt(msg: ReceiptMsg): void {

@@ -487,7 +487,10 @@ export class Peer extends TypedEmitter<PeerEvents> {
       candidates: setup.candidates, contributors: setup.contributors, startTime: start,
       schedule: { seed: (k) => st.seed(r, k), committee: (k) => st.committee(r, k) },
       signer: roundSignerFrom(nodeSigner(this.identity.seed)), verify: roundVerifyFrom(nodeVerifier({ threadPool: false })),
-      rng: cryptoRng(), contribute, faults: o.faults
+      rng: cryptoRng(), contribute, faults: o.faults,
+      // A member waits (at most half the receipt phase) for zero masks still in flight: receipts with
+      // different dealer sets give no norm check at all (npm start's split receipts, peer.md).
+      maskWaitMs: setup.params.deadlines.receiptMs / 2
       })
     } catch (err) {
       this.emit('warning', { round: r, message: `cannot start round ${r}: ${(err as Error).message}` })

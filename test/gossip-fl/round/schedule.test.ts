@@ -124,3 +124,46 @@ describe('round machine: an outside retry schedule (the ledger\'s seeds and comm
     assert.throws(() => new RoundMachine({ params, round: 1, seed: s, prevModel: new Float32Array(D), candidates, contributors: [], startTime: 0, signer, verify: ed25519Verify, rng: seededRng('x'), schedule: { seed: () => s, committee: () => others.slice(0, 2) } }), (e: Error) => e.name === 'RoundStateError')
   })
 })
+
+describe('round machine: a member waits for late zero masks (maskWaitMs)', () => {
+  const params = resolveRoundParams({ committeeSize: 3, threshold: 2, groupSize: 2 })
+  const signers = [0, 1, 2].map(i => ed25519Signer(sha256(enc.encode(`mask-wait/${i}`))))
+  const candidates = signers.map(s => ({ peer: s.peer, weight: 1 }))
+  const s = sha256(enc.encode('mask-wait seed'))
+  const make = (i: number, maskWaitMs?: number): RoundMachine => new RoundMachine({
+    params, round: 1, seed: s, prevModel: new Float32Array(D), candidates, contributors: [], startTime: 0,
+    signer: signers[i]!, verify: ed25519Verify, rng: seededRng(`mask-wait/rng/${i}`), ...(maskWaitMs === undefined ? {} : { maskWaitMs })
+  })
+  /** The zero-mask deal `from` sends to `to` when it starts. */
+  const dealTo = (from: number, to: string): Uint8Array => {
+    const out = make(from).start().find(o => o.kind === 'send' && o.to === to && o.family === '/tessera/round-zero/1.0.0')
+    assert.ok(out !== undefined && out.kind === 'send')
+    return out.bytes
+  }
+  const receipt = (outs: ReturnType<RoundMachine['step']>): boolean => outs.some(o => o.kind === 'publish' && o.topic === 'round/receipt/1')
+  const share = phaseDeadlines(params, 0, 0).share
+
+  it('publishes at the share deadline by default, with whatever masks it holds', () => {
+    const a = make(0)
+    a.start()
+    a.step({ kind: 'message', from: signers[1]!.peer, payload: dealTo(1, signers[0]!.peer) })
+    assert.ok(receipt(a.step({ kind: 'tick', now: share })))
+  })
+
+  it('with maskWaitMs: waits for the missing mask, publishes as soon as it arrives', () => {
+    const a = make(0, 3000)
+    a.start()
+    a.step({ kind: 'message', from: signers[1]!.peer, payload: dealTo(1, signers[0]!.peer) })
+    assert.ok(!receipt(a.step({ kind: 'tick', now: share })), 'no receipt while a mask is missing')
+    assert.ok(!receipt(a.step({ kind: 'tick', now: share + 2000 })))
+    assert.ok(receipt(a.step({ kind: 'message', from: signers[2]!.peer, payload: dealTo(2, signers[0]!.peer) })), 'receipt when the last mask arrives')
+  })
+
+  it('with maskWaitMs: gives up after the wait (capped at half the receipt phase) and publishes without the mask', () => {
+    const a = make(0, 10 * params.deadlines.receiptMs)
+    a.start()
+    a.step({ kind: 'message', from: signers[1]!.peer, payload: dealTo(1, signers[0]!.peer) })
+    assert.ok(!receipt(a.step({ kind: 'tick', now: share + params.deadlines.receiptMs / 2 - 1 })))
+    assert.ok(receipt(a.step({ kind: 'tick', now: share + params.deadlines.receiptMs / 2 })))
+  })
+})
