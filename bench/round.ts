@@ -29,7 +29,7 @@
  * docs/architecture/benchmarks-round.md.
  *
  * Usage: npx tsx bench/round.ts [--rounds 5] [--peers 10] [--scale 10,20,40,70,100]
- *          [--share-ms 1500] [--scale-share-ms 1500] [--degree 0] [--scale-degree 8] [--quick] [--no-scale] [--no-overhead]
+ *          [--share-ms 3000] [--scale-share-ms 3000] [--degree 0] [--scale-degree 8] [--quick] [--no-scale] [--no-overhead]
  *   --degree K  each new peer dials K random running peers (0 = all of them;
  *               --scale-degree for the scale runs); every peer knows every
  *               address (a stand-in for discovery), so round traffic dials on
@@ -57,8 +57,8 @@ const list = (name: string, def: number[]): number[] => { const i = args.indexOf
 const QUICK = args.includes('--quick')
 const ROUNDS = flag('rounds', 5)
 const PEERS = flag('peers', QUICK ? 6 : 10)
-const SHARE_MS = flag('share-ms', 1500)
-const SCALE_SHARE_MS = flag('scale-share-ms', 1500)
+const SHARE_MS = flag('share-ms', 3000)
+const SCALE_SHARE_MS = flag('scale-share-ms', 3000)
 const DEGREE = flag('degree', 0)
 const SCALE_DEGREE = flag('scale-degree', 8)
 const SCALE = list('scale', QUICK ? [10, 20] : [10, 20, 40, 70, 100])

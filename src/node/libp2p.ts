@@ -67,6 +67,12 @@ export interface TesseraLibp2pOptions {
   /** gossipsub flood publishing (own messages to every subscriber instead of the mesh) */
   floodPublish: boolean
   /**
+   * gossipsub mesh degree D and its bounds [Dlo, Dhi] (gossipsub v1.0 spec,
+   * "Parameters"). Every message crosses each mesh link once, so a network of N
+   * carries about N x D copies of each message.
+   */
+  mesh: { D: number, Dlo: number, Dhi: number }
+  /**
    * IP addresses exempt from gossipsub's IP colocation penalty (peer score P6,
    * gossipsub v1.1 §"Peer Scoring"): beyond 10 peers on one address every one
    * of them scores -5 x surplus^2, below the gossip and publish thresholds.
@@ -96,6 +102,10 @@ export const LIBP2P_DEFAULTS: Readonly<Omit<TesseraLibp2pOptions, 'privateKey' |
   dialTimeoutMs: 10_000,
   heartbeatIntervalMs: 1000,
   floodPublish: false,
+  // Below gossipsub's 6/4/12: meshes filled up to Dhi = 12, and forwarding those copies was the
+  // largest single cost at 30 peers in one process (profile, bench/round.ts). D = 4 keeps a mesh of
+  // N peers connected with diameter ~log_4 N and tolerates the loss of Dlo - 1 = 2 links per peer.
+  mesh: { D: 4, Dlo: 3, Dhi: 6 },
   // Loopback: a local network of more than 10 peers (tests, benchmarks, `npm start`) shares
   // 127.0.0.1; with the penalty every peer scored below zero, nobody grafted anybody, and gossip
   // stopped at 11+ peers (measured: no round completed at 20 peers).
@@ -221,6 +231,10 @@ export function libp2pConfig (options: Partial<TesseraLibp2pOptions> & Pick<Tess
   if (typeof c.pubsubDiscovery !== 'boolean') throw new InvalidParametersError('pubsubDiscovery must be a boolean')
   if (typeof c.relayServer !== 'boolean') throw new InvalidParametersError('relayServer must be a boolean')
   if (typeof c.floodPublish !== 'boolean') throw new InvalidParametersError('floodPublish must be a boolean')
+  if (c.mesh === null || typeof c.mesh !== 'object') throw new InvalidParametersError('mesh must be { D, Dlo, Dhi }')
+  int('mesh.Dlo', c.mesh.Dlo, 1, 100)
+  int('mesh.D', c.mesh.D, c.mesh.Dlo, 100)
+  int('mesh.Dhi', c.mesh.Dhi, c.mesh.D, 200)
   if (!Array.isArray(c.ipColocationWhitelist) || c.ipColocationWhitelist.length > 1024 || c.ipColocationWhitelist.some((a) => typeof a !== 'string' || a.length === 0 || a.length > 64)) {
     throw new InvalidParametersError('ipColocationWhitelist must be an array of at most 1024 IP address strings')
   }
@@ -264,6 +278,11 @@ export async function createTesseraLibp2p (options: Partial<TesseraLibp2pOptions
       // Publish to the mesh (D peers), not to every subscriber: with flood publishing each of N
       // contributions went to all N - 1 peers and was then forwarded again, O(N^2) copies per round.
       floodPublish: c.floodPublish,
+      D: c.mesh.D,
+      Dlo: c.mesh.Dlo,
+      Dhi: c.mesh.Dhi,
+      // Dout (outbound mesh links kept) must stay below Dlo and at most D / 2.
+      Dout: Math.min(c.mesh.Dlo - 1, Math.floor(c.mesh.D / 2)),
       scoreParams: { IPColocationFactorWhitelist: new Set(c.ipColocationWhitelist) },
       heartbeatInterval: c.heartbeatIntervalMs,
       maxInboundDataLength: gossipCfg.maxMessageBytes,
