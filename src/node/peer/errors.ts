@@ -32,3 +32,11 @@ export class UnsupportedCharterError extends TesseraError {
     this.name = 'UnsupportedCharterError'
   }
 }
+
+/** A direct round request that is not a round message of its family: refused, never acknowledged. */
+export class MalformedRoundMessageError extends TesseraError {
+  constructor (message: string) {
+    super(message)
+    this.name = 'MalformedRoundMessageError'
+  }
+}

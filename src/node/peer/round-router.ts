@@ -16,6 +16,7 @@
  */
 import type { Transport, GossipMessage, ValidationResult } from '../transport.ts'
 import { Validation } from '../transport.ts'
+import { MalformedRoundMessageError } from './errors.ts'
 import { scopeProtocol, scopeTopic, VECTOR_CAP } from '../protocol-ids.ts'
 import type { RoundMachine, RoundOutput } from '../../gossip-fl/round/machine.ts'
 import {
@@ -24,6 +25,8 @@ import {
 } from '../../gossip-fl/round/messages.ts'
 
 export const ROUND_FAMILIES = [FAMILY_SHARE, FAMILY_ZERO, FAMILY_PARTIAL] as const
+/** The one message type each direct family carries. */
+const FAMILY_KIND: Record<Family, RoundMessage['type']> = { [FAMILY_SHARE]: 'share', [FAMILY_ZERO]: 'zero', [FAMILY_PARTIAL]: 'partial' }
 export const ROUND_TOPICS = [TOPIC_CONTRIBUTION, TOPIC_RECEIPT, TOPIC_PLAN, TOPIC_ZCHECK, TOPIC_CHECKPOINT] as const
 /** Gossip cap of the round topics (the largest of G's round topic caps). */
 export const ROUND_GOSSIP_MAX_BYTES = 1024 * 1024
@@ -92,7 +95,11 @@ export class RoundRouter {
     for (const f of ROUND_FAMILIES) {
       const id = this.channels.families[f]
       await transport.handle(id, (req, ctx) => {
-        this.inbound('direct', id, ctx.peer, req)
+        // The empty reply is the sender's delivery acknowledgement, so it is given only
+        // for a round message of this family; anything else is refused with a typed
+        // error (the machine charges the sender if a round is running).
+        const kind = this.inbound('direct', id, ctx.peer, req)
+        if (kind !== FAMILY_KIND[f]) throw new MalformedRoundMessageError(kind === undefined ? `${f}: not a round message` : `${f}: a '${kind}' message on this family`)
         return new Uint8Array(0)
       }, { maxRequestBytes: VECTOR_CAP, maxResponseBytes: 16 })
     }
@@ -138,20 +145,22 @@ export class RoundRouter {
     this.c.transport.publish(this.channels.topics[topic], bytes).catch(() => { this.sendFailures++ })
   }
 
-  private inbound (via: 'direct' | 'gossip', channel: string, from: string, bytes: Uint8Array): void {
+  /** Route one inbound message; returns its type, or undefined if it does not decode. */
+  private inbound (via: 'direct' | 'gossip', channel: string, from: string, bytes: Uint8Array): RoundMessage['type'] | undefined {
     let msg: RoundMessage
     try {
       msg = decodeMessage(bytes)
     } catch {
       // Let the machine report it (it charges the sender) if a round is running.
       if (this.active !== undefined) this.deliver(this.active, from, bytes)
-      return
+      return undefined
     }
     try { this.o.observe?.({ via, channel, from, bytes, msg }) } catch { /* observers must not break the router */ }
     const a = this.active
-    if (a !== undefined && msg.r === a.round) { this.deliver(a, from, bytes); return }
+    if (a !== undefined && msg.r === a.round) { this.deliver(a, from, bytes); return msg.type }
     const current = a?.round ?? 0
     if (msg.r > current && this.held.length < MAX_HELD) this.held.push({ round: msg.r, from, bytes })
+    return msg.type
   }
 
   private deliver (a: ActiveRound, from: string, bytes: Uint8Array): void {
