@@ -61,9 +61,9 @@ async function setup (root: string): Promise<{ net: Net, members: Member[], body
 
 async function teardown (members: Member[], root: string): Promise<void> {
   for (const m of members) {
-    await m.cosign.stop()
-    await m.transport.stop()
-    await m.ledger.close()
+    await m.cosign.stop().catch(() => undefined)
+    await m.transport.stop().catch(() => undefined)
+    await m.ledger.close().catch(() => undefined)
   }
   await rm(root, { recursive: true, force: true })
 }
