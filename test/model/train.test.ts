@@ -30,6 +30,21 @@ describe('model/train: local training and evaluation', () => {
     assert.equal(r.metrics.backend, 'wasm')
   })
 
+  it('yields to the event loop between steps (a peer keeps serving its sockets while it trains), with the same weights', async () => {
+    const spec = mnistSpec('mlp')
+    const w0 = initialWeights(spec, seededRng(3))
+    const d = head(train, 2048)
+    let ticks = 0
+    const timer = setInterval(() => { ticks++ }, 0)
+    const a = await trainLocal(spec, w0, d, { batchSize: 32, lr: 0.05, seed: 'y', maxSteps: 40 })
+    clearInterval(timer)
+    const b = await trainLocal(spec, w0, d, { batchSize: 32, lr: 0.05, seed: 'y', maxSteps: 40, yieldEvery: 0 })
+    assert.ok(ticks >= 10, `a timer ran ${ticks} times during 40 steps`)
+    assert.deepEqual(a.weights, b.weights)
+    await assert.rejects(trainLocal(spec, w0, d, { yieldEvery: -1 }), (e: Error) => e.name === 'TrainingParamsError')
+    await assert.rejects(trainLocal(spec, w0, d, { yieldEvery: 0.5 }), (e: Error) => e.name === 'TrainingParamsError')
+  })
+
   it('is deterministic from the seed and seed-dependent', async () => {
     const spec = mnistSpec('mlp')
     const w0 = initialWeights(spec, seededRng(2))
