@@ -2,7 +2,8 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { createTesseraLibp2p, libp2pConfig, LIBP2P_DEFAULTS } from '../../src/node/libp2p.ts'
+import { createTesseraLibp2p, fastMessageId, libp2pConfig, LIBP2P_DEFAULTS } from '../../src/node/libp2p.ts'
+import { libp2pHarness } from './libp2p-harness.ts'
 import { Libp2pTransport } from '../../src/node/libp2p-transport.ts'
 import { NET, waitFor } from './transport-compliance.ts'
 import { networkProtocols } from '../../src/node/protocol-ids.ts'
@@ -40,10 +41,48 @@ describe('node/libp2p', function () {
       { listenTcp: ['not a multiaddr'] }, { listenTcp: ['/ip4/127.0.0.1/tcp/0/ws'] }, { listenWs: ['/ip4/127.0.0.1/tcp/0'] },
       { listenTcp: [], listenWs: [] }, { bootstrap: ['/ip4/127.0.0.1/tcp/1'] }, { maxConnections: 0 }, { maxConnections: 1.5 },
       { dialTimeoutMs: NaN }, { heartbeatIntervalMs: 1 }, { pubsubDiscovery: 'yes' }, { gossip: { maxMessageBytes: 8 * 1024 * 1024 } },
-      { rpc: { defaultTimeoutMs: -1 } }, { allowedTopics: [''] }, { listenTcp: new Array(65).fill('/ip4/127.0.0.1/tcp/0') }
+      { rpc: { defaultTimeoutMs: -1 } }, { allowedTopics: [''] }, { listenTcp: new Array(65).fill('/ip4/127.0.0.1/tcp/0') },
+      { floodPublish: 'no' }, { mesh: null }, { mesh: { D: 2, Dlo: 3, Dhi: 6 } }, { mesh: { D: 4, Dlo: 3, Dhi: 3 } }, { mesh: { D: 4, Dlo: 0, Dhi: 6 } },
+      { ipColocationWhitelist: '127.0.0.1' }, { ipColocationWhitelist: [''] }, { ipColocationWhitelist: new Array(1025).fill('10.0.0.1') }
     ]
     for (const b of bad) {
       await assert.rejects(createTesseraLibp2p({ privateKey, netId: NET.netId, ...b } as never), named('InvalidParametersError'), JSON.stringify(Object.keys(b)))
+    }
+  })
+
+  it('gossip settings: no flood publishing, mesh 4/3/6, loopback exempt from the IP colocation penalty', async () => {
+    const privateKey = await generateKeyPair('Ed25519')
+    const c = libp2pConfig({ privateKey, netId: NET.netId })
+    assert.equal(c.floodPublish, false)
+    assert.deepEqual(c.mesh, { D: 4, Dlo: 3, Dhi: 6 })
+    assert.ok(c.ipColocationWhitelist.includes('127.0.0.1'))
+  })
+
+  it('fastMessageId: one id per signed message, distinct across signatures and topics, never two messages alike', () => {
+    const sig = (b: number): Uint8Array => new Uint8Array(64).fill(b)
+    const a = fastMessageId({ topic: 't', signature: sig(1) })
+    assert.equal(a, fastMessageId({ topic: 't', signature: sig(1), from: new Uint8Array(3), seqno: new Uint8Array(8) }))
+    assert.notEqual(a, fastMessageId({ topic: 't', signature: sig(2) }))
+    assert.notEqual(a, fastMessageId({ topic: 'u', signature: sig(1) }))
+    const u1 = fastMessageId({ topic: 't', from: Uint8Array.of(1), seqno: Uint8Array.of(1, 2) })
+    assert.notEqual(u1, fastMessageId({ topic: 't', from: Uint8Array.of(1), seqno: Uint8Array.of(1, 3) }))
+    assert.notEqual(u1, fastMessageId({ topic: 't', signature: Uint8Array.of(1, 1, 2) }), 'unsigned and signed ids live in separate spaces')
+  })
+
+  it('the wire meter counts every byte a node sends and receives, framing included', async () => {
+    const h = await libp2pHarness(2)
+    try {
+      const [a, b] = h.transports as [Libp2pTransport, Libp2pTransport]
+      const proto = networkProtocols(NET.netId).protocols['ledger-sync'].id
+      await b.handle(proto, () => new Uint8Array(10), { maxRequestBytes: 1 << 20 })
+      const sent0 = a.wire.sent
+      const recv0 = b.wire.received
+      await a.send(b.self, proto, new Uint8Array(300_000).fill(7), { maxRequestBytes: 1 << 20 })
+      const sent = a.wire.sent - sent0
+      assert.ok(sent >= 300_000 && sent < 300_000 * 1.05, `sent ${sent} bytes for a 300 kB request (Noise + Yamux framing < 5%)`)
+      await waitFor(() => b.wire.received - recv0 >= 300_000, 5000, 'the receiver counts the request it received')
+    } finally {
+      await h.teardown()
     }
   })
 

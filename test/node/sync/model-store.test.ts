@@ -12,7 +12,7 @@ import fc from 'fast-check'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { modelHash } from '../../../src/gossip-fl/round/aggregate.ts'
 import { bytesEqual, toHex } from '../../../src/ledger/bytes.ts'
-import { LevelBlobStore, MODEL_CHUNK_BYTES, ModelStore, modelFromBytes, modelHashOf, modelToBytes } from '../../../src/node/sync/model-store.ts'
+import { LevelBlobStore, MODEL_CHUNK_BYTES, ModelStore, modelFromBytes, modelHashOf, modelToBytes, sha256Async } from '../../../src/node/sync/model-store.ts'
 
 const named = (n: string) => (e: Error) => e.name === n
 
@@ -33,6 +33,20 @@ describe('model store', function () {
       const back = modelFromBytes(b)
       assert.ok(bytesEqual(new Uint8Array(back.buffer), b), 'bit-exact round trip (NaN payloads, -0)')
     }), { numRuns: 300 })
+  })
+
+  it('sha256Async (native when available) equals SHA-256: FIPS 180-4 vector and random sizes around the native threshold', async () => {
+    // FIPS 180-4 / NIST CSHS example "abc".
+    assert.equal(toHex(await sha256Async(new TextEncoder().encode('abc'))), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad')
+    for (const n of [0, 1, 4095, 4096, 4097, 100_000, MODEL_CHUNK_BYTES + 3]) {
+      const b = new Uint8Array(n)
+      for (let i = 0; i < n; i++) b[i] = (i * 31 + 7) & 0xff
+      assert.ok(bytesEqual(await sha256Async(b), sha256(b)), `size ${n}`)
+      // a view into a larger buffer hashes its own bytes only
+      const big = new Uint8Array(n + 10)
+      big.set(b, 5)
+      assert.ok(bytesEqual(await sha256Async(big.subarray(5, 5 + n)), sha256(b)), `view of size ${n}`)
+    }
   })
 
   it('stores, persists across reopen, and reads ranges across chunk boundaries', async () => {
