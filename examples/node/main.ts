@@ -15,20 +15,22 @@
  * Training (chosen by measurement, see docs/architecture/main-job.md): local
  * Adam (fresh each round), lr 0.003, batch 32, 60 steps, worker momentum 0.5;
  * clip norm C = 8 with every honest update rescaled to exactly C (the attackers
- * use the whole budget, so honest peers do too); centered clipping with tau = C.
+ * use the whole budget, so honest peers do too); centered clipping with
+ * tau = C / 2, so that a round in which only a spoiled group got in (late
+ * contributors refused) moves the rule's centre by at most C / 2.
  *
  * Environment knobs: TESSERA_PEERS (8), TESSERA_ROUNDS (20), TESSERA_BYZANTINE (2),
  * TESSERA_STEPS (local steps per round, 60), TESSERA_OPTIMIZER (adam), TESSERA_LR
- * (0.003), TESSERA_BATCH (32), TESSERA_CLIP (8), TESSERA_TAU (= clip),
+ * (0.003), TESSERA_BATCH (32), TESSERA_CLIP (8), TESSERA_TAU (clip / 2),
  * TESSERA_FULL_BUDGET (1), TESSERA_MOMENTUM (worker momentum, 0.5), TESSERA_SHARE_MS
- * (share phase, 8000), TESSERA_OUT (results dir, .tessera/npm-start),
+ * (share phase in ms; default auto: measured on this machine, at least 8000), TESSERA_OUT (results dir, .tessera/npm-start),
  * TESSERA_KEEP=1 keeps the data dirs, TESSERA_DEBUG=1 echoes the peers' events.
  * Data dirs live under a temp folder that is removed at exit; every child is
  * killed on exit and on SIGINT/SIGTERM.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm, writeFile, copyFile, mkdir } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { tmpdir, cpus, loadavg } from 'node:os'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createInterface } from 'node:readline'
@@ -48,19 +50,21 @@ const OPTIMIZER = process.env.TESSERA_OPTIMIZER ?? 'adam'
 const LR = Number(process.env.TESSERA_LR ?? 0.003)
 const BATCH = Number(process.env.TESSERA_BATCH ?? 32)
 const CLIP = Number(process.env.TESSERA_CLIP ?? 8)
-const TAU = Number(process.env.TESSERA_TAU ?? CLIP)
+const TAU = Number(process.env.TESSERA_TAU ?? CLIP / 2)
 const FULL_BUDGET = (process.env.TESSERA_FULL_BUDGET ?? '1') === '1'
 const MOMENTUM = Number(process.env.TESSERA_MOMENTUM ?? 0.5)
 const OUT = process.env.TESSERA_OUT ?? join(ROOT, '.tessera', 'npm-start')
 const NOISE = 0
 const DELTA = 1e-5
 /**
- * Phase deadlines (ms). The share phase covers local training of 8 processes on a
- * 2-core machine (TESSERA_SHARE_MS); the other phases end early once every
- * expected message is in, so a round lasts about the share phase plus a second.
+ * Phase deadlines (ms). The share phase covers local training of N processes on
+ * this machine: TESSERA_SHARE_MS, or measured (`calibrateShareMs`); the other
+ * phases end early once every expected message is in, so a round lasts about the
+ * share phase plus a few seconds.
  */
-const SHARE_MS = Number(process.env.TESSERA_SHARE_MS ?? 8000)
-const DEADLINES = [SHARE_MS, 3000, 3000, 4000, 4000]
+const SHARE_MS_ENV = process.env.TESSERA_SHARE_MS
+const MIN_SHARE_MS = 8000
+const LATER_DEADLINES = [3000, 3000, 4000, 4000]
 
 interface RoundLine {
   event: 'round'
@@ -80,6 +84,7 @@ interface RoundLine {
 
 const short = (p: string): string => p.slice(0, 6)
 const children: ChildProcess[] = []
+let shareMs = 0
 let root = ''
 let cleaning = false
 
@@ -95,6 +100,42 @@ async function cleanup (): Promise<void> {
 process.on('SIGINT', () => { void cleanup().finally(() => process.exit(130)) })
 process.on('SIGTERM', () => { void cleanup().finally(() => process.exit(143)) })
 process.on('exit', () => { for (const c of children) if (c.exitCode === null) c.kill('SIGKILL') })
+
+/**
+ * The share deadline from this machine's speed: 5 warm-up then 20 timed local steps
+ * of the job's training (MLP, same optimizer and batch, random inputs) in this
+ * process, scaled to N peers training at once: each gets about max(load, cores) /
+ * (load + N) of the share of a core this process got (load = 1-minute load
+ * average before the peers start), times 1.5 for the protocol's own work and
+ * for load that changes during the run, plus 1 s for sending the shares; at
+ * least 8 s. Under load every peer training past the deadline was refused or
+ * forced a retry (30-60 s each): a longer share phase is cheaper.
+ */
+async function calibrateShareMs (): Promise<{ ms: number, stepMs: number, load: number }> {
+  const [{ initBackend }, { trainLocal }, { makeDataset }, { mnistSpec, initialWeights }, { seededRng }] = await Promise.all([
+    import('../../src/model/backend.ts'), import('../../src/model/train.ts'), import('../../src/model/dataset.ts'),
+    import('../../src/model/spec.ts'), import('../../src/util/rng.ts')
+  ])
+  await initBackend({ quiet: true })
+  const spec = mnistSpec('mlp')
+  const rng = seededRng('tessera-demo/calibrate')
+  const n = BATCH * 25
+  const x = new Float32Array(n * 784)
+  for (let i = 0; i < x.length; i++) x[i] = rng.nextFloat()
+  const y = Uint8Array.from({ length: n }, (_, i) => i % 10)
+  const data = makeDataset(x, y, [28, 28, 1], 10)
+  const w = initialWeights(spec, rng)
+  const opts = { batchSize: BATCH, lr: LR, optimizer: OPTIMIZER as 'sgd' | 'momentum' | 'adam', seed: 1 }
+  const load = loadavg()[0] ?? 0
+  await trainLocal(spec, w, data, { ...opts, maxSteps: 5 })
+  const t0 = performance.now()
+  await trainLocal(spec, w, data, { ...opts, maxSteps: 20 })
+  const stepMs = (performance.now() - t0) / 20
+  const cores = Math.max(1, cpus().length)
+  const slowdown = (load + N) / Math.max(load, cores)
+  const ms = Math.max(MIN_SHARE_MS, Math.ceil((stepMs * STEPS * slowdown * 1.5 + 1000) / 500) * 500)
+  return { ms, stepMs, load }
+}
 
 function bar (done: number, total: number, width = 24): string {
   const k = Math.round((done / total) * width)
@@ -114,6 +155,16 @@ async function main (): Promise<number> {
   const names = ids.map(i => i.name)
   const byz = new Set(names.slice(N - BYZ))
   console.log(`tessera: a local network of ${N} peers (separate processes on 127.0.0.1), MLP on MNIST, Dirichlet alpha 0.5, ${BYZ} sign-flip attackers, ${ROUNDS} rounds`)
+  let SHARE_MS = Number(SHARE_MS_ENV)
+  if (SHARE_MS_ENV === undefined || SHARE_MS_ENV === '' || SHARE_MS_ENV === 'auto') {
+    const cal = await calibrateShareMs()
+    SHARE_MS = cal.ms
+    console.log(`share phase ${SHARE_MS} ms: one local step took ${cal.stepMs.toFixed(1)} ms here (load average ${cal.load.toFixed(1)}, ${cpus().length} cores, ${N} peers to train at once; TESSERA_SHARE_MS overrides)`)
+  }
+  if (!Number.isFinite(SHARE_MS) || SHARE_MS <= 0) throw new Error(`TESSERA_SHARE_MS must be a positive number of ms or 'auto', got '${SHARE_MS_ENV ?? ''}'`)
+  SHARE_MS = Math.round(SHARE_MS)
+  shareMs = SHARE_MS
+  const DEADLINES = [SHARE_MS, ...LATER_DEADLINES]
   console.log(`training: local ${OPTIMIZER} lr ${LR}, batch ${BATCH}, ${STEPS} steps per round; clip norm C ${CLIP}${FULL_BUDGET ? ' (honest updates rescaled to C)' : ''}; centered clipping tau ${TAU}; m 5, t 2, g 2; share phase ${SHARE_MS} ms`)
   console.log(`data dirs under ${root}`)
   // The founder (peer 0) writes the charter: every peer is a founder, so all of them are members from round 1.
@@ -254,7 +305,7 @@ async function main (): Promise<number> {
   await writeResults({
     code, peers: N, rounds: ROUNDS, byzantine: BYZ, attack: 'sign-flip', completed: summary.length, finalAccuracy: last?.acc ?? null,
     ledgersVerified: verifiedAll, sameLastCheckpoint: sameHead, seconds: (Date.now() - t0) / 1000,
-    training: { optimizer: OPTIMIZER, lr: LR, batch: BATCH, steps: STEPS, clip: CLIP, tau: TAU, fullBudget: FULL_BUDGET, workerMomentum: MOMENTUM, shareMs: SHARE_MS },
+    training: { optimizer: OPTIMIZER, lr: LR, batch: BATCH, steps: STEPS, clip: CLIP, tau: TAU, fullBudget: FULL_BUDGET, workerMomentum: MOMENTUM, shareMs },
     perRound: summary.map(x => ({ ...x, acc: x.acc ?? null, trainMax: Number.isFinite(x.trainMax) ? x.trainMax : null }))
   })
   return code
