@@ -104,12 +104,13 @@ process.on('exit', () => { for (const c of children) if (c.exitCode === null) c.
 /**
  * The share deadline from this machine's speed: 5 warm-up then 20 timed local steps
  * of the job's training (MLP, same optimizer and batch, random inputs) in this
- * process, scaled to N peers training at once: each gets about max(load, cores) /
- * (load + N) of the share of a core this process got (load = 1-minute load
- * average before the peers start), times 1.5 for the protocol's own work and
- * for load that changes during the run, plus 1 s for sending the shares; at
- * least 8 s. Under load every peer training past the deadline was refused or
- * forced a retry (30-60 s each): a longer share phase is cheaper.
+ * process, t ms per step; N peers share the cores, so one of them needs about
+ * t x steps x N / cores, doubled for the protocol's own work in the same
+ * processes, plus 1 s to send the shares; at least 8 s (what a quiet 2-core
+ * machine needs). A slower machine gets a longer share phase instead of peers
+ * refused as late or rounds re-run (30-60 s each). The 1-minute load average is
+ * printed but not used: other users' niced jobs inflate it without slowing
+ * this job's processes as much (measured: 12 ms per step at load 18).
  */
 async function calibrateShareMs (): Promise<{ ms: number, stepMs: number, load: number }> {
   const [{ initBackend }, { trainLocal }, { makeDataset }, { mnistSpec, initialWeights }, { seededRng }] = await Promise.all([
@@ -132,8 +133,7 @@ async function calibrateShareMs (): Promise<{ ms: number, stepMs: number, load: 
   await trainLocal(spec, w, data, { ...opts, maxSteps: 20 })
   const stepMs = (performance.now() - t0) / 20
   const cores = Math.max(1, cpus().length)
-  const slowdown = (load + N) / Math.max(load, cores)
-  const ms = Math.max(MIN_SHARE_MS, Math.ceil((stepMs * STEPS * slowdown * 1.5 + 1000) / 500) * 500)
+  const ms = Math.max(MIN_SHARE_MS, Math.ceil((stepMs * STEPS * (N / cores) * 2 + 1000) / 500) * 500)
   return { ms, stepMs, load }
 }
 
