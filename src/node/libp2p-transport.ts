@@ -42,7 +42,31 @@ export class Libp2pTransport implements Transport {
   /** Build a libp2p node with createTesseraLibp2p and wrap it (not started). */
   static async create (options: Partial<TesseraLibp2pOptions> & Pick<TesseraLibp2pOptions, 'privateKey' | 'netId'>): Promise<Libp2pTransport> {
     const wire: WireMeter = { sent: 0, received: 0 }
-    return new Libp2pTransport(await createTesseraLibp2p(options, wire), wire)
+    const bans = new Map<string, number>()
+    const t = new Libp2pTransport(await createTesseraLibp2p(options, wire, {
+      denied: (peerId) => { const until = bans.get(peerId); return until !== undefined && until > Date.now() }
+    }), wire)
+    t.bans = bans
+    return t
+  }
+
+  /** libp2p peer id string -> ban end (ms since the epoch); read by the connection gater */
+  private bans = new Map<string, number>()
+
+  async ban (peer: string, untilMs: number): Promise<void> {
+    assertPeerName(peer)
+    if (!Number.isFinite(untilMs)) throw new InvalidParametersError(`untilMs must be finite, got ${String(untilMs)}`)
+    const id = peerIdFromPeerName(peer).toString()
+    if (untilMs <= Date.now()) { this.bans.delete(id); return }
+    this.bans.set(id, untilMs)
+    if (this.node.status === 'started') await this.node.hangUp(peerIdFromPeerName(peer)).catch(() => undefined)
+  }
+
+  isBanned (peer: string): boolean {
+    let id: string
+    try { id = peerIdFromPeerName(peer).toString() } catch { return false }
+    const until = this.bans.get(id)
+    return until !== undefined && until > Date.now()
   }
 
   async start (): Promise<void> { await this.node.start() }

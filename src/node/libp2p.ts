@@ -256,7 +256,10 @@ export function libp2pConfig (options: Partial<TesseraLibp2pOptions> & Pick<Tess
 }
 
 /** Build (not start) the libp2p node of a Tessera peer. */
-export async function createTesseraLibp2p (options: Partial<TesseraLibp2pOptions> & Pick<TesseraLibp2pOptions, 'privateKey' | 'netId'>, meter: WireMeter = { sent: 0, received: 0 }): Promise<TesseraLibp2p> {
+/** Peers this node refuses to connect to, both ways (the transport's bans, local reputation). */
+export interface PeerGate { denied: (peerId: string) => boolean }
+
+export async function createTesseraLibp2p (options: Partial<TesseraLibp2pOptions> & Pick<TesseraLibp2pOptions, 'privateKey' | 'netId'>, meter: WireMeter = { sent: 0, received: 0 }, gate?: PeerGate): Promise<TesseraLibp2p> {
   const c = libp2pConfig(options)
   const net = networkProtocols(c.netId)
   const allowedTopics = c.allowedTopics ?? net.allTopics
@@ -308,6 +311,14 @@ export async function createTesseraLibp2p (options: Partial<TesseraLibp2pOptions
       maxParallelDials: c.maxParallelDials,
       dialTimeout: c.dialTimeoutMs
     },
+    // Banned peers: no dial to them, no connection from them once they are identified.
+    connectionGater: gate === undefined
+      ? undefined
+      : {
+          denyDialPeer: (peerId: { toString: () => string }) => gate.denied(peerId.toString()),
+          denyInboundEncryptedConnection: (peerId: { toString: () => string }) => gate.denied(peerId.toString()),
+          denyOutboundEncryptedConnection: (peerId: { toString: () => string }) => gate.denied(peerId.toString())
+        },
     services: services as any
   })
 }

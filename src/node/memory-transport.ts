@@ -126,7 +126,9 @@ export class MemoryNetwork {
 
   /** @internal */
   linked (a: string, b: string): boolean {
-    return a !== b && !this.cut.has(pairKey(a, b))
+    if (a === b || this.cut.has(pairKey(a, b))) return false
+    // A ban cuts the link both ways, as a connection gater does on libp2p.
+    return this.members.get(a)?.isBanned(b) !== true && this.members.get(b)?.isBanned(a) !== true
   }
 
   /** @internal a started peer reachable from `from`, or undefined */
@@ -216,6 +218,20 @@ export class MemoryTransport implements Transport {
   onMisbehaviour (listener: MisbehaviourListener): () => void {
     this.listeners.add(listener)
     return () => { this.listeners.delete(listener) }
+  }
+
+  private readonly bans = new Map<string, number>()
+
+  async ban (peer: string, untilMs: number): Promise<void> {
+    assertPeerName(peer)
+    if (!Number.isFinite(untilMs)) throw new InvalidParametersError(`untilMs must be finite, got ${String(untilMs)}`)
+    if (untilMs <= Date.now()) this.bans.delete(peer)
+    else this.bans.set(peer, untilMs)
+  }
+
+  isBanned (peer: string): boolean {
+    const until = this.bans.get(peer)
+    return until !== undefined && until > Date.now()
   }
 
   async handle (protocol: string, handler: RequestHandler, opts: HandleOptions = {}): Promise<void> {

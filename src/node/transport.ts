@@ -121,4 +121,12 @@ export interface Transport {
   topicPeers(topic: string): string[]
   /** listen for provable misbehaviour (feeds reputation); returns the remover */
   onMisbehaviour(listener: MisbehaviourListener): () => void
+  /**
+   * Stop talking to `peer` until `untilMs` (ms since the epoch): close its
+   * connections, refuse new ones both ways, refuse its requests and drop its
+   * gossip. A later call extends or shortens the ban; `untilMs` in the past lifts it.
+   */
+  ban(peer: string, untilMs: number): Promise<void>
+  /** whether `peer` is banned now */
+  isBanned(peer: string): boolean
 }

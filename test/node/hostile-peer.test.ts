@@ -7,8 +7,9 @@
  * What must hold (the brief: bad input gets a typed error, is dropped, is
  * charged to the sender, and the process keeps running and loses nothing):
  * the honest peers complete every round and agree on every checkpoint; each of
- * them charged the hostile node (and no honest peer); streams with garbage are
- * refused with an error, not answered; every ledger still re-verifies.
+ * them charged the hostile node (and no honest peer) and, past the local
+ * reputation threshold, banned it (connections closed and refused); streams with
+ * garbage are refused with an error, not answered.
  */
 import assert from 'node:assert/strict'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -54,6 +55,8 @@ describe('node: a hostile libp2p node inside a running network', function () {
     const topics = [...Object.values(round.topics), protos.topics.announce.name]
     for (const t of topics) rogue.subscribe(t, () => 'accept', () => {})
     await new Promise(resolve => setTimeout(resolve, 1500)) // mesh
+    const banned = new Map<string, string[]>()
+    for (const p of peers) p.on('banned', e => { banned.set(p.self, [...(banned.get(p.self) ?? []), e.peer]) })
     const done = Promise.all(peers.map(async p => await roundOf(p, ROUNDS, 200_000)))
     release(Date.now() + 300)
 
@@ -63,15 +66,16 @@ describe('node: a hostile libp2p node inside a running network', function () {
     const refused: string[] = []
     let answered = 0
     for (let wave = 0; wave < 8; wave++) {
-      for (const t of topics) {
-        for (let k = 0; k < 5; k++) await rogue.publish(t, junk(64 + 97 * k)).catch(() => undefined)
-      }
       // Stream families: a well-framed request whose body is garbage, and one over the family's cap.
       const families = [...Object.values(round.families), protos.protocols['ledger-sync'].id, protos.protocols['model-fetch'].id]
       for (const p of peers) {
         for (const f of families) {
           try { await rogue.send(p.self, f, junk(256), { timeoutMs: 3000 }); answered++ } catch (err) { const e = err as Error & { remoteName?: string }; refused.push(e.remoteName ?? e.name) }
         }
+      }
+      // Gossip garbage on every topic (after the requests, so the first wave's requests still meet the handlers, not a ban).
+      for (const t of topics) {
+        for (let k = 0; k < 5; k++) await rogue.publish(t, junk(64 + 97 * k)).catch(() => undefined)
       }
       // Raw bytes that are not a frame: a length prefix claiming 2 GiB, then junk.
       for (const p of peers) {
@@ -104,6 +108,12 @@ describe('node: a hostile libp2p node inside a running network', function () {
       assert.ok((pen[rogue.self] ?? 0) > 0, `${p.self.slice(0, 8)} charged the hostile node: ${JSON.stringify(pen)}`)
       for (const who of Object.keys(pen)) assert.ok(!honest.has(who), `${p.self.slice(0, 8)} charged honest ${who.slice(0, 8)}: ${JSON.stringify(pen)}`)
     }
+    // Local reputation: every honest peer banned the hostile node (and only it), and refuses it now.
+    for (const p of peers) {
+      assert.deepEqual(banned.get(p.self), [rogue.self], `${p.self.slice(0, 8)} banned exactly the hostile node`)
+      assert.equal(p.transport.isBanned(rogue.self), true)
+    }
+    await assert.rejects(rogue.send(peers[0]!.self, round.families[Object.keys(round.families)[0] as keyof typeof round.families], junk(16), { timeoutMs: 3000 }))
     // Caps in force: the families and topics the node abused have finite caps.
     for (const f of Object.values(STREAM_FAMILIES)) assert.ok(Number.isFinite(f.maxRequestBytes))
     for (const t of Object.values(GOSSIP_TOPICS)) assert.ok(Number.isFinite(t.maxBytes))

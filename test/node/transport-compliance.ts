@@ -202,6 +202,33 @@ export function transportCompliance (label: string, factory: HarnessFactory, opt
       })
     })
 
+    describe('ban (local reputation)', () => {
+      let h: Harness
+      after(async () => { await h?.teardown() })
+      it('a banned peer can neither request nor be requested; lifting the ban restores both; bad arguments are typed errors', async () => {
+        h = await factory(2)
+        const [a, b] = h.transports as [Transport, Transport]
+        await b.handle('/test/ban-echo/1.0.0', (req) => req)
+        await a.handle('/test/ban-echo/1.0.0', (req) => req)
+        assert.deepEqual(Array.from(await a.send(b.self, '/test/ban-echo/1.0.0', new Uint8Array([1]))), [1])
+        await b.ban(a.self, Date.now() + 60_000)
+        assert.equal(b.isBanned(a.self), true)
+        assert.equal(a.isBanned(b.self), false)
+        await assert.rejects(a.send(b.self, '/test/ban-echo/1.0.0', new Uint8Array([2]), { timeoutMs: 3000 }), (e: Error) => e instanceof Error && e.name !== 'AssertionError')
+        await assert.rejects(b.send(a.self, '/test/ban-echo/1.0.0', new Uint8Array([3]), { timeoutMs: 3000 }), (e: Error) => e instanceof Error && e.name !== 'AssertionError')
+        await b.ban(a.self, Date.now() - 1)
+        assert.equal(b.isBanned(a.self), false)
+        let ok = false
+        for (let i = 0; i < 20 && !ok; i++) {
+          try { ok = (await b.send(a.self, '/test/ban-echo/1.0.0', new Uint8Array([4]), { timeoutMs: 3000 }))[0] === 4 } catch { await new Promise((resolve) => setTimeout(resolve, 250)) }
+        }
+        assert.ok(ok, 'requests flow again once the ban is lifted')
+        await assert.rejects(b.ban('not a peer', Date.now() + 1000), named('InvalidPeerNameError'))
+        await assert.rejects(b.ban(a.self, NaN), named('InvalidParametersError'))
+        assert.equal(b.isBanned('not a peer'), false)
+      })
+    })
+
     describe('stop()', () => {
       it('fails in-flight requests, refuses new ones, and peers see each other go', async () => {
         const h = await factory(2)

@@ -62,6 +62,7 @@ import { charterModelSpec, charterRoundParams } from './charter-params.ts'
 import { encodeRuleState, decodeRuleState, NO_RULE_STATE_HASH } from './rule-state.ts'
 import { NoGenesisError, PeerNotRunningError, PeerProtocolError } from './errors.ts'
 import { TOPIC_ZCHECK } from '../../gossip-fl/round/messages.ts'
+import { LocalReputation, type LocalReputationParams } from '../../reputation/local.ts'
 
 export const GENESIS_FILE = 'genesis.cbor'
 
@@ -110,6 +111,8 @@ export interface PeerOptions {
   pubsubDiscovery: boolean
   /** libp2p gossipsub heartbeat (ms) */
   heartbeatIntervalMs: number
+  /** local edge reputation (defaults: src/reputation/local.ts) */
+  localReputation?: Partial<LocalReputationParams>
 }
 
 export const PEER_DEFAULTS: Readonly<Omit<PeerOptions, 'dataDir'>> = Object.freeze({
@@ -146,6 +149,8 @@ export interface PeerEvents {
   'round': RoundEvent
   'retry': { round: number, retry: number, committee: string[], reason: string }
   'misbehaviour': { peer: string, reason: string, source: 'round' | 'transport' | 'sync' }
+  /** local reputation crossed its threshold: connections to `peer` closed and refused until `untilMs` */
+  'banned': { peer: string, untilMs: number, score: number }
   'warning': { round: number, message: string }
   'finished': { lastRound: number }
 }
@@ -177,6 +182,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
   /** rounds this peer has already run a machine for (a new run is a re-run) */
   private readonly ranBefore = new Set<number>()
   private readonly penalties = new Map<string, number>()
+  /** decaying edge penalties with a ban (src/reputation/local.ts) */
+  readonly localReputation: LocalReputation
   private lastInfo: RoundInfo | undefined
   private stopController = new AbortController()
   private tickTimer: ReturnType<typeof setInterval> | undefined
@@ -185,6 +192,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     super()
     this.options = { ...PEER_DEFAULTS, ...options }
     this.components = components
+    this.localReputation = new LocalReputation(this.options.localReputation)
   }
 
   get self (): string { return this.identity.name }
@@ -229,7 +237,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
       netId: this.netId, genesisCid: genesisCid.toString(), announce: 'own', announcePollMs: 25, catchUpIntervalMs: 5000, requestTimeoutMs: 10_000
     })
     this.fetcher = createModelFetch({ transport, store: this.models, onMisbehaviour: (peer, m) => { this.penalise(peer, m.kind, 'sync') } }, { netId: this.netId, requestTimeoutMs: 10_000 })
-    this.router = new RoundRouter({ transport }, { netId: this.netId, sendTimeoutMs: o.sendTimeoutMs, observe: o.observe })
+    this.router = new RoundRouter({ transport }, { netId: this.netId, sendTimeoutMs: o.sendTimeoutMs, observe: o.observe, onMalformed: (peer, reason) => { this.penalise(peer, reason, 'round') } })
     this.writer = new LedgerWriter({ ledger: this.ledger, signer, pullFrom: async (p) => await this.sync.pullFrom(p) }, { referenceWaitMs: 3000 })
     this.cosign = new CheckpointCosign({ transport, ledger: this.ledger, signer, writer: this.writer, pullFrom: async (p) => await this.sync.pullFrom(p) }, { netId: this.netId, requestTimeoutMs: 12_000, waitOwnMs: 5000, releaseMs: 20_000 })
     this.statusService = new StatusService({ transport, status: () => this.status(), roundInfo: (r) => this.rounds.get(r) }, this.netId)
@@ -294,6 +302,12 @@ export class Peer extends TypedEmitter<PeerEvents> {
   private penalise (peer: string, reason: string, source: 'round' | 'transport' | 'sync'): void {
     this.penalties.set(peer, (this.penalties.get(peer) ?? 0) + 1)
     this.emit('misbehaviour', { peer, reason, source })
+    // The offence kind weighs the penalty ('malformed-frame:<protocol>' -> 'malformed-frame').
+    const now = Date.now()
+    if (peer === this.self || !this.localReputation.charge(peer, reason.split(':')[0]!, now)) return
+    const untilMs = now + this.localReputation.params.banMs
+    this.emit('banned', { peer, untilMs, score: this.localReputation.score(peer, now) })
+    if (this.running) void this.transport.ban(peer, untilMs).catch(() => undefined)
   }
 
   // ------------------------------------------------------------------ the round loop

@@ -52,6 +52,8 @@ export interface RoundRouterOptions {
   sendTimeoutMs: number
   /** sees every decoded inbound round message (tests, research) */
   observe?: (o: InboundObservation) => void
+  /** charged for a malformed message when no round machine is running to charge it */
+  onMalformed?: (peer: string, reason: string) => void
 }
 
 export interface ActiveRound {
@@ -153,6 +155,7 @@ export class RoundRouter {
     } catch {
       // Let the machine report it (it charges the sender) if a round is running.
       if (this.active !== undefined) this.deliver(this.active, from, bytes)
+      else if (via === 'direct') { try { this.o.onMalformed?.(from, `malformed-round-message:${channel}`) } catch { /* never break the router */ } }
       return undefined
     }
     try { this.o.observe?.({ via, channel, from, bytes, msg }) } catch { /* observers must not break the router */ }
