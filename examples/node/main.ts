@@ -15,13 +15,11 @@
  * Training (chosen by measurement, see docs/architecture/main-job.md): local
  * Adam (fresh each round), lr 0.003, batch 32, 60 steps, worker momentum 0.5;
  * clip norm C = 8 with every honest update rescaled to exactly C (the attackers
- * use the whole budget, so honest peers do too); centered clipping with
- * tau = C / 2, so that a round in which only a spoiled group got in (late
- * contributors refused) moves the rule's centre by at most C / 2.
+ * use the whole budget, so honest peers do too); centered clipping with tau = C.
  *
  * Environment knobs: TESSERA_PEERS (8), TESSERA_ROUNDS (20), TESSERA_BYZANTINE (2),
  * TESSERA_STEPS (local steps per round, 60), TESSERA_OPTIMIZER (adam), TESSERA_LR
- * (0.003), TESSERA_BATCH (32), TESSERA_CLIP (8), TESSERA_TAU (clip / 2),
+ * (0.003), TESSERA_BATCH (32), TESSERA_CLIP (8), TESSERA_TAU (= clip),
  * TESSERA_FULL_BUDGET (1), TESSERA_MOMENTUM (worker momentum, 0.5), TESSERA_SHARE_MS
  * (share phase in ms; default auto: measured on this machine, at least 8000), TESSERA_OUT (results dir, .tessera/npm-start),
  * TESSERA_KEEP=1 keeps the data dirs, TESSERA_DEBUG=1 echoes the peers' events.
@@ -50,7 +48,7 @@ const OPTIMIZER = process.env.TESSERA_OPTIMIZER ?? 'adam'
 const LR = Number(process.env.TESSERA_LR ?? 0.003)
 const BATCH = Number(process.env.TESSERA_BATCH ?? 32)
 const CLIP = Number(process.env.TESSERA_CLIP ?? 8)
-const TAU = Number(process.env.TESSERA_TAU ?? CLIP / 2)
+const TAU = Number(process.env.TESSERA_TAU ?? CLIP)
 const FULL_BUDGET = (process.env.TESSERA_FULL_BUDGET ?? '1') === '1'
 const MOMENTUM = Number(process.env.TESSERA_MOMENTUM ?? 0.5)
 const OUT = process.env.TESSERA_OUT ?? join(ROOT, '.tessera', 'npm-start')
