@@ -145,6 +145,14 @@ export interface RoundConfig {
    * costs the retry; the node sets it.
    */
   maskWaitMs?: number
+  /**
+   * Publish the receipt as soon as every eligible contributor's share and
+   * contribution and every member's zero masks are in, instead of at the share
+   * deadline (default false: unchanged). The later phases already end early once
+   * their messages are in, so with this a round in which everyone delivered lasts
+   * its slowest trainer plus the protocol, not the share deadline (bench/round.ts).
+   */
+  earlyReceipt?: boolean
 }
 
 const MAX_BUFFERED = 4096
@@ -405,6 +413,15 @@ export class RoundMachine {
 
   // ------------------------------------------------------------ member phases
 
+  /** earlyReceipt: everything this member can ever hold for the retry is in. */
+  private maybeEarlyReceipt(): void {
+    const R = this.retry
+    if (this.cfg.earlyReceipt !== true || !this.isMember || R.receiptSent || this.now >= R.deadlines.share) return
+    if (R.zeros.size < R.committee.length || R.shares.size < this.eligibleList.length) return
+    for (const c of this.eligibleList) if (!R.shares.has(c) || !R.contributions.has(c)) return
+    this.sendReceipt()
+  }
+
   private sendReceipt(): void {
     const R = this.retry
     R.receiptSent = true
@@ -624,6 +641,7 @@ export class RoundMachine {
     if (R.shares.has(msg.from)) ignore(msg.from, 'duplicate', new DuplicateMessageError(`second share from ${msg.from}`))
     if (R.receiptSent) ignore(msg.from, 'late', new WrongRoundError('share after the receipt was published'))
     R.shares.set(msg.from, msg.data)
+    this.maybeEarlyReceipt()
   }
 
   private onContribution(msg: ContributionMsg): void {
@@ -633,6 +651,7 @@ export class RoundMachine {
     if (R.contributions.has(msg.from)) ignore(msg.from, 'duplicate', new DuplicateMessageError(`second contribution from ${msg.from}`))
     if (msg.commitments.length !== R.committee.length || msg.dim !== this.dim) reject(msg.from, 'wrong-length', new ProtocolViolationError('contribution with a wrong number of commitments or dimension'))
     R.contributions.set(msg.from, msg)
+    this.maybeEarlyReceipt()
   }
 
   private onZero(msg: ZeroMsg): void {
@@ -645,6 +664,7 @@ export class RoundMachine {
     R.zeros.set(msg.from, msg.masks)
     // Waiting past the share deadline for the last masks (maskWaitMs): they are in.
     if (this.now >= R.deadlines.share && R.zeros.size >= R.committee.length) this.sendReceipt()
+    else this.maybeEarlyReceipt()
   }
 
   private onReceipt(msg: ReceiptMsg): void {

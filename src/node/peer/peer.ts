@@ -504,7 +504,9 @@ export class Peer extends TypedEmitter<PeerEvents> {
       rng: cryptoRng(), contribute, faults: o.faults,
       // A member waits (at most half the receipt phase) for zero masks still in flight: receipts with
       // different dealer sets give no norm check at all (npm start's split receipts, peer.md).
-      maskWaitMs: setup.params.deadlines.receiptMs / 2
+      maskWaitMs: setup.params.deadlines.receiptMs / 2,
+      // Receipt as soon as every share, contribution and mask is in (the later phases end early already).
+      earlyReceipt: true
       })
     } catch (err) {
       this.emit('warning', { round: r, message: `cannot start round ${r}: ${(err as Error).message}` })

@@ -167,3 +167,46 @@ describe('round machine: a member waits for late zero masks (maskWaitMs)', () =>
     assert.ok(receipt(a.step({ kind: 'tick', now: share + params.deadlines.receiptMs / 2 })))
   })
 })
+
+describe('round machine: early receipt (earlyReceipt, the node sets it)', () => {
+  const params = resolveRoundParams({ committeeSize: 3, threshold: 2, groupSize: 2 })
+  const signers = [0, 1, 2, 3].map(i => ed25519Signer(sha256(enc.encode(`early-receipt/${i}`))))
+  const candidates = signers.slice(0, 3).map(s => ({ peer: s.peer, weight: 1 }))
+  const s = sha256(enc.encode('early-receipt seed'))
+  const make = (i: number, contributors: string[], earlyReceipt?: boolean): RoundMachine => new RoundMachine({
+    params, round: 1, seed: s, prevModel: new Float32Array(D), candidates, contributors, startTime: 0,
+    signer: signers[i]!, verify: ed25519Verify, rng: seededRng(`early-receipt/rng/${i}`), ...(earlyReceipt === undefined ? {} : { earlyReceipt })
+  })
+  const dealTo = (from: number, to: string, contributors: string[]): Uint8Array => {
+    const out = make(from, contributors).start().find(o => o.kind === 'send' && o.to === to && o.family === '/tessera/round-zero/1.0.0')
+    assert.ok(out !== undefined && out.kind === 'send')
+    return out.bytes
+  }
+  const receipt = (outs: ReturnType<RoundMachine['step']>): boolean => outs.some(o => o.kind === 'publish' && o.topic === 'round/receipt/1')
+  const share = phaseDeadlines(params, 0, 0).share
+
+  it('publishes once every mask (and every eligible share) is in, before the share deadline', () => {
+    const a = make(0, [], true)
+    a.start()
+    assert.ok(!receipt(a.step({ kind: 'message', from: signers[1]!.peer, payload: dealTo(1, signers[0]!.peer, []) })), 'one mask still missing')
+    assert.ok(receipt(a.step({ kind: 'message', from: signers[2]!.peer, payload: dealTo(2, signers[0]!.peer, []) })), 'the last mask completes it')
+  })
+
+  it('default: waits for the share deadline even when everything is in', () => {
+    const a = make(0, [])
+    a.start()
+    a.step({ kind: 'message', from: signers[1]!.peer, payload: dealTo(1, signers[0]!.peer, []) })
+    assert.ok(!receipt(a.step({ kind: 'message', from: signers[2]!.peer, payload: dealTo(2, signers[0]!.peer, []) })))
+    assert.ok(receipt(a.step({ kind: 'tick', now: share })))
+  })
+
+  it('an eligible contributor that has not delivered holds the receipt until the share deadline', () => {
+    const contributors = [signers[3]!.peer]
+    const a = make(0, contributors, true)
+    a.start()
+    a.step({ kind: 'message', from: signers[1]!.peer, payload: dealTo(1, signers[0]!.peer, contributors) })
+    assert.ok(!receipt(a.step({ kind: 'message', from: signers[2]!.peer, payload: dealTo(2, signers[0]!.peer, contributors) })))
+    assert.ok(!receipt(a.step({ kind: 'tick', now: share - 1 })))
+    assert.ok(receipt(a.step({ kind: 'tick', now: share })))
+  })
+})
