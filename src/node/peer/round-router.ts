@@ -30,6 +30,8 @@ const FAMILY_KIND: Record<Family, RoundMessage['type']> = { [FAMILY_SHARE]: 'sha
 export const ROUND_TOPICS = [TOPIC_CONTRIBUTION, TOPIC_RECEIPT, TOPIC_PLAN, TOPIC_ZCHECK, TOPIC_CHECKPOINT] as const
 /** Gossip cap of the round topics (the largest of G's round topic caps). */
 export const ROUND_GOSSIP_MAX_BYTES = 1024 * 1024
+/** Attempts of one direct round send (see sendWithRetry). */
+const SEND_ATTEMPTS = 3
 /** Messages held for later rounds, at most. */
 const MAX_HELD = 8192
 
@@ -138,8 +140,29 @@ export class RoundRouter {
   /** Carry out a machine's network outputs. */
   send (to: string, family: Family, bytes: Uint8Array): void {
     this.bytesSent += bytes.length
-    this.c.transport.send(to, this.channels.families[family], bytes, { maxRequestBytes: VECTOR_CAP, maxResponseBytes: 16, timeoutMs: this.o.sendTimeoutMs })
-      .catch(() => { this.sendFailures++ })
+    void this.sendWithRetry(to, family, bytes)
+  }
+
+  /**
+   * A share or zero mask that never arrives splits the committee's receipts (the norm
+   * check needs one dealer set) and costs the retry; at the start of a network the
+   * first dial to a member often fails while its listener is still busy. So a send that
+   * failed before the remote saw it (no connection, stream reset) is tried again, at
+   * most SEND_ATTEMPTS times, 250 ms and 500 ms later. A refusal by the remote
+   * (RemoteError) or a timeout is final. A duplicate that does arrive is ignored by the
+   * receiver's machine ('duplicate', never charged).
+   */
+  private async sendWithRetry (to: string, family: Family, bytes: Uint8Array): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.c.transport.send(to, this.channels.families[family], bytes, { maxRequestBytes: VECTOR_CAP, maxResponseBytes: 16, timeoutMs: this.o.sendTimeoutMs })
+        return
+      } catch (err) {
+        const name = (err as Error).name
+        if (!this.started || attempt >= SEND_ATTEMPTS || name === 'RemoteError' || name === 'RpcTimeoutError' || name === 'TransportNotStartedError') { this.sendFailures++; return }
+        await new Promise(resolve => setTimeout(resolve, 250 * attempt))
+      }
+    }
   }
 
   publish (topic: Topic, bytes: Uint8Array): void {
