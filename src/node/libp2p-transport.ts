@@ -62,6 +62,35 @@ export class Libp2pTransport implements Transport {
     if (this.node.status === 'started') await this.node.hangUp(peerIdFromPeerName(peer)).catch(() => undefined)
   }
 
+  async knownAddresses (peer: string): Promise<string[]> {
+    let id
+    try { id = peerIdFromPeerName(peer) } catch { return [] }
+    try {
+      // The peer store holds what identify reported (the remote's listen addresses), not the
+      // ephemeral source port of an inbound connection.
+      const p = await this.node.peerStore.get(id)
+      return [...new Set(p.addresses.map(a => a.multiaddr.toString()))].slice(0, 16)
+    } catch { return [] }
+  }
+
+  async learnAddresses (peer: string, addresses: string[]): Promise<void> {
+    assertPeerName(peer)
+    if (!Array.isArray(addresses)) throw new InvalidParametersError('addresses must be an array of multiaddrs')
+    const id = peerIdFromPeerName(peer)
+    const mas = []
+    for (const a of addresses.slice(0, 16)) {
+      if (typeof a !== 'string' || a.length > 512) continue
+      try {
+        const m = multiaddr(a)
+        // Only transport addresses; a /p2p suffix must name this very peer.
+        const p2p = m.getComponents().find(c => c.name === 'p2p')?.value
+        if (p2p !== undefined && p2p !== id.toString()) continue
+        mas.push(p2p === undefined ? m : m.decapsulateCode(421))
+      } catch { /* not a multiaddr: skipped */ }
+    }
+    if (mas.length > 0) await this.node.peerStore.merge(id, { multiaddrs: mas })
+  }
+
   isBanned (peer: string): boolean {
     let id: string
     try { id = peerIdFromPeerName(peer).toString() } catch { return false }

@@ -229,6 +229,14 @@ export class MemoryTransport implements Transport {
     else this.bans.set(peer, untilMs)
   }
 
+  /** In memory every started peer is reachable by name: no addresses to know. */
+  async knownAddresses (_peer: string): Promise<string[]> { return [] }
+
+  async learnAddresses (peer: string, addresses: string[]): Promise<void> {
+    assertPeerName(peer)
+    if (!Array.isArray(addresses)) throw new InvalidParametersError('addresses must be an array of multiaddrs')
+  }
+
   isBanned (peer: string): boolean {
     const until = this.bans.get(peer)
     return until !== undefined && until > Date.now()

@@ -129,4 +129,8 @@ export interface Transport {
   ban(peer: string, untilMs: number): Promise<void>
   /** whether `peer` is banned now */
   isBanned(peer: string): boolean
+  /** multiaddrs this node knows for `peer` (from identify, discovery or learnAddresses), at most 16 */
+  knownAddresses(peer: string): Promise<string[]>
+  /** remember multiaddrs for `peer` (e.g. told by a neighbour); invalid ones are skipped */
+  learnAddresses(peer: string, addresses: string[]): Promise<void>
 }

@@ -357,7 +357,20 @@ export class Peer extends TypedEmitter<PeerEvents> {
     const connected = new Set(this.transport.peers())
     const missing = committee.filter(p => p !== this.self && !connected.has(p))
     if (process.env.TESSERA_PEER_DEBUG !== undefined) console.error(`[${this.self.slice(0, 6)}] r${r} connecting to ${missing.length} of ${committee.length} members`)
-    await Promise.allSettled(missing.map(async p => await this.statusService.ask(p, { op: 'status' }, 10_000)))
+    // A member whose address this peer does not know yet (it knows its bootstrap peers, and
+    // discovery gossip comes every 10 s): ask up to 3 connected peers for it.
+    const neighbours = [...connected].slice(0, 3)
+    await Promise.allSettled(missing.map(async p => {
+      if ((await this.transport.knownAddresses(p)).length === 0) {
+        for (const n of neighbours) {
+          try {
+            const got = await this.statusService.ask<{ addresses?: unknown }>(n, { op: 'addresses', peer: p }, 5000)
+            if (Array.isArray(got.addresses) && got.addresses.length > 0) { await this.transport.learnAddresses(p, got.addresses.filter((a): a is string => typeof a === 'string')); break }
+          } catch { /* try the next neighbour */ }
+        }
+      }
+      await this.statusService.ask(p, { op: 'status' }, 10_000)
+    }))
   }
 
   /**
@@ -559,6 +572,9 @@ export class Peer extends TypedEmitter<PeerEvents> {
     })
     if (early > 0) await Promise.race([sleep(early), aborted(undefined)])
     if (signal.aborted) { for (const off of offAbort) off(); return false }
+    // Again at the start: a new network's peers meet their bootstrap peer while this one waits at the
+    // barrier, so only now can the bootstrap peer tell it the addresses of the committee (round 1).
+    if (early > 0) void this.warmConnections(r)
     emit(machine.start())
     this.router.attach(active)
     // After the event loop was blocked (local training is synchronous), let the messages that arrived

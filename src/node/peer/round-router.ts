@@ -31,7 +31,7 @@ export const ROUND_TOPICS = [TOPIC_CONTRIBUTION, TOPIC_RECEIPT, TOPIC_PLAN, TOPI
 /** Gossip cap of the round topics (the largest of G's round topic caps). */
 export const ROUND_GOSSIP_MAX_BYTES = 1024 * 1024
 /** Attempts of one direct round send (see sendWithRetry). */
-const SEND_ATTEMPTS = 3
+const SEND_ATTEMPTS = 4
 /** Messages held for later rounds, at most. */
 const MAX_HELD = 8192
 
@@ -147,8 +147,8 @@ export class RoundRouter {
    * A share or zero mask that never arrives splits the committee's receipts (the norm
    * check needs one dealer set) and costs the retry; at the start of a network the
    * first dial to a member often fails while its listener is still busy. So a send that
-   * failed before the remote saw it (no connection, stream reset) is tried again, at
-   * most SEND_ATTEMPTS times, 250 ms and 500 ms later. A refusal by the remote
+   * failed before the remote saw it (no connection, no known address yet, stream reset)
+   * is tried again, at most SEND_ATTEMPTS times, 250, 500 and 750 ms later. A refusal by the remote
    * (RemoteError) or a timeout is final. A duplicate that does arrive is ignored by the
    * receiver's machine ('duplicate', never charged).
    */
@@ -159,6 +159,7 @@ export class RoundRouter {
         return
       } catch (err) {
         const name = (err as Error).name
+        if (process.env.TESSERA_PEER_DEBUG === '2') console.error(`[send] ${family} -> ${to.slice(0, 6)} attempt ${attempt}: ${name}: ${(err as Error).message.slice(0, 160)}`)
         if (!this.started || attempt >= SEND_ATTEMPTS || name === 'RemoteError' || name === 'RpcTimeoutError' || name === 'TransportNotStartedError') { this.sendFailures++; return }
         await new Promise(resolve => setTimeout(resolve, 250 * attempt))
       }

@@ -44,7 +44,7 @@ export interface PeerStatus {
   last?: RoundInfo
 }
 
-export type StatusRequest = { op: 'status' } | { op: 'round', round: number }
+export type StatusRequest = { op: 'status' } | { op: 'round', round: number } | { op: 'addresses', peer: string }
 
 export interface StatusServiceComponents {
   transport: Transport
@@ -61,6 +61,8 @@ export function parseStatusRequest (b: Uint8Array): StatusRequest {
   const r = o as { op?: unknown, round?: unknown }
   if (r?.op === 'status') return { op: 'status' }
   if (r?.op === 'round' && typeof r.round === 'number' && Number.isSafeInteger(r.round) && r.round >= 1) return { op: 'round', round: r.round }
+  const a = o as { op?: unknown, peer?: unknown }
+  if (a?.op === 'addresses' && typeof a.peer === 'string' && /^[0-9a-f]{64}$/.test(a.peer)) return { op: 'addresses', peer: a.peer }
   throw new PeerProtocolError('unknown status request')
 }
 
@@ -74,9 +76,11 @@ export class StatusService {
   }
 
   async start (): Promise<void> {
-    await this.c.transport.handle(this.protocol, (req) => {
+    await this.c.transport.handle(this.protocol, async (req) => {
       const q = parseStatusRequest(req)
-      const out = q.op === 'status' ? this.c.status() : (this.c.roundInfo(q.round) ?? { error: `no round ${q.round}` })
+      // 'addresses': what this peer knows of another one's listen addresses (a neighbour-assisted
+      // lookup: a new peer knows only its bootstrap peers, and round 1's committee must be dialled).
+      const out = q.op === 'status' ? this.c.status() : q.op === 'addresses' ? { peer: q.peer, addresses: await this.c.transport.knownAddresses(q.peer) } : (this.c.roundInfo(q.round) ?? { error: `no round ${q.round}` })
       const bytes = enc.encode(JSON.stringify(out))
       if (bytes.length > CAP) throw new PeerProtocolError('status too large')
       return bytes

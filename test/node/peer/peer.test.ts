@@ -151,19 +151,20 @@ describe('node/peer: the round protocol end to end on libp2p', function () {
 
     it('a peer started late syncs the ledger and the model, joins, and contributes in a later round', async () => {
       // Founders: peers 0-3 (open network); peer 4 starts after round 1. Rounds end early once every
-      // message is in (about a second here), so the network runs 8 rounds to leave the late peer time to join.
+      // message is in (about a second here), so the network runs 12 rounds to leave the late peer time to join.
       net = await makeNet(5, testCharter({ committee: { m: 4, t: 2, g: 2 } }), 4)
-      const peers = await startAll(net, 4, { maxRounds: 8 })
+      const peers = await startAll(net, 4, { maxRounds: 12 })
       await roundOf(peers[0]!, 1, 60_000)
-      const late = await net.startPeer(4, { maxRounds: 8 })
-      await Promise.all([...peers, late].map(async p => await roundOf(p, 8, 170_000)))
+      const late = await net.startPeer(4, { maxRounds: 12 })
+      await Promise.all([...peers, late].map(async p => await roundOf(p, 12, 170_000)))
       const st = late.ledger.state
-      assert.equal(st.lastRound, 8)
-      assert.equal(st.checkpoints[8]!.cid.toString(), peers[0]!.ledger.state.checkpoints[8]!.cid.toString())
+      assert.equal(st.lastRound, 12)
+      assert.equal(st.checkpoints[12]!.cid.toString(), peers[0]!.ledger.state.checkpoints[12]!.cid.toString())
       assert.ok(st.isAdmitted(late.self))
-      const contributedIn = [2, 3, 4, 5, 6, 7, 8].filter(r => st.checkpoints[r]!.body.groups.some(g => g.map(toHex).includes(late.self)))
+      const contributedIn = [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12].filter(r => st.checkpoints[r]!.body.groups.some(g => g.map(toHex).includes(late.self)))
+      console.log(`      late peer contributed in rounds ${contributedIn.join(', ')}`)
       assert.ok(contributedIn.length > 0, 'the late peer is in a group of a later checkpoint')
-      assert.deepEqual(new Uint8Array(late.model!.model.buffer), new Uint8Array((await peers[0]!.models.getModel(st.checkpoints[8]!.body.modelHash))!.buffer))
+      assert.deepEqual(new Uint8Array(late.model!.model.buffer), new Uint8Array((await peers[0]!.models.getModel(st.checkpoints[12]!.body.modelHash))!.buffer))
     })
   })
 })
