@@ -46,7 +46,7 @@ const BYZ = Number(process.env.TESSERA_BYZANTINE ?? 2)
 const STEPS = Number(process.env.TESSERA_STEPS ?? 60)
 const OPTIMIZER = process.env.TESSERA_OPTIMIZER ?? 'adam'
 const LR = Number(process.env.TESSERA_LR ?? 0.003)
-const BATCH = Number(process.env.TESSERA_BATCH ?? 32)
+const BATCH = Number(process.env.TESSERA_BATCH ?? 64)
 const CLIP = Number(process.env.TESSERA_CLIP ?? 8)
 const TAU = Number(process.env.TESSERA_TAU ?? CLIP)
 const FULL_BUDGET = (process.env.TESSERA_FULL_BUDGET ?? '1') === '1'
