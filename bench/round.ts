@@ -10,9 +10,10 @@
  *                        what one round costs end to end, start offset included
  *      shareTransferMs   round start -> the last share reaches its member (the
  *                        share phase with instant training: a transfer, not training)
- *      overheadMs        periodMs - shareMs + shareTransferMs = everything but
- *                        local training: the round as it would be if the share
- *                        deadline fell right after the share transfer
+ *      overheadMs        periodMs - (receipts sent - last share in), i.e. the period
+ *                        minus the idle wait for the share deadline = everything but
+ *                        local training (with the node's early receipts there is no
+ *                        idle wait and the overhead is the whole period)
  *    Bytes per contributor that is not on the committee, as a multiple of the
  *    model's bytes (4 x parameters): `payload` = what the round protocol wrote
  *    (shares, gossip publications; the router's count), `wire` = every byte its
@@ -242,7 +243,9 @@ async function timeline (net: Net, r: number, shareMs: number): Promise<Record<s
     retry: ck.retry,
     shareFirst: median(members.map(({ i }) => Math.min(...at(i, 'share')))),
     shareLast: lastAtMembers('share'),
-    receiptsSentAt: shareMs,
+    // Receipts go out at the share deadline, or earlier once every share and mask is in
+    // (the node's earlyReceipt): the first receipt seen by any member is when they went out.
+    receiptsSentAt: Math.min(...members.map(({ i }) => Math.min(...at(i, 'receipt')))),
     receiptsLast: lastAtMembers('receipt'),
     planLast: lastAtMembers('plan'),
     zcheckLast: lastAtMembers('zcheck'),
@@ -272,8 +275,8 @@ async function measure (net: Net, arch: string, shareMs: number, rounds: number)
   const tm = timelineMedian
   const phases = {
     shareTransfer: tm.shareLast,
-    shareIdle: r1(shareMs - tm.shareLast!),
-    receipt: r1(tm.receiptsLast! - shareMs),
+    shareIdle: r1(Math.max(0, tm.receiptsSentAt! - tm.shareLast!)),
+    receipt: r1(tm.receiptsLast! - tm.receiptsSentAt!),
     plan: r1(tm.planLast! - tm.receiptsLast!),
     zeroCheck: r1(tm.zcheckLast! - tm.planLast!),
     partial: r1(tm.partialLast! - tm.zcheckLast!),
@@ -284,7 +287,9 @@ async function measure (net: Net, arch: string, shareMs: number, rounds: number)
   }
   const periods = lines.map(l => l.periodMs!)
   const transfer = lines.map(l => l.shareLast!)
-  const overhead = lines.map(l => l.periodMs! - shareMs + l.shareLast!)
+  // Everything but local training: the period minus the time the round stood idle waiting for the
+  // share deadline after the last share was in (none when receipts went out early).
+  const overhead = lines.map(l => l.periodMs! - Math.max(0, Math.min(shareMs, l.receiptsSentAt!) - l.shareLast!))
   // Bytes per peer and round, by role.
   const payload = { contributor: [] as number[], member: [] as number[] }
   const wire = { contributor: [] as number[], member: [] as number[] }
