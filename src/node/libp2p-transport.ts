@@ -24,7 +24,12 @@ export class Libp2pTransport implements Transport {
   private readonly listeners = new Set<MisbehaviourListener>()
   private readonly detach: Array<() => void> = []
 
-  constructor (node: TesseraLibp2p, wire: WireMeter = { sent: 0, received: 0 }) {
+  /**
+   * `bans`: libp2p peer id string -> ban end (ms since the epoch); the node's connection gater
+   * must read the same map (create() wires both), or a ban only hangs up.
+   */
+  constructor (node: TesseraLibp2p, wire: WireMeter = { sent: 0, received: 0 }, bans = new Map<string, number>()) {
+    this.bans = bans
     this.node = node
     this.wire = wire
     const name = peerNameFromPeerId(node.peerId)
@@ -43,15 +48,12 @@ export class Libp2pTransport implements Transport {
   static async create (options: Partial<TesseraLibp2pOptions> & Pick<TesseraLibp2pOptions, 'privateKey' | 'netId'>): Promise<Libp2pTransport> {
     const wire: WireMeter = { sent: 0, received: 0 }
     const bans = new Map<string, number>()
-    const t = new Libp2pTransport(await createTesseraLibp2p(options, wire, {
+    return new Libp2pTransport(await createTesseraLibp2p(options, wire, {
       denied: (peerId) => { const until = bans.get(peerId); return until !== undefined && until > Date.now() }
-    }), wire)
-    t.bans = bans
-    return t
+    }), wire, bans)
   }
 
-  /** libp2p peer id string -> ban end (ms since the epoch); read by the connection gater */
-  private bans = new Map<string, number>()
+  private readonly bans: Map<string, number>
 
   async ban (peer: string, untilMs: number): Promise<void> {
     assertPeerName(peer)
