@@ -56,6 +56,14 @@ export interface ExperimentConfig {
   lr: number
   /** Worker momentum (Karimireddy, He, Jaggi, ICLR 2022): a peer sends m = beta m + (1 - beta) update. */
   momentum: number
+  /** Local optimizer (C's trainLocal): sgd, momentum (heavy ball 0.9) or adam; a fresh optimizer each round, as `tessera peer --optimizer`. */
+  optimizer: 'sgd' | 'momentum' | 'adam'
+  /**
+   * Honest peers rescale their (momentum) update to exactly the clip norm C, as `tessera peer
+   * --full-budget` does (docs/architecture/main-job.md): a full-budget attacker then weighs exactly
+   * what an honest peer weighs, however small honest updates become late in training.
+   */
+  fullBudget: boolean
   committee: number
   threshold: number
   group: number
@@ -109,6 +117,8 @@ export const DEFAULTS: Readonly<ExperimentConfig> = Object.freeze({
   batchSize: 32,
   lr: 0.1,
   momentum: 0.9,
+  optimizer: 'sgd',
+  fullBudget: false,
   committee: 5,
   threshold: 2,
   group: 2,
@@ -174,6 +184,8 @@ export function resolveExperiment(partial: Partial<ExperimentConfig>): Experimen
   int('batchSize', 1, 65536)
   num('lr', 0, 100, true)
   num('momentum', 0, 0.999)
+  if (!['sgd', 'momentum', 'adam'].includes(c.optimizer)) bad(`optimizer must be sgd, momentum or adam, got '${String(c.optimizer)}'`)
+  if (typeof c.fullBudget !== 'boolean') bad('fullBudget must be a boolean')
   int('committee', 1, Math.min(256, c.peers))
   int('threshold', 1, c.committee)
   int('group', 1, c.peers)

@@ -102,6 +102,8 @@ export interface ExperimentData { train: Dataset, test: Dataset }
 
 export interface ExperimentHooks {
   onRound?: (rec: RoundRecord, cfg: ExperimentConfig) => void
+  /** The global model after each round (fast and full engines; the array is the engine's: copy it to keep it). */
+  onModel?: (round: number, model: Float32Array) => void
   /** Signing for the full engine (default: H's pure-JS Ed25519). */
   signerFor?: (seed32: Uint8Array) => RoundSigner
   verify?: RoundVerify
@@ -219,7 +221,7 @@ export async function runExperiment(partial: Partial<ExperimentConfig>, data: Ex
     }
     if (freeRiding && byzSet.has(i)) return new Float32Array(model.length)
     const r = await trainLocal(spec, model, shards[i]!, {
-      epochs: c.localEpochs > 0 ? c.localEpochs : 1, batchSize: c.batchSize, lr: c.lr,
+      epochs: c.localEpochs > 0 ? c.localEpochs : 1, batchSize: c.batchSize, lr: c.lr, optimizer: c.optimizer,
       maxSteps: c.localEpochs > 0 ? undefined : c.localSteps, seed: `${c.seed}/${i}/${round}`,
       dp: c.dpSgd === undefined ? undefined : { clip: c.dpSgd.clip, noiseMultiplier: c.dpSgd.noiseMultiplier }
     })
@@ -228,8 +230,13 @@ export async function runExperiment(partial: Partial<ExperimentConfig>, data: Ex
     for (let j = 0; j < m.length; j++) m[j] = c.momentum * m[j]! + (1 - c.momentum) * (r.weights[j]! - model[j]!)
     momenta[i] = m
     if (i === 0) lastLocal = r.weights
-    if (!byzSet.has(i)) roundNorms.push(l2Norm(m))
-    return Float32Array.from(m)
+    const norm = l2Norm(m)
+    if (!byzSet.has(i)) roundNorms.push(norm)
+    const sent = Float32Array.from(m)
+    // Full budget (tessera peer --full-budget): send exactly norm C, so a full-budget attacker weighs what an honest peer does.
+    // The momentum itself stays unscaled. The round machine's clip to C then leaves it at C.
+    if (c.fullBudget && norm > 0) { const k = c.clip / norm; for (let j = 0; j < sent.length; j++) sent[j] = sent[j]! * k }
+    return sent
   }
   const records: RoundRecord[] = []
   let tLast = Date.now()
@@ -302,7 +309,7 @@ export async function runExperiment(partial: Partial<ExperimentConfig>, data: Ex
       signerFor: hooks.signerFor, keepReports: false, censor,
       // E's rule: the committee of round r from the reputation of the evidence of rounds < r (committeeCandidates).
       committeeWeights: c.reputationCommittees ? (r, ids) => r === 1 ? undefined : committeeCandidates(reputationAfter(history, ids)) : undefined,
-      evaluate: async (m) => { round++; const a = await evalFn(round, m); accs.set(round, a); return a ?? Number.NaN },
+      evaluate: async (m) => { round++; hooks.onModel?.(round, m); const a = await evalFn(round, m); accs.set(round, a); return a ?? Number.NaN },
       onPeers: (ids) => { peerIds = ids },
       onRound: (rep) => {
         // The ledger's evidence of the round (every member publishes its receipt in the fast path), censorship audited.
@@ -321,7 +328,7 @@ export async function runExperiment(partial: Partial<ExperimentConfig>, data: Ex
     const res = await simulate({
       peers: c.peers, rounds: c.rounds, seed: c.seed, initialModel: init, params, faults, train: trainFn,
       signerFor: hooks.signerFor, verify: hooks.verify,
-      evaluate: async (m) => { round++; const a = await evalFn(round, m); accs.set(round, a); return a ?? Number.NaN },
+      evaluate: async (m) => { round++; hooks.onModel?.(round, m); const a = await evalFn(round, m); accs.set(round, a); return a ?? Number.NaN },
       onRound: (rep) => record(rep.round, accs.get(rep.round) ?? null, rep)
     })
     model = res.model
