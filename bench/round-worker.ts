@@ -1,0 +1,234 @@
+/**
+ * One worker process of the round benchmark (bench/round.ts): runs a subset of
+ * the peers of one measurement, talks to the coordinating parent over the IPC
+ * channel, and hands back per-peer observations (inbound round messages with
+ * their arrival times, when each ledger got each checkpoint, round events), the
+ * CPU, memory and event-loop figures of this process, and, if it holds peer 0,
+ * the ledger view the timeline is built from. See
+ * docs/architecture/benchmarks-round.md "Multi-process mode".
+ *
+ * Protocol (parent -> worker / worker -> parent), JSON over process.send:
+ *   init {root, indices, debug}          -> started {addresses}            peers up, listening
+ *   connect {addresses, targets}         -> connected                      peer store filled, dials done
+ *   go {startAt}                         -> round {peer, round} ...        round 1 starts at startAt
+ *   mark                                 -> marked                         CPU / event-loop window opens
+ *   collect {rounds}                     -> report {...}                   figures since mark
+ *   stop                                 -> stopped, then exit
+ * Run only by bench/round.ts (`node --import tsx bench/round-worker.ts`).
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { join } from 'node:path'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createPeer, type Peer, type Trainer } from '../src/node/peer/peer.ts'
+import type { InboundObservation } from '../src/node/peer/round-router.ts'
+import { peerIdFromString } from '@libp2p/peer-id'
+
+export interface Obs { t: number, type: string, from: string }
+
+/** What a worker reports for one of its peers. */
+export interface PeerReport {
+  index: number
+  self: string
+  /** round -> inbound round messages (arrival time ms since the epoch, type, sender) */
+  obs: Record<number, Obs[]>
+  /** round -> when this peer's ledger got checkpoint r (10 ms poll) and its wire bytes sent then */
+  ledgerAt: Record<number, { t: number, wireSent: number }>
+  events: Array<{ round: number, member: boolean, contributed: boolean, bytesSent: number }>
+  connections: number
+}
+
+/** Peer 0's ledger, enough to place every round on a clock (the timeline of bench/round.ts). */
+export interface LedgerView {
+  startDelayMs: number
+  parameters: number
+  committeeM: number
+  /** round -> checkpoint ts, committee (peer names), retry */
+  checkpoints: Record<number, { ts: number, committee: string[], retry: number }>
+}
+
+export interface WorkerReport {
+  peers: PeerReport[]
+  ledger?: LedgerView
+  /** CPU time of this process since `mark` (ms) */
+  cpuMs: number
+  eventLoopDelayMs: { p50: number, p99: number, max: number }
+  memory: { rssBefore: number, rssAfterSetup: number, rssEnd: number, heapBefore: number, heapEnd: number }
+}
+
+export type ToWorker =
+  | { kind: 'init', root: string, indices: number[], debug: boolean }
+  | { kind: 'connect', addresses: Record<number, string[]>, targets: Record<number, number[]> }
+  | { kind: 'go', startAt: number }
+  | { kind: 'mark' }
+  | { kind: 'collect', rounds: number }
+  | { kind: 'stop' }
+
+export type FromWorker =
+  | { kind: 'started', addresses: Record<number, string[]> }
+  | { kind: 'connected' }
+  | { kind: 'round', peer: number, round: number }
+  | { kind: 'marked' }
+  | { kind: 'report', report: WorkerReport }
+  | { kind: 'stopped' }
+  | { kind: 'error', message: string }
+
+/** The same small update every round: the benchmark measures the protocol, not learning. */
+export function fixedTrainer (): Trainer {
+  let u: Float32Array | undefined
+  return async (model) => {
+    if (u === undefined || u.length !== model.length) {
+      u = new Float32Array(model.length)
+      for (let i = 0; i < u.length; i++) u[i] = Math.sin(i * 12.9898) * 0.01
+    }
+    return u
+  }
+}
+
+const send = (m: FromWorker): void => { process.send?.(m) }
+const log = (s: string): void => { process.stderr.write(`[bench round worker ${process.pid}] ${s}\n`) }
+
+async function main (): Promise<void> {
+  if (process.send === undefined) throw new Error('round-worker runs under bench/round.ts (needs an IPC channel)')
+  ;(globalThis as { gc?: () => void }).gc?.()
+  const mem0 = process.memoryUsage()
+  let memUp = mem0
+  const peers = new Map<number, Peer>()
+  const obs = new Map<number, Map<number, Obs[]>>()
+  const ledgerAt = new Map<number, Map<number, { t: number, wireSent: number }>>()
+  const events = new Map<number, PeerReport['events']>()
+  let debug = false
+  let startAt: ((t: number) => void) | undefined
+  const gate = new Promise<number>(resolve => { startAt = resolve })
+  let poll: ReturnType<typeof setInterval> | undefined
+  const lag = monitorEventLoopDelay({ resolution: 20 })
+  let cpu0 = process.cpuUsage()
+
+  const startOne = async (root: string, i: number): Promise<void> => {
+    obs.set(i, new Map()); ledgerAt.set(i, new Map()); events.set(i, [])
+    const observe = (o: InboundObservation): void => {
+      const m = obs.get(i)!
+      let l = m.get(o.msg.r)
+      if (l === undefined) { l = []; m.set(o.msg.r, l) }
+      const k = (o.msg as unknown as { k: number }).k
+      l.push({ t: Date.now(), type: `${o.msg.type}${k > 0 ? `@k${k}` : ''}`, from: o.from })
+    }
+    const p = createPeer({ dataDir: join(root, `peer-${i}`), startAt: async () => await gate, observe }, { trainer: fixedTrainer() })
+    p.on('round', e => {
+      events.get(i)!.push({ round: e.round, member: e.member, contributed: e.contributed, bytesSent: e.bytesSent })
+      send({ kind: 'round', peer: i, round: e.round })
+      if (debug) log(`peer ${i} round ${e.round} done, ${e.ms} ms after its start`)
+    })
+    if (debug) {
+      p.on('warning', w => { log(`peer ${i} warning r${w.round}: ${w.message.slice(0, 300)}`) })
+      p.on('retry', w => { log(`peer ${i} retry r${w.round}/${w.retry}: ${w.reason}`) })
+    }
+    await p.start()
+    peers.set(i, p)
+  }
+
+  const handle = async (m: ToWorker): Promise<void> => {
+    switch (m.kind) {
+      case 'init': {
+        debug = m.debug
+        // Batches of 8 (setup of 40 peers one by one took minutes on a busy machine).
+        for (let j = 0; j < m.indices.length; j += 8) {
+          await Promise.all(m.indices.slice(j, j + 8).map(async i => { await startOne(m.root, i) }))
+        }
+        memUp = process.memoryUsage()
+        send({ kind: 'started', addresses: Object.fromEntries([...peers].map(([i, p]) => [i, p.addresses()])) })
+        return
+      }
+      case 'connect': {
+        // Discovery stand-in: every peer knows every other peer's address; connections are made
+        // here (the targets the parent drew) or on demand by round traffic.
+        const all = Object.entries(m.addresses).map(([i, a]) => ({ i: Number(i), a }))
+        for (const [i, p] of peers) {
+          for (const q of all) {
+            if (q.i === i || q.a.length === 0) continue
+            const id = multiaddr(q.a[0]!).getComponents().find(c => c.name === 'p2p')?.value
+            if (id === undefined) continue
+            await p.transport.node.peerStore.merge(peerIdFromString(id), { multiaddrs: q.a.map(a => multiaddr(a).decapsulateCode(421)) })
+          }
+          await Promise.allSettled((m.targets[i] ?? []).map(async t => await p.transport.dial(m.addresses[t]![0]!)))
+        }
+        send({ kind: 'connected' })
+        return
+      }
+      case 'go': {
+        startAt!(m.startAt)
+        poll = setInterval(() => {
+          const now = Date.now()
+          for (const [i, p] of peers) {
+            const r = p.isRunning ? p.ledger.state.lastRound : 0
+            if (r > 0 && !ledgerAt.get(i)!.has(r)) ledgerAt.get(i)!.set(r, { t: now, wireSent: p.transport.wire.sent })
+          }
+        }, 10)
+        return
+      }
+      case 'mark': {
+        cpu0 = process.cpuUsage()
+        lag.enable()
+        send({ kind: 'marked' })
+        return
+      }
+      case 'collect': {
+        lag.disable()
+        const cpu = process.cpuUsage(cpu0)
+        const memEnd = process.memoryUsage()
+        const report: WorkerReport = {
+          peers: [...peers].map(([i, p]) => ({
+            index: i,
+            self: p.self,
+            obs: Object.fromEntries(obs.get(i)!),
+            ledgerAt: Object.fromEntries(ledgerAt.get(i)!),
+            events: events.get(i)!,
+            connections: p.transport.node.getConnections().length
+          })),
+          cpuMs: (cpu.user + cpu.system) / 1000,
+          eventLoopDelayMs: { p50: lag.percentile(50) / 1e6, p99: lag.percentile(99) / 1e6, max: lag.max / 1e6 },
+          memory: { rssBefore: mem0.rss, rssAfterSetup: memUp.rss, rssEnd: memEnd.rss, heapBefore: mem0.heapUsed, heapEnd: memEnd.heapUsed }
+        }
+        const p0 = peers.get(0)
+        if (p0 !== undefined) report.ledger = await ledgerView(p0, m.rounds)
+        send({ kind: 'report', report })
+        return
+      }
+      case 'stop': {
+        if (poll !== undefined) clearInterval(poll)
+        if (debug) {
+          for (const [i] of peers) {
+            const per = [...obs.get(i)!].map(([r, l]) => {
+              const c = new Map<string, number>()
+              for (const o of l) c.set(o.type, (c.get(o.type) ?? 0) + 1)
+              return `r${r}{${[...c].map(([k, v]) => `${k}:${v}`).join(' ')}}`
+            })
+            log(`peer ${i} received: ${per.join(' ')}`)
+          }
+        }
+        await Promise.allSettled([...peers.values()].map(async p => await p.stop()))
+        send({ kind: 'stopped' })
+        setTimeout(() => process.exit(0), 50)
+      }
+    }
+  }
+  process.on('message', (m: ToWorker) => {
+    handle(m).catch((err: unknown) => { send({ kind: 'error', message: `${(err as Error).name}: ${(err as Error).message}` }) })
+  })
+  // The parent died: do not linger.
+  process.on('disconnect', () => { process.exit(1) })
+}
+
+async function ledgerView (p0: Peer, rounds: number): Promise<LedgerView> {
+  const st = p0.ledger.state
+  const checkpoints: LedgerView['checkpoints'] = {}
+  for (let r = 0; r <= rounds; r++) {
+    const ck = st.checkpoints[r]
+    if (ck === undefined) continue
+    const e = await p0.ledger.getByCid(ck.cid.toString())
+    if (e === undefined) continue
+    checkpoints[r] = { ts: e.entry.ts!, committee: [...ck.committee], retry: ck.retry }
+  }
+  return { startDelayMs: p0.options.startDelayMs, parameters: p0.model?.model.length ?? NaN, committeeM: p0.charter.committee.m, checkpoints }
+}
+
+await main()
