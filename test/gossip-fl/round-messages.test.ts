@@ -19,7 +19,7 @@ const samples: RoundMessage[] = [
   { type: 'receipt', r: 3, k: 0, from: B, dealers: [A, B], held: [{ c: A, h: new Uint8Array(32), y: 12 }], sig },
   { type: 'plan', r: 3, k: 0, from: B, dealers: [A, B], groups: [{ members: [A, B], holders: [B] }], refused: [{ peer: A, reason: 'over-norm' }], blamed: [], sig },
   { type: 'zcheck', r: 3, k: 0, from: B, points: [{ d: A, w: 5 }], sig },
-  { type: 'partial', r: 3, k: 0, from: B, g: 0, data: Uint32Array.of(9), sig },
+  { type: 'partial', r: 3, k: 0, from: B, g: [0, 2], data: Uint32Array.of(9, 10), sig },
   {
     type: 'ckpt', r: 3, k: 0, from: B, sig,
     body: { round: 3, retry: 0, prev: new Uint8Array(32), committee: [A, B], groups: [{ members: [A, B], holders: [A, B] }], farGroups: [0], groupSumsHash: new Uint8Array(32), modelHash: new Uint8Array(32), ruleStateHash: new Uint8Array(32), blamed: [], refused: [] }
@@ -48,7 +48,15 @@ describe('round messages', () => {
       { type: 'receipt', r: 3, k: 0, from: B, dealers: [A, A], held: [], sig },
       { type: 'receipt', r: 3, k: 0, from: B, dealers: [], held: [{ c: A, h: new Uint8Array(32), y: 2147483647 }], sig },
       { type: 'plan', r: 3, k: 0, from: B, dealers: [A, B], groups: [], refused: [{ peer: A, reason: 'x'.repeat(65) }], blamed: [], sig },
-      { type: 'partial', r: 3, k: 0, from: B, g: 0, data: new Uint8Array(4), sig: new Uint8Array(63) },
+      { type: 'partial', r: 3, k: 0, from: B, g: [0], data: new Uint8Array(4), sig: new Uint8Array(63) },
+      // partial sums: g a list of strictly increasing group indices, data an equal share-sum per group
+      { type: 'partial', r: 3, k: 0, from: B, g: 0, data: new Uint8Array(4), sig },
+      { type: 'partial', r: 3, k: 0, from: B, g: [], data: new Uint8Array(4), sig },
+      { type: 'partial', r: 3, k: 0, from: B, g: [1, 1], data: new Uint8Array(8), sig },
+      { type: 'partial', r: 3, k: 0, from: B, g: [2, 1], data: new Uint8Array(8), sig },
+      { type: 'partial', r: 3, k: 0, from: B, g: [0, 1], data: new Uint8Array(12), sig },
+      { type: 'partial', r: 3, k: 0, from: B, g: [0], data: new Uint8Array(0), sig },
+      { type: 'partial', r: 3, k: 0, from: B, g: [-1], data: new Uint8Array(4), sig },
       { type: 'what', r: 3, k: 0, from: B },
       { type: 7 }
     ]

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { simulate, type SimConfig } from '../../src/gossip-fl/sim/simulator.ts'
 import { roundSignerFrom, roundVerifyFrom } from '../../src/gossip-fl/round/signer.ts'
 import { nodeSigner, nodeVerifier } from '../../src/ledger/signature-node.ts'
-import { decodeMessage, encodeMessage, signingBytes, FAMILY_SHARE, type ShareMsg, type PartialMsg, type ContributionMsg } from '../../src/gossip-fl/round/messages.ts'
+import { decodeMessage, encodeMessage, signingBytes, FAMILY_SHARE, FAMILY_PARTIAL, type ShareMsg, type PartialMsg, type ContributionMsg } from '../../src/gossip-fl/round/messages.ts'
 import { recomputeFromBlob, modelHash, decodeGroupSums } from '../../src/gossip-fl/round/aggregate.ts'
 import { RoundMachine, type RoundOutput } from '../../src/gossip-fl/round/machine.ts'
 import { resolveRoundParams, phaseDeadlines } from '../../src/gossip-fl/round/params.ts'
@@ -168,6 +168,32 @@ describe('round state machine (sim, no network)', function () {
     assert.equal(perPair.size, nonMemberContributors * 5 + (8 - nonMemberContributors) * 4)
   })
 
+  it('sends one partial-sum message per (holder, member), carrying every group the holder sums', async () => {
+    const perPair = new Map<string, number[][]>()
+    const res = await simulate(base({
+      rounds: 1,
+      observe: (_r, d) => {
+        if (d.channel !== FAMILY_PARTIAL) return
+        const m = decodeMessage(d.payload) as PartialMsg
+        const key = `${m.from}/${d.to}/${m.k}`
+        perPair.set(key, [...(perPair.get(key) ?? []), m.g])
+      }
+    }))
+    const rep = res.reports[0]!
+    assert.equal(rep.retries, 0)
+    const groups = rep.groups.length
+    assert.ok(groups >= 2, 'the test needs a holder with several groups')
+    const committee = rep.committee
+    // every member holds every group here (all shares delivered), so each holder sends all groups
+    // in ONE message to each of the other m - 1 members (its own copy never leaves the machine)
+    assert.equal(perPair.size, committee.length * (committee.length - 1))
+    for (const [key, msgs] of perPair) {
+      assert.equal(msgs.length, 1, `${key}: ${msgs.length} messages`)
+      assert.deepEqual(msgs[0], [...Array(groups).keys()], key)
+    }
+    assert.ok(rep.recomputedEqual)
+  })
+
   it('names the Byzantine contributor\'s group as far from the aggregate, in every round (regrouping singles it out)', async () => {
     const rng = seededRng('similar-updates')
     const dirs = Array.from({ length: 8 }, () => Float32Array.from({ length: D }, () => rng.nextFloat() * 0.2 + 1))
@@ -242,7 +268,7 @@ describe('round state machine: hostile inputs to one machine', function () {
     assert.equal(dup[0]!.severity, 'ignore')
     // A partial sum from a non-member, with a valid signature.
     const nonMember = ids.find(p => !committee.includes(p))!
-    const p: Omit<PartialMsg, 'sig'> = { type: 'partial', r: 5, k: 0, from: nonMember, g: 0, data: new Uint32Array(D) }
+    const p: Omit<PartialMsg, 'sig'> = { type: 'partial', r: 5, k: 0, from: nonMember, g: [0], data: new Uint32Array(D) }
     const sig = signers[ids.indexOf(nonMember)]!.sign(signingBytes(p as PartialMsg))
     const pm = mis(m.step({ kind: 'message', from: nonMember, payload: encodeMessage({ ...p, sig } as PartialMsg) }))
     assert.equal(pm[0]!.reason, 'not-member')

@@ -23,7 +23,7 @@ import { comparePeerIds } from '../../reputation/peer-id.ts'
 import { selectCommittee } from '../committee.ts'
 import { clipL2, gaussianFill } from '../../model/update.ts'
 import {
-  decodeMessage, encodeMessage, signingBytes, shareCommitment, checkpointBodyHash,
+  decodeMessage, encodeMessage, signingBytes, LIMITS, shareCommitment, checkpointBodyHash,
   FAMILY_SHARE, FAMILY_ZERO, FAMILY_PARTIAL, TOPIC_CONTRIBUTION, TOPIC_RECEIPT, TOPIC_PLAN, TOPIC_CHECKPOINT, TOPIC_ZCHECK,
   type Family, type Topic, type RoundMessage, type ShareMsg, type ContributionMsg, type ZeroMsg, type ReceiptMsg,
   type PlanMsg, type ZeroCheckMsg, type PartialMsg, type CheckpointSigMsg, type CheckpointBody, type Refusal, type PlanGroup, type SignedMessage
@@ -468,20 +468,34 @@ export class RoundMachine {
     this.out.push({ kind: 'append', entry: { type: 'plan', round: this.cfg.round, retry: R.k, groups: plan.groups, refused: plan.refused, blamed: plan.blamed } })
   }
 
+  /**
+   * My share of each group sum I hold, to every member: one signed message per member carrying
+   * all my groups (split only at the vector cap), signed and encoded once for all members.
+   */
   private sendPartials(): void {
     const R = this.retry
     const plan = R.plan!
     R.partialsSent = true
     const corrupt = this.cfg.faults?.corruptPartials ?? 0
+    const mine: Array<{ g: number, sum: Uint32Array }> = []
     plan.groups.forEach((grp, g) => {
       if (!grp.holders.includes(this.self)) return
       const sum = sumShares(grp.members.map(c => R.shares.get(c)!), this.dim)
       if (corrupt !== 0) for (let i = 0; i < sum.length; i++) sum[i] = (sum[i]! + corrupt) % P
-      for (const to of R.committee) {
-        const msg = this.signed<PartialMsg>({ type: 'partial', r: this.cfg.round, k: R.k, from: this.self, g, data: sum })
-        this.send(to, FAMILY_PARTIAL, msg)
-      }
+      mine.push({ g, sum })
     })
+    const per = Math.max(1, Math.floor(LIMITS.maxDim / this.dim))
+    for (let i = 0; i < mine.length; i += per) {
+      const chunk = mine.slice(i, i + per)
+      const data = new Uint32Array(chunk.length * this.dim)
+      chunk.forEach((c, j) => data.set(c.sum, j * this.dim))
+      const msg = this.signed<PartialMsg>({ type: 'partial', r: this.cfg.round, k: R.k, from: this.self, g: chunk.map(c => c.g), data })
+      const bytes = encodeMessage(msg)
+      for (const to of R.committee) {
+        if (to === this.self) this.local.push(msg)
+        else this.out.push({ kind: 'send', to, family: FAMILY_PARTIAL, bytes })
+      }
+    }
   }
 
   /** Reconstruct every planned group sum, aggregate, sign the checkpoint. */
@@ -782,21 +796,27 @@ export class RoundMachine {
     const R = this.retry
     if (!this.isMember) reject(msg.from, 'partial-to-non-member', new UnauthorizedSenderError('partial sum sent to a non-member'))
     this.requireMember(msg.from, 'partial sum')
-    this.requireSig(msg)
-    if (msg.data.length !== this.dim) reject(msg.from, 'wrong-length', new ProtocolViolationError(`partial sum of length ${msg.data.length}, model has ${this.dim}`))
+    if (msg.data.length !== msg.g.length * this.dim) reject(msg.from, 'wrong-length', new ProtocolViolationError(`partial sums of ${msg.data.length} elements for ${msg.g.length} groups, model has ${this.dim}`))
+    // My own message (delivered locally, never over the network) needs no signature check.
+    if (msg.from !== this.self) this.requireSig(msg)
     if (R.plan === undefined || R.zeroOk !== true) {
-      if (R.earlyPartials.length >= R.committee.length * 4096) ignore(msg.from, 'too-early', new WrongRoundError('partial sum before any plan'))
+      if (R.earlyPartials.length >= R.committee.length * 64) ignore(msg.from, 'too-early', new WrongRoundError('partial sum before any plan'))
       R.earlyPartials.push(msg)
       return
     }
-    const grp = R.plan.groups[msg.g]
-    if (grp === undefined) reject(msg.from, 'unknown-group', new ProtocolViolationError(`partial sum for group ${msg.g}, plan has ${R.plan.groups.length}`))
-    if (!grp.holders.includes(msg.from)) reject(msg.from, 'not-holder', new UnauthorizedSenderError(`partial sum from ${msg.from}, not a holder of group ${msg.g}`))
-    const got = R.partials.get(msg.g) ?? new Map<string, Uint32Array>()
-    if (got.has(msg.from)) ignore(msg.from, 'duplicate', new DuplicateMessageError(`second partial sum for group ${msg.g}`))
+    // Check every group before taking any: a message is taken whole or not at all.
+    for (const g of msg.g) {
+      const grp = R.plan.groups[g]
+      if (grp === undefined) reject(msg.from, 'unknown-group', new ProtocolViolationError(`partial sum for group ${g}, plan has ${R.plan.groups.length}`))
+      if (!grp.holders.includes(msg.from)) reject(msg.from, 'not-holder', new UnauthorizedSenderError(`partial sum from ${msg.from}, not a holder of group ${g}`))
+      if (R.partials.get(g)?.has(msg.from) === true) ignore(msg.from, 'duplicate', new DuplicateMessageError(`second partial sum for group ${g}`))
+    }
     if (R.finalized) ignore(msg.from, 'late', new WrongRoundError('partial sum after reconstruction'))
-    got.set(msg.from, msg.data)
-    R.partials.set(msg.g, got)
+    msg.g.forEach((g, j) => {
+      const got = R.partials.get(g) ?? new Map<string, Uint32Array>()
+      got.set(msg.from, msg.data.subarray(j * this.dim, (j + 1) * this.dim))
+      R.partials.set(g, got)
+    })
     this.maybeFinalizeEarly()
   }
 

@@ -18,7 +18,11 @@ import { MessageDecodeError, MessageTooLargeError } from './errors.ts'
 /** Protocol ids (one versioned id per family, House style 3). Direct streams: */
 export const FAMILY_SHARE = '/tessera/round-share/1.0.0'
 export const FAMILY_ZERO = '/tessera/round-zero/1.0.0'
-export const FAMILY_PARTIAL = '/tessera/round-partial/1.0.0'
+/**
+ * 2.0.0: one message per (holder, member) carries the share-sums of every group the holder sums
+ * (1.0.0 sent one message per (group, member): G times the streams and signatures).
+ */
+export const FAMILY_PARTIAL = '/tessera/round-partial/2.0.0'
 /** Gossip topics (suffixes; the node prefixes them with the network's genesis hash). */
 export const TOPIC_CONTRIBUTION = 'round/contribution/1'
 export const TOPIC_RECEIPT = 'round/receipt/1'
@@ -78,8 +82,13 @@ export interface PlanMsg extends Header { type: 'plan', dealers: string[], group
  * with zero constant term, or the dealer's masks were not shares of zero.
  */
 export interface ZeroCheckMsg extends Header { type: 'zcheck', points: Array<{ d: string, w: number }>, sig: Uint8Array }
-/** Member -> member, direct: its share of one planned group's sum. */
-export interface PartialMsg extends Header { type: 'partial', g: number, data: Uint32Array, sig: Uint8Array }
+/**
+ * Member -> member, direct: its shares of the sums of the planned groups `g` (strictly
+ * increasing plan indices), concatenated in that order in `data` (g.length x d field
+ * elements). A holder sends every group it sums in one message per member, split into
+ * several only when they would exceed the vector cap (LIMITS.maxDim elements per message).
+ */
+export interface PartialMsg extends Header { type: 'partial', g: number[], data: Uint32Array, sig: Uint8Array }
 /** The checkpoint body every member signs (DESIGN.md "The ledger": a round checkpoint). */
 export interface CheckpointBody {
   round: number
@@ -322,7 +331,12 @@ export function decodeMessage(b: Uint8Array): RoundMessage {
     }
     case 'partial': {
       expectKeys(o, ['data', 'from', 'g', 'k', 'r', 'sig', 'type'], 'partial')
-      return { type, ...h(), g: int(o.g, 'g', 0, LIMITS.maxGroups - 1), data: fieldVector(o.data, 'data'), sig: bytes(o.sig, 'sig', 64) }
+      const g = arr(o.g, 'g', LIMITS.maxGroups).map((j, i) => int(j, `g[${i}]`, 0, LIMITS.maxGroups - 1))
+      if (g.length === 0) fail('g must name at least one group')
+      for (let i = 1; i < g.length; i++) if (g[i]! <= g[i - 1]!) fail('g must be strictly increasing')
+      const data = fieldVector(o.data, 'data')
+      if (data.length === 0 || data.length % g.length !== 0) fail(`data of ${data.length} elements does not hold ${g.length} equal share-sums`)
+      return { type, ...h(), g, data, sig: bytes(o.sig, 'sig', 64) }
     }
     case 'ckpt': {
       expectKeys(o, ['body', 'from', 'k', 'r', 'sig', 'type'], 'ckpt')
