@@ -47,6 +47,7 @@ const HELP = `usage: tessera sim [options]            one run
   --momentum B          worker momentum (default ${DEFAULTS.momentum})
   --optimizer O         local optimizer: sgd | momentum | adam (default ${DEFAULTS.optimizer}; a fresh one each round)
   --full-budget         honest peers rescale their update to exactly C (as full-budget attackers do; tessera peer --full-budget)
+  --no-full-budget      honest updates as trained (the robustness matrix otherwise rescales them)
   --committee M         committee size m (default ${DEFAULTS.committee})
   --threshold T         Shamir threshold t (default ${DEFAULTS.threshold})
   --group G             group size g (default ${DEFAULTS.group})
@@ -114,7 +115,7 @@ function configFrom(values: Flags): Partial<ExperimentConfig> {
     label: s('label'), peers, byzantine, attack: s('attack') ?? (byzantine > 0 ? 'ipm' : 'none'),
     dataset: s('dataset') as ExperimentConfig['dataset'] | undefined, partition: s('partition'), model: s('model') as Arch | undefined,
     rounds: n('rounds'), localSteps: n('local-steps'), localEpochs: n('local-epochs'), batchSize: n('batch'), lr: n('lr'), momentum: n('momentum'),
-    optimizer: s('optimizer') as ExperimentConfig['optimizer'] | undefined, fullBudget: values['full-budget'] === true ? true : undefined,
+    optimizer: s('optimizer') as ExperimentConfig['optimizer'] | undefined, fullBudget: values['full-budget'] === true ? true : values['no-full-budget'] === true ? false : undefined,
     committee: n('committee'), threshold: n('threshold'), group: n('group'), rule: s('rule'), ruleParams,
     normCheck: nc === undefined ? undefined : nc === 'on', clip: n('clip'), noise: n('noise'), dpSgd, seed: s('seed'),
     evalEvery: n('eval-every'), testExamples: n('test'), trainExamples: n('train-examples'), engine: network === 'libp2p' ? 'libp2p' : s('engine') as Engine | undefined, undefendedBudget: n('undefended-budget'),
@@ -165,7 +166,7 @@ export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(argv, {
     peers: { type: 'string' }, byzantine: { type: 'string' }, attack: { type: 'string' }, dataset: { type: 'string' }, partition: { type: 'string' },
     model: { type: 'string' }, rounds: { type: 'string' }, 'local-steps': { type: 'string' }, 'local-epochs': { type: 'string' }, batch: { type: 'string' },
-    lr: { type: 'string' }, momentum: { type: 'string' }, optimizer: { type: 'string' }, 'full-budget': { type: 'boolean' }, committee: { type: 'string' }, threshold: { type: 'string' }, group: { type: 'string' },
+    lr: { type: 'string' }, momentum: { type: 'string' }, optimizer: { type: 'string' }, 'full-budget': { type: 'boolean' }, 'no-full-budget': { type: 'boolean' }, committee: { type: 'string' }, threshold: { type: 'string' }, group: { type: 'string' },
     rule: { type: 'string' }, 'rule-params': { type: 'string' }, 'norm-check': { type: 'string' }, clip: { type: 'string' }, noise: { type: 'string' },
     'dp-sgd': { type: 'string' }, seed: { type: 'string' }, 'eval-every': { type: 'string' }, test: { type: 'string' }, 'train-examples': { type: 'string' },
     engine: { type: 'string' }, membership: { type: 'string' }, 'undefended-budget': { type: 'string' }, 'membership-nonmembers': { type: 'string' }, 'shadow-models': { type: 'string' }, 'attack-params': { type: 'string' },
