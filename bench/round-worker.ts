@@ -56,7 +56,7 @@ export interface WorkerReport {
 }
 
 export type ToWorker =
-  | { kind: 'init', root: string, indices: number[], debug: boolean }
+  | { kind: 'init', root: string, indices: number[], debug: boolean, heartbeatMs?: number }
   | { kind: 'connect', addresses: Record<number, string[]>, targets: Record<number, number[]> }
   | { kind: 'go', startAt: number }
   | { kind: 'mark' }
@@ -97,6 +97,13 @@ async function main (): Promise<void> {
   const ledgerAt = new Map<number, Map<number, { t: number, wireSent: number }>>()
   const events = new Map<number, PeerReport['events']>()
   let debug = false
+  let heartbeatMs: number | undefined
+  // --heartbeat-ms (A/B of the steady gossipsub heartbeat): set on every peer's gossipsub at the
+  // start of round 1 and again after it (after libp2p.ts switched to its steady heartbeat).
+  const overrideHeartbeat = (): void => {
+    if (heartbeatMs === undefined) return
+    for (const p of peers.values()) (p.transport.node.services.pubsub as unknown as { opts: { heartbeatInterval: number } }).opts.heartbeatInterval = heartbeatMs
+  }
   let startAt: ((t: number) => void) | undefined
   const gate = new Promise<number>(resolve => { startAt = resolve })
   let poll: ReturnType<typeof setInterval> | undefined
@@ -130,6 +137,7 @@ async function main (): Promise<void> {
     switch (m.kind) {
       case 'init': {
         debug = m.debug
+        heartbeatMs = m.heartbeatMs
         // Batches of 8 (setup of 40 peers one by one took minutes on a busy machine).
         for (let j = 0; j < m.indices.length; j += 8) {
           await Promise.all(m.indices.slice(j, j + 8).map(async i => { await startOne(m.root, i) }))
@@ -156,6 +164,7 @@ async function main (): Promise<void> {
       }
       case 'go': {
         startAt!(m.startAt)
+        overrideHeartbeat()
         poll = setInterval(() => {
           const now = Date.now()
           for (const [i, p] of peers) {
@@ -166,6 +175,7 @@ async function main (): Promise<void> {
         return
       }
       case 'mark': {
+        overrideHeartbeat()
         cpu0 = process.cpuUsage()
         lag.enable()
         send({ kind: 'marked' })

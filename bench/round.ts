@@ -35,13 +35,17 @@
  *   --degree K  each peer dials K random peers started before it (0 = all of
  *               them; --scale-degree for the scale runs); every peer knows every
  *               address (a stand-in for discovery), so round traffic dials on demand.
+ * Environment: TESSERA_BENCH_DEBUG=1 (per-peer warnings, retries, what each peer received),
+ *   TESSERA_BENCH_NODE_FLAGS='--cpu-prof --cpu-prof-dir=DIR' (profiles of the workers).
+ *   --heartbeat-ms X  every peer's gossipsub heartbeat from round 1 on (A/B of the
+ *               steady heartbeat; default: the node's own, libp2p.ts).
  *   --limit-s   time bound of one measurement's rounds (default 240 s overhead,
  *               120 + 2 N s scale); the workers are killed past it.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { availableParallelism, tmpdir } from 'node:os'
+import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { makeCharter, type CharterInput } from '../src/ledger/charter.ts'
@@ -67,6 +71,7 @@ const SCALE = list('scale', QUICK ? [10, 20] : [10, 20, 40, 70, 100])
 const CORES = availableParallelism()
 const PROCS = flag('procs', CORES)
 const LIMIT_S = opt('limit-s')
+const HEARTBEAT_MS = opt('heartbeat-ms')
 const DEBUG = process.env.TESSERA_BENCH_DEBUG === '1'
 const log = (s: string): void => { process.stderr.write(`[bench round] ${s}\n`) }
 const sleep = async (ms: number): Promise<void> => await new Promise(resolve => setTimeout(resolve, ms))
@@ -91,7 +96,9 @@ class Worker {
   exited = false
   constructor (indices: number[], onMessage: (m: FromWorker) => void) {
     this.indices = indices
-    this.proc = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', WORKER], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    // TESSERA_BENCH_NODE_FLAGS: extra node flags for the workers, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof' or '--trace-warnings'.
+    const extra = (process.env.TESSERA_BENCH_NODE_FLAGS ?? '').split(' ').filter(f => f.length > 0)
+    this.proc = spawn(process.execPath, ['--expose-gc', ...extra, '--import', 'tsx', WORKER], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
     this.proc.on('message', (m: FromWorker) => {
       onMessage(m)
       const w = this.waiting.get(m.kind)?.shift()
@@ -132,6 +139,7 @@ interface RunResult { ok: boolean, figures: Record<string, unknown> }
  */
 async function run (n: number, arch: 'mlp' | 'softmax', shareMs: number, rounds: number, degree: number, procs: number, limitMs: number): Promise<RunResult> {
   const t0 = Date.now()
+  const load0 = loadavg().map(r1)
   const root = await mkdtemp(join(tmpdir(), 'tessera-bench-round-'))
   const dirs = Array.from({ length: n }, (_, i) => join(root, `peer-${i}`))
   const ids = await Promise.all(dirs.map(async d => await loadOrCreateIdentity(d)))
@@ -163,7 +171,7 @@ async function run (n: number, arch: 'mlp' | 'softmax', shareMs: number, rounds:
   }
   try {
     const setupLimit = 60_000 + 3000 * n
-    const started = await Promise.all(workers.map(async (w) => await w.ask({ kind: 'init', root, indices: w.indices, debug: DEBUG }, 'started', setupLimit)))
+    const started = await Promise.all(workers.map(async (w) => await w.ask({ kind: 'init', root, indices: w.indices, debug: DEBUG, ...(HEARTBEAT_MS !== undefined ? { heartbeatMs: Number(HEARTBEAT_MS) } : {}) }, 'started', setupLimit)))
     const addresses: Record<number, string[]> = Object.assign({}, ...started.map(s => s.addresses))
     const rng = seededRng(`bench/round/${n}`)
     const targets: Record<number, number[]> = {}
@@ -191,6 +199,8 @@ async function run (n: number, arch: 'mlp' | 'softmax', shareMs: number, rounds:
     const mem = (f: (r: WorkerReport) => number): number => reports.reduce((s, r) => s + f(r), 0)
     const figures: Record<string, unknown> = {
       peers: n, processes: k, cores: CORES, degree: degree <= 0 ? 'all' : degree,
+      // 1, 5 and 15 min load averages before and after (the machine is shared: other jobs' CPU)
+      loadavg: { start: load0, end: loadavg().map(r1) },
       completedPeers: allDone(rounds + 1) ? n : (done.get(rounds + 1)?.size ?? 0),
       roundsCompletedByAll: [...done].filter(([, s]) => s.size >= n).map(([r]) => r).sort((a, b) => a - b),
       setupMs,
@@ -228,7 +238,7 @@ async function run (n: number, arch: 'mlp' | 'softmax', shareMs: number, rounds:
 }
 
 const result: Record<string, unknown> = {
-  bench: 'round', date: new Date().toISOString(), cores: CORES, procs: PROCS,
+  bench: 'round', date: new Date().toISOString(), cores: CORES, procs: PROCS, argv: args,
   note: `loopback, real libp2p; the peers of a measurement spread over ${PROCS} worker process(es) on a ${CORES}-core machine (a deployment has one machine per peer); the machine was shared with other jobs unless stated otherwise`
 }
 const limit = (def: number): number => LIMIT_S !== undefined ? Number(LIMIT_S) * 1000 : def
