@@ -5,8 +5,9 @@
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import * as dagCbor from '@ipld/dag-cbor'
-import { decodeMessage, encodeMessage, LIMITS, type RoundMessage } from '../../src/gossip-fl/round/messages.ts'
-import { decodeGroupSums, encodeGroupSums } from '../../src/gossip-fl/round/aggregate.ts'
+import { createHash } from 'node:crypto'
+import { decodeMessage, encodeMessage, LIMITS, shareCommitment, vectorToBytes, bytesToVector, type RoundMessage } from '../../src/gossip-fl/round/messages.ts'
+import { decodeGroupSums, encodeGroupSums, modelHash, groupSumsHash, ruleStateHash } from '../../src/gossip-fl/round/aggregate.ts'
 import { resolveRoundParams, fixedPointPlan } from '../../src/gossip-fl/round/params.ts'
 
 const A = 'a'.repeat(64)
@@ -105,5 +106,26 @@ describe('round params', () => {
       assert.ok(f.bits >= 4)
     }
     assert.throws(() => fixedPointPlan(resolveRoundParams({ noiseMultiplier: 1000 }), 4_000_000), (e: Error) => e.name === 'InvalidParametersError')
+  })
+
+  it('hashes the same with an injected native SHA-256 as with the default, views at any offset included', () => {
+    const native = (b: Uint8Array): Uint8Array => new Uint8Array(createHash('sha256').update(b).digest())
+    // NIST FIPS 180-2 example: SHA-256("abc")
+    assert.equal(Buffer.from(groupSumsHash(new TextEncoder().encode('abc'))).toString('hex'), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad')
+    const big = new Uint32Array(1001)
+    for (let i = 0; i < big.length; i++) big[i] = (i * 2654435761) % 2147483647
+    const view = big.subarray(3, 1000)
+    // the canonical bytes are little-endian u32, whatever the view's offset
+    const le = new Uint8Array(view.length * 4)
+    const dv = new DataView(le.buffer)
+    view.forEach((x, i) => dv.setUint32(i * 4, x, true))
+    assert.deepEqual(vectorToBytes(view), le)
+    assert.deepEqual(bytesToVector(le.subarray(0)), Uint32Array.from(view))
+    assert.deepEqual(shareCommitment(view, native), shareCommitment(view))
+    assert.deepEqual(shareCommitment(view), native(le))
+    const model = new Float32Array(big.buffer, 8, 500)
+    assert.deepEqual(modelHash(model, native), modelHash(model))
+    assert.deepEqual(ruleStateHash({ name: 'cc', momentum: model } as never, native), ruleStateHash({ name: 'cc', momentum: model } as never))
+    assert.deepEqual(ruleStateHash(undefined, native), ruleStateHash(undefined))
   })
 })

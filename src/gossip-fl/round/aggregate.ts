@@ -13,7 +13,7 @@ import * as dagCbor from '@ipld/dag-cbor'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { decodeFixed } from './sharing.ts'
 import { ruleByName, type RuleState } from './rules.ts'
-import { bytesToVector, vectorToBytes, LIMITS } from './messages.ts'
+import { bytesToVector, vectorToBytes, LIMITS, LITTLE_ENDIAN, type Hash } from './messages.ts'
 import { MessageDecodeError, MessageTooLargeError } from './errors.ts'
 import { InvalidParametersError } from '../../util/errors.ts'
 
@@ -71,27 +71,29 @@ export function decodeGroupSums(b: Uint8Array): GroupSums {
   return { round: o.round as number, retry: o.retry as number, bits: o.bits as number, sizes, sums }
 }
 
-export function groupSumsHash(blob: Uint8Array): Uint8Array {
-  return sha256(blob)
+/** `hash` (default: pure-JS SHA-256) lets a host pass a native SHA-256 (same digest, faster). */
+export function groupSumsHash(blob: Uint8Array, hash: Hash = sha256): Uint8Array {
+  return hash(blob)
 }
 
 /** SHA-256 of the model's little-endian float32 bytes. */
-export function modelHash(model: Float32Array): Uint8Array {
+export function modelHash(model: Float32Array, hash: Hash = sha256): Uint8Array {
+  if (LITTLE_ENDIAN) return hash(new Uint8Array(model.buffer, model.byteOffset, model.byteLength))
   const b = new Uint8Array(model.length * 4)
   const dv = new DataView(b.buffer)
   for (let i = 0; i < model.length; i++) dv.setFloat32(i * 4, model[i]!, true)
-  return sha256(b)
+  return hash(b)
 }
 
 /** SHA-256 of a canonical encoding of a rule state (its name and any Float32Array fields as bytes). */
-export function ruleStateHash(state: RuleState | undefined): Uint8Array {
-  if (state === undefined) return sha256(new Uint8Array(0))
+export function ruleStateHash(state: RuleState | undefined, hash: Hash = sha256): Uint8Array {
+  if (state === undefined) return hash(new Uint8Array(0))
   const o: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(state)) {
     if (v instanceof Float32Array) o[k] = new Uint8Array(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength))
     else o[k] = v
   }
-  return sha256(dagCbor.encode(o))
+  return hash(dagCbor.encode(o))
 }
 
 /** Group mean as float32, scaled down to `bound` if its norm exceeds it. */

@@ -113,8 +113,15 @@ export type SignedMessage = ContributionMsg | ReceiptMsg | PlanMsg | ZeroCheckMs
 
 // ---------------------------------------------------------------- bytes <-> field vectors
 
+/** A hash of bytes (32 bytes out): SHA-256 here; hosts may inject a native one (RoundConfig.sha256). */
+export type Hash = (b: Uint8Array) => Uint8Array
+
+/** Whether this platform stores typed arrays little-endian (then the wire bytes are the memory bytes). */
+export const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1
+
 /** Little-endian bytes of a Uint32Array (copy; independent of platform endianness). */
 export function vectorToBytes(v: Uint32Array): Uint8Array {
+  if (LITTLE_ENDIAN) return new Uint8Array(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength))
   const out = new Uint8Array(v.length * 4)
   const dv = new DataView(out.buffer)
   for (let i = 0; i < v.length; i++) dv.setUint32(i * 4, v[i]!, true)
@@ -123,6 +130,7 @@ export function vectorToBytes(v: Uint32Array): Uint8Array {
 
 export function bytesToVector(b: Uint8Array): Uint32Array {
   if (b.length % 4 !== 0) throw new MessageDecodeError(`vector bytes length ${b.length} is not a multiple of 4`)
+  if (LITTLE_ENDIAN) return new Uint32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength))
   const out = new Uint32Array(b.length / 4)
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength)
   for (let i = 0; i < out.length; i++) out[i] = dv.getUint32(i * 4, true)
@@ -130,8 +138,9 @@ export function bytesToVector(b: Uint8Array): Uint32Array {
 }
 
 /** SHA-256 commitment to one share: the hash of its canonical bytes. */
-export function shareCommitment(share: Uint32Array): Uint8Array {
-  return sha256(vectorToBytes(share))
+export function shareCommitment(share: Uint32Array, hash: Hash = sha256): Uint8Array {
+  // Little-endian platforms hash the array's own memory (no copy).
+  return hash(LITTLE_ENDIAN ? new Uint8Array(share.buffer, share.byteOffset, share.byteLength) : vectorToBytes(share))
 }
 
 // ---------------------------------------------------------------- encoding
@@ -165,8 +174,8 @@ export function encodeCheckpointBody(b: CheckpointBody): Uint8Array {
   return dagCbor.encode(b)
 }
 
-export function checkpointBodyHash(b: CheckpointBody): Uint8Array {
-  return sha256(encodeCheckpointBody(b))
+export function checkpointBodyHash(b: CheckpointBody, hash: Hash = sha256): Uint8Array {
+  return hash(encodeCheckpointBody(b))
 }
 
 // ---------------------------------------------------------------- decoding

@@ -33,6 +33,7 @@
  */
 import { join } from 'node:path'
 import { readFile } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
 
 import { Ledger, makeGenesis, toHex, type Charter, type SignedEntry } from '../../ledger/index.ts'
 import { nodeSigner, nodeVerifier } from '../../ledger/signature-node.ts'
@@ -156,6 +157,9 @@ export interface PeerEvents {
 }
 
 interface Current { round: number, model: Float32Array, ruleState: RuleState | undefined }
+
+/** node:crypto's native SHA-256 for the round's model-sized hashes (RoundConfig.sha256). */
+export const nativeSha256 = (b: Uint8Array): Uint8Array => new Uint8Array(createHash('sha256').update(b).digest())
 
 const sleep = async (ms: number): Promise<void> => await new Promise(resolve => setTimeout(resolve, ms))
 
@@ -448,7 +452,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
       if (toHex(rsHash) !== toHex(NO_RULE_STATE_HASH)) {
         const b = (await this.models.getBytes(rsHash)) ?? await this.fetcher.fetch(rsHash, { peers })
         ruleState = decodeRuleState(b)
-        if (toHex(ruleStateHash(ruleState)) !== info.ruleStateHash) throw new PeerProtocolError('fetched rule state does not match its hash')
+        if (toHex(ruleStateHash(ruleState, nativeSha256)) !== info.ruleStateHash) throw new PeerProtocolError('fetched rule state does not match its hash')
         await this.models.putVerified(b, rsHash).catch(() => undefined)
       }
       await this.models.putModel(model)
@@ -519,7 +523,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
       // different dealer sets give no norm check at all (npm start's split receipts, peer.md).
       maskWaitMs: setup.params.deadlines.receiptMs / 2,
       // Receipt as soon as every share, contribution and mask is in (the later phases end early already).
-      earlyReceipt: true
+      earlyReceipt: true,
+      sha256: nativeSha256
       })
     } catch (err) {
       this.emit('warning', { round: r, message: `cannot start round ${r}: ${(err as Error).message}` })
@@ -637,7 +642,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
       return false
     }
     const rec = this.ledger.state.checkpoints[r]!
-    if (result !== undefined && toHex(modelHash(result.model)) === toHex(rec.body.modelHash)) {
+    if (result !== undefined && toHex(modelHash(result.model, nativeSha256)) === toHex(rec.body.modelHash)) {
       this.current = result
     } else {
       this.current = undefined // previousModel fetches the ledger's model
@@ -693,12 +698,24 @@ export class Peer extends TypedEmitter<PeerEvents> {
       }
     }
     if (blob === undefined) throw new PeerProtocolError('group sums not available')
-    if (toHex(groupSumsHash(blob)) !== toHex(b.groupSumsHash)) throw new PeerProtocolError('fetched group sums do not match their hash')
-    const re = recomputeFromBlob(prev.model, blob, rule, prev.ruleState, { serverLr: params.serverLr, meanNormBound: normBound })
-    const verified = toHex(modelHash(re.model)) === toHex(b.modelHash) && toHex(ruleStateHash(re.ruleState)) === toHex(b.ruleStateHash)
-    const model = ck.model ?? re.model
-    const ruleState = ck.model !== undefined ? ck.ruleState : re.ruleState
-    if (toHex(modelHash(model)) !== toHex(b.modelHash)) throw new PeerProtocolError('recomputed model does not match the co-signed model hash')
+    if (toHex(groupSumsHash(blob, nativeSha256)) !== toHex(b.groupSumsHash)) throw new PeerProtocolError('fetched group sums do not match their hash')
+    let model: Float32Array
+    let ruleState: RuleState | undefined
+    let verified: boolean
+    if (ck.model !== undefined) {
+      // A member's machine computed this model from exactly these group sums (recomputeModel over the
+      // sums it reconstructed and encoded into the blob) and hashed both into the body it signed:
+      // recomputeFromBlob would repeat the same computation on the same inputs.
+      model = ck.model
+      ruleState = ck.ruleState
+      verified = true
+    } else {
+      const re = recomputeFromBlob(prev.model, blob, rule, prev.ruleState, { serverLr: params.serverLr, meanNormBound: normBound })
+      verified = toHex(modelHash(re.model, nativeSha256)) === toHex(b.modelHash) && toHex(ruleStateHash(re.ruleState, nativeSha256)) === toHex(b.ruleStateHash)
+      model = re.model
+      ruleState = re.ruleState
+    }
+    if (toHex(modelHash(model, nativeSha256)) !== toHex(b.modelHash)) throw new PeerProtocolError('recomputed model does not match the co-signed model hash')
     await this.models.putModel(model)
     await this.models.blobs.put(blob)
     const rs = encodeRuleState(ruleState)

@@ -110,7 +110,7 @@ describe('node/peer: the round protocol end to end on libp2p', function () {
         assert.ok(blame.every(b => b === bad), 'only the corrupt member is blamed')
       }
       assert.ok(blamedSomewhere, 'the member that sent wrong partial sums is blamed in a checkpoint')
-      assert.ok(evs.every(e => e.verified), 'every honest peer recomputed the checkpointed model from the group sums')
+      assert.ok(evs.every(e => e.verified), 'every honest peer holds the checkpointed model computed from the group sums (members in their machine, others by recomputeFromBlob)')
     })
   })
 
