@@ -87,17 +87,46 @@ export type RpcMisbehaviourListener = (peer: PeerId, reason: Misbehaviour) => vo
 interface Registered { handler: RequestHandler, maxRequestBytes: number, maxResponseBytes: number, timeoutMs: number }
 
 /**
+ * One 'abort' listener per caller signal, shared by every request that carries
+ * it. Callers pass one long-lived signal (a service's lifetime) with each of
+ * their requests; a listener per request put 11+ on one AbortSignal at 20 peers
+ * (ledger sync pulling from many peers at once: Node's
+ * MaxListenersExceededWarning, and a listener scan on every add and remove).
+ * The hooks are held in a Set keyed by the signal (WeakMap: nothing outlives it).
+ */
+const abortHooks = new WeakMap<AbortSignal, Set<() => void>>()
+
+function onAbortShared (signal: AbortSignal, hook: () => void): () => void {
+  let hooks = abortHooks.get(signal)
+  if (hooks === undefined) {
+    const set = new Set<() => void>()
+    hooks = set
+    abortHooks.set(signal, set)
+    signal.addEventListener('abort', () => {
+      abortHooks.delete(signal)
+      for (const h of [...set]) { try { h() } catch { /* one hook must not stop the rest */ } }
+      set.clear()
+    }, { once: true })
+  }
+  hooks.add(hook)
+  const set = hooks
+  return () => { set.delete(hook) }
+}
+
+/**
  * A deadline plus an optional caller signal, as one signal; `dispose` clears the
- * timer and listener. `live` collects an abort hook so stop() can end every
- * deadline without one listener per request on a shared signal.
+ * timer and the hook. `live` collects an abort hook so stop() can end every
+ * deadline without one listener per request on a shared signal; the caller's
+ * signal is watched the same way (onAbortShared).
  */
 function deadline (timeoutMs: number, outer: AbortSignal | undefined, live: Set<() => void>): { signal: AbortSignal, timedOut: () => boolean, abort: () => void, dispose: () => void } {
   const ctl = new AbortController()
   let fired = false
   const timer = setTimeout(() => { fired = true; ctl.abort(new Error('deadline')) }, timeoutMs)
   const onAbort = (): void => { ctl.abort(new Error('aborted')) }
+  let unhook = (): void => {}
   if (outer?.aborted === true) onAbort()
-  else outer?.addEventListener('abort', onAbort, { once: true })
+  else if (outer !== undefined) unhook = onAbortShared(outer, onAbort)
   live.add(onAbort)
   return {
     signal: ctl.signal,
@@ -105,7 +134,7 @@ function deadline (timeoutMs: number, outer: AbortSignal | undefined, live: Set<
     abort: onAbort,
     dispose: () => {
       clearTimeout(timer)
-      outer?.removeEventListener('abort', onAbort)
+      unhook()
       live.delete(onAbort)
     }
   }

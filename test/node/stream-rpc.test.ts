@@ -192,4 +192,35 @@ describe('node/stream-rpc against raw hostile streams (libp2p, loopback)', funct
       await assert.rejects(a.send(b.self, '/test/reset/1.0.0', new Uint8Array(1), { timeoutMs: 3000 }), named('RpcStreamError'))
     })
   })
+
+  describe('one long-lived caller signal shared by many requests', () => {
+    it('30 concurrent requests with one signal: no MaxListenersExceededWarning, all served', async () => {
+      const warnings: string[] = []
+      const onWarning = (w: Error): void => { warnings.push(`${w.name}: ${w.message}`) }
+      process.on('warning', onWarning)
+      try {
+        const life = new AbortController()
+        const replies = await Promise.all(Array.from({ length: 30 }, async (_, i) => await a.send(b.self, PROTO, Uint8Array.of(i), { timeoutMs: 10_000, signal: life.signal })))
+        replies.forEach((r, i) => { assert.deepEqual([...r], [i]) })
+        await new Promise((resolve) => setImmediate(resolve))
+        assert.deepEqual(warnings.filter(w => w.startsWith('MaxListenersExceededWarning')), [])
+      } finally {
+        process.off('warning', onWarning)
+      }
+    })
+
+    it('aborting the shared signal ends every request in flight with RpcAbortedError', async () => {
+      const life = new AbortController()
+      const pending = Array.from({ length: 12 }, async () => await a.send(b.self, '/test/silent/1.0.0', new Uint8Array(1), { timeoutMs: 10_000, signal: life.signal }))
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      const t0 = Date.now()
+      life.abort(new Error('service stopped'))
+      const out = await Promise.allSettled(pending)
+      assert.ok(Date.now() - t0 < 3000)
+      for (const o of out) {
+        assert.equal(o.status, 'rejected')
+        assert.equal((o as PromiseRejectedResult).reason.name, 'RpcAbortedError')
+      }
+    })
+  })
 })
