@@ -44,7 +44,13 @@ import { sha256 } from '@noble/hashes/sha2.js'
 // ---------------------------------------------------------------- inputs / outputs
 
 export type RoundInput =
-  | { kind: 'message', from: string, payload: Uint8Array }
+  /**
+   * `decoded`: optionally, `decodeMessage(payload)` as the host already computed it (the node's
+   * router decodes every inbound message to route it by round): the machine then skips a second
+   * decode of model-sized shares and partial sums. Only a host that obtained it from
+   * `decodeMessage(payload)` may pass it.
+   */
+  | { kind: 'message', from: string, payload: Uint8Array, decoded?: RoundMessage }
   | { kind: 'tick', now: number }
   | { kind: 'trained', update: Float32Array }
 
@@ -243,6 +249,23 @@ export class RoundMachine {
   get currentRetry(): number { return this.retry.k }
   get isDone(): boolean { return this.finished }
 
+  /**
+   * The checkpoint this member computed and signed in the current retry (with the model, rule
+   * state and group sums, and the signatures it holds on that body), or undefined before
+   * `finalize`. A host that learns from elsewhere (its ledger) that a quorum co-signed this very
+   * body adopts the model from here without waiting for the quorum's gossip.
+   */
+  ownCheckpoint(): CompletedCheckpoint | undefined {
+    const R = this.retry
+    if (R.body === undefined || R.result === undefined || R.bodyHash === undefined) return undefined
+    const sigs = R.sigs.get(R.bodyHash) ?? new Map<string, Uint8Array>()
+    return {
+      body: R.body, bodyHash: checkpointBodyHash(R.body, this.hash),
+      signatures: [...sigs].map(([peer, sig]) => ({ peer, sig })).sort((a, b) => comparePeerIds(a.peer, b.peer)),
+      model: R.result.model, ruleState: R.result.ruleState, groupSums: R.result.groupSums
+    }
+  }
+
   /** Initial outputs: the training request (contributors) and zero-mask deals (members). */
   start(): RoundOutput[] {
     if (this.started) throw new RoundStateError('start() called twice')
@@ -260,7 +283,7 @@ export class RoundMachine {
     if (!this.started) throw new RoundStateError('step() before start()')
     if (this.finished) return []
     switch (input.kind) {
-      case 'message': this.onBytes(input.from, input.payload); break
+      case 'message': this.onBytes(input.from, input.payload, input.decoded); break
       case 'tick': this.onTick(input.now); break
       case 'trained': this.onTrained(input.update); break
       default: throw new RoundStateError(`unknown input kind '${String((input as { kind?: unknown }).kind)}'`)
@@ -595,10 +618,10 @@ export class RoundMachine {
 
   // ------------------------------------------------------------ messages in
 
-  private onBytes(from: string, payload: Uint8Array): void {
+  private onBytes(from: string, payload: Uint8Array, decoded?: RoundMessage): void {
     let msg: RoundMessage
     try {
-      msg = decodeMessage(payload)
+      msg = decoded ?? decodeMessage(payload)
     } catch (err) {
       const e = err instanceof TesseraError ? err : new MessageDecodeError(String(err))
       this.misbehave(from, 'malformed', 'reject', e)

@@ -28,7 +28,12 @@
  * Liveness: a proposer keeps one core for the round (its heads at its first
  * attempt), so its own later attempts never collide with the bindings of its
  * first; split votes between concurrent proposers resolve towards the earliest
- * one. (The first version bound a member to (proposer, core) with the heads of
+ * one.
+ * Latency (issue #4): the Peer calls `finished` and starts proposing as soon as
+ * its machine has signed its body (not at the machine's quorum), so this
+ * exchange overlaps the machine's checkpoint-signature gossip, and a proposer
+ * appends as soon as a quorum has co-signed instead of waiting for every member
+ * (the slowest member, or one refusing after `waitOwnMs`, set the pace). (The first version bound a member to (proposer, core) with the heads of
  * each attempt and never released: a proposal slower than the 1.5 s stagger
  * split the votes, every retry carried new heads and was refused by the
  * bindings of the previous one, and the round got no ledger checkpoint at all:
@@ -184,7 +189,9 @@ export class CheckpointCosign {
     } catch (err) {
       throw new PeerProtocolError(`malformed co-signing request: ${(err as Error).message}`)
     }
+    const s0 = Date.now()
     const body = await this.ownBody(core.round)
+    if (process.env.TESSERA_PEER_DEBUG === '2') console.error(`[serve ${this.me.slice(0, 6)}] r${core.round} own body after ${Date.now() - s0} ms`)
     if (body === undefined) throw new PeerProtocolError(`round ${core.round}: I have no checkpoint of my own`)
     const prev = this.c.ledger.state.checkpointCid(core.round - 1)
     if (prev === undefined) throw new PeerProtocolError(`round ${core.round}: no checkpoint ${core.round - 1} in my ledger`)
@@ -220,12 +227,20 @@ export class CheckpointCosign {
   async propose (body: CheckpointBody, committee: readonly string[], quorum: number, ts: number): Promise<string | undefined> {
     const state = this.c.ledger.state
     this.lastRefusals = []
+    const t0 = Date.now()
+    const dbg = (w: string): void => { if (process.env.TESSERA_PEER_DEBUG === '2') console.error(`[cosign ${this.me.slice(0, 6)}] r${body.round} ${w} +${Date.now() - t0} at ${Date.now() % 100000}`) }
+    dbg('propose')
     if (state.lastRound >= body.round) return undefined
     // My ledger must hold the plan and the included contributions before my heads can cover them.
     if (await this.planEntry(body.round, body.retry, body.committee[0]) === undefined) throw new PeerProtocolError(`round ${body.round}: the plan is not in my ledger`)
+    dbg('plan in')
     await this.c.writer.waitForContributions(body.round, body.retry, body.groups.flatMap(g => g.members))
+    dbg('contributions in')
     if (this.c.ledger.state.lastRound >= body.round) return undefined
-    const core = this.myCores.get(body.round) ?? this.coreFor(body)
+    // My core for this body: the one of my first attempt (same heads), unless the body changed (my
+    // machine signed another retry's body since).
+    const cached = this.myCores.get(body.round)
+    const core = cached !== undefined && toHex(encodeCore(checkpointCore(body, cached.prev, cached.heads))) === toHex(encodeCore(cached)) ? cached : this.coreFor(body)
     this.myCores.set(body.round, core)
     const me = this.me
     if (!this.mayAndMark(body.round, core, me, body.committee)) { this.lastRefusals = ['I co-signed another core or for another proposer in this round']; return undefined }
@@ -233,7 +248,7 @@ export class CheckpointCosign {
     this.mine.set(body.round, own)
     const others = committee.filter(p => p !== me)
     const req = encodeCore(core)
-    const results = await Promise.allSettled(others.map(async (p): Promise<Cosignature> => {
+    const ask = async (p: string): Promise<Cosignature> => {
       const res = await this.c.transport.send(p, this.protocol, req, { timeoutMs: this.o.requestTimeoutMs, maxRequestBytes: MAX_REQUEST, maxResponseBytes: MAX_RESPONSE })
       const o = dagCbor.decode(res) as { v?: unknown, sig?: unknown }
       if (o === null || typeof o !== 'object' || !(o.sig instanceof Uint8Array) || o.sig.length !== 64) throw new PeerProtocolError('malformed co-signature')
@@ -241,28 +256,51 @@ export class CheckpointCosign {
       const ok = await this.c.ledger.verifier.verify(peerIdBytes(p), cosigningMessage(core, this.c.ledger.state.genesisCid!), o.sig)
       if (!ok) throw new PeerProtocolError(`bad co-signature from ${p}`)
       return { signer: peerIdBytes(p), sig: o.sig }
-    }))
-    const cosigs = results.filter((r): r is PromiseFulfilledResult<Cosignature> => r.status === 'fulfilled').map(r => r.value)
-    this.lastRefusals = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map(r => `${(r.reason as Error).name}: ${(r.reason as Error).message}`)
+    }
+    // Append as soon as a quorum (counting me) has co-signed: waiting for every member made the
+    // slowest member (or one refusing after its 5 s wait for its own body) the round's latency.
+    // Members answering later are bound to this same core, so they can co-sign nothing else.
+    const got: Cosignature[] = []
+    const refusals: string[] = []
+    let pending = others.length
+    let settleAll!: () => void
+    const allSettled = new Promise<void>(resolve => { settleAll = resolve })
+    await new Promise<void>(resolve => {
+      if (pending === 0) { settleAll(); resolve(); return }
+      for (const p of others) {
+        ask(p).then(c => { got.push(c) }, (err: unknown) => { refusals.push(`${(err as Error).name}: ${(err as Error).message}`) }).finally(() => {
+          pending--
+          if (pending === 0) settleAll()
+          if (got.length + 1 >= quorum || pending === 0) resolve()
+        })
+      }
+    })
+    const cosigs = got.slice()
+    this.lastRefusals = refusals.slice()
+    dbg(`quorum ${cosigs.length} ${refusals.join('|')}`)
     // Checked synchronously with `appending` set in the same turn: a cancellation (I co-signed an
     // earlier proposer meanwhile) can never interleave with the append.
     if (own.cancelled || cosigs.length + 1 < quorum || this.c.ledger.state.lastRound >= body.round) {
       if (own.cancelled) this.lastRefusals.push('cancelled: I co-signed an earlier proposer')
       this.mine.delete(body.round)
       if (this.signed.get(body.round)?.proposer === me) this.signed.delete(body.round)
-      // These co-signatures are never used: free their signers for another proposer.
+      // These co-signatures are never used: free their signers for another proposer, once every
+      // request is answered (a release overtaking its request would leave that member bound).
+      await allSettled
       await this.release(body.round, others)
       return undefined
     }
     own.appending = true
     try {
       const e = await this.c.writer.write('checkpoint', { ...core, cosigs }, Math.max(ts, Date.now()))
+      dbg('appended')
       return e.cid.toString()
     } catch (err) {
       // The ledger refused the entry (e.g. heads that miss an included contribution): the next attempt
       // builds a new core, after releasing everyone bound to this one.
       this.myCores.delete(body.round)
       if (this.signed.get(body.round)?.proposer === me) this.signed.delete(body.round)
+      await allSettled
       await this.release(body.round, others)
       throw err
     } finally {

@@ -39,6 +39,7 @@ import { Ledger, makeGenesis, toHex, type Charter, type SignedEntry } from '../.
 import { nodeSigner, nodeVerifier } from '../../ledger/signature-node.ts'
 import { computeReputation, committeeCandidates } from '../../reputation/index.ts'
 import { RoundMachine, type RoundOutput, type CompletedCheckpoint, type RoundFaults } from '../../gossip-fl/round/machine.ts'
+import type { CheckpointBody } from '../../gossip-fl/round/messages.ts'
 import { roundSignerFrom, roundVerifyFrom } from '../../gossip-fl/round/signer.ts'
 import { modelHash, recomputeFromBlob, ruleStateHash, groupSumsHash } from '../../gossip-fl/round/aggregate.ts'
 import { checkpointQuorum, type RoundParams } from '../../gossip-fl/round/params.ts'
@@ -537,13 +538,23 @@ export class Peer extends TypedEmitter<PeerEvents> {
     let resolveEnd!: (v: { ck?: CompletedCheckpoint, failed?: string }) => void
     const ended = new Promise<{ ck?: CompletedCheckpoint, failed?: string }>(resolve => { resolveEnd = resolve })
     const appends: Array<Promise<unknown>> = []
+    let doneHash: string | undefined
     const emit = (outs: RoundOutput[]): void => {
       for (const out of outs) {
         if (process.env.TESSERA_PEER_DEBUG === '2') console.error(`[${this.self.slice(0, 6)}] ${Date.now() % 100000} r${r}k${machine.currentRetry} out ${out.kind} ${'topic' in out ? out.topic : ''}${'family' in out ? out.family + ' ' + out.to.slice(0, 6) : ''}`)
         switch (out.kind) {
           case 'send': this.router.send(out.to, out.family, out.bytes); break
           case 'publish': this.router.publish(out.topic, out.bytes); break
-          case 'append': appends.push(this.writer.fromRound(out.entry)); break
+          case 'append':
+            // My machine signed its checkpoint body: co-sign the ledger checkpoint from now on, and
+            // propose it (the leader at once), in parallel with the machine's own signature gossip.
+            if (out.entry.type === 'checkpoint') {
+              const retry = out.entry.body.retry
+              const mine = toHex(out.entry.bodyHash)
+              // Stale: my machine went on to another retry, or ended with a quorum on another body.
+              this.checkpointSigned(out.entry.body, setup.params, () => machine.isDone ? (doneHash !== undefined && doneHash !== mine) : machine.currentRetry !== retry, signal)
+            } else appends.push(this.writer.fromRound(out.entry))
+            break
           case 'train':
             // The machine asks for an update of model r-1 (= prev.model): the one started above.
             void (pretrained ?? this.train(out.model, out.round).then(update => ({ update }), (err: unknown) => ({ err: err as Error }))).then(res => {
@@ -560,7 +571,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
             retries = out.retry
             this.emit('retry', { round: r, retry: out.retry, committee: out.committee, reason: out.reason })
             break
-          case 'done': resolveEnd({ ck: out.checkpoint }); break
+          case 'done': doneHash = toHex(out.checkpoint.bodyHash); resolveEnd({ ck: out.checkpoint }); break
           case 'failed': resolveEnd({ failed: out.reason }); break
         }
       }
@@ -598,7 +609,14 @@ export class Peer extends TypedEmitter<PeerEvents> {
     }, o.tickMs)
     // The ledger may move past r without us (we were too slow, or restarted): stop waiting then.
     const ledgerMoved = (async (): Promise<{ ck?: CompletedCheckpoint, failed?: string }> => {
-      while (!signal.aborted && this.ledger.state.lastRound < r && !machine.isDone) await sleep(200)
+      while (!signal.aborted && this.ledger.state.lastRound < r && !machine.isDone) await sleep(50)
+      // A member whose ledger got the checkpoint (co-signed by a quorum, possibly itself) before its
+      // machine saw the quorum's gossip: if the ledger's checkpoint is the body this member computed,
+      // its model is that checkpoint's model.
+      const own = machine.ownCheckpoint()
+      const rec = this.ledger.state.checkpoints[r]
+      if (!machine.isDone && own !== undefined && rec !== undefined && rec.retry === own.body.retry &&
+        toHex(rec.body.modelHash) === toHex(own.body.modelHash) && toHex(rec.body.groupSumsHash) === toHex(own.body.groupSumsHash)) return { ck: own }
       return {}
     })()
     const end = await Promise.race([ended, ledgerMoved, aborted<{ ck?: CompletedCheckpoint, failed?: string }>({ failed: 'stopped' })])
@@ -620,10 +638,6 @@ export class Peer extends TypedEmitter<PeerEvents> {
         verified = got.verified
       } catch (err) {
         this.emit('warning', { round: r, message: `cannot adopt checkpoint: ${(err as Error).message}` })
-      }
-      if (ck.model !== undefined && result !== undefined) {
-        this.cosign.finished(ck.body)
-        void this.proposeLater(ck, setup.params, signal)
       }
     } else if (end.failed !== undefined) {
       this.emit('warning', { round: r, message: `round ${r}: ${end.failed}` })
@@ -730,23 +744,36 @@ export class Peer extends TypedEmitter<PeerEvents> {
   }
 
   /**
-   * Members propose the ledger checkpoint in committee order, `proposeStaggerMs` apart (attempt a of
-   * member i at (i + a m) staggers after its own `done`), until the ledger has it. Concurrent proposals
-   * resolve towards the earliest member (checkpoint-cosign.ts), and a failed one releases its signers.
+   * My machine finalized `body` (and signed it): from now on I co-sign the ledger checkpoint whose
+   * core is this body (checkpoint-cosign.ts checks that), and I propose it. Before, both waited for
+   * the machine's quorum ('done') and the model's adoption: 0.5-4.5 s per round in the benchmark;
+   * co-signing the body I have already signed adds no trust (the ledger entry still needs a quorum
+   * of members whose own bodies are this one). `stale()`: my machine moved to another retry.
    */
-  private async proposeLater (ck: CompletedCheckpoint, params: RoundParams, signal: AbortSignal): Promise<void> {
-    const b = ck.body
+  private checkpointSigned (body: CheckpointBody, params: RoundParams, stale: () => boolean, signal: AbortSignal): void {
+    this.cosign.finished(body)
+    void this.proposeLater(body, params, stale, signal)
+  }
+
+  /**
+   * Members propose the ledger checkpoint in committee order, `proposeStaggerMs` apart (attempt a of
+   * member i at (i + a m) staggers after its machine signed the body; the leader at once), until the
+   * ledger has it. Concurrent proposals resolve towards the earliest member (checkpoint-cosign.ts),
+   * and a failed one releases its signers.
+   */
+  private async proposeLater (b: CheckpointBody, params: RoundParams, stale: () => boolean, signal: AbortSignal): Promise<void> {
     const idx = b.committee.indexOf(this.self)
     if (idx < 0) return
     const t0 = Date.now()
-    for (let attempt = 0; attempt < 8 && !signal.aborted; attempt++) {
+    const over = (): boolean => signal.aborted || this.ledger.state.lastRound >= b.round || stale()
+    for (let attempt = 0; attempt < 8 && !over(); attempt++) {
       const until = t0 + (idx + attempt * b.committee.length) * this.options.proposeStaggerMs
-      while (Date.now() < until && !signal.aborted && this.ledger.state.lastRound < b.round) await sleep(50)
-      if (signal.aborted || this.ledger.state.lastRound >= b.round) return
+      while (Date.now() < until && !over()) await sleep(50)
+      if (over()) return
       try {
         const cid = await this.cosign.propose(b, b.committee, checkpointQuorum(b.committee.length), Date.now())
         if (cid !== undefined) return
-        if (this.ledger.state.lastRound < b.round) this.emit('warning', { round: b.round, message: `checkpoint proposal without quorum: ${this.cosign.lastRefusals.join('; ').slice(0, 500)}` })
+        if (this.ledger.state.lastRound < b.round && !stale()) this.emit('warning', { round: b.round, message: `checkpoint proposal without quorum: ${this.cosign.lastRefusals.join('; ').slice(0, 500)}` })
       } catch (err) {
         this.emit('warning', { round: b.round, message: `checkpoint proposal: ${(err as Error).message}` })
       }

@@ -79,7 +79,7 @@ export class RoundRouter {
   private readonly o: RoundRouterOptions
   readonly channels: ReturnType<typeof roundChannels>
   private active: ActiveRound | undefined
-  private held: Array<{ round: number, from: string, bytes: Uint8Array }> = []
+  private held: Array<{ round: number, from: string, bytes: Uint8Array, msg: RoundMessage }> = []
   private unsubs: Array<() => void> = []
   private started = false
   /** bytes this peer wrote (requests + publications), reset by the caller per round */
@@ -130,7 +130,7 @@ export class RoundRouter {
     this.active = a
     const mine = this.held.filter(h => h.round === a.round)
     this.held = this.held.filter(h => h.round > a.round)
-    for (const h of mine) this.deliver(a, h.from, h.bytes)
+    for (const h of mine) this.deliver(a, h.from, h.bytes, h.msg)
   }
 
   detach (round: number): void {
@@ -184,14 +184,15 @@ export class RoundRouter {
     }
     try { this.o.observe?.({ via, channel, from, bytes, msg }) } catch { /* observers must not break the router */ }
     const a = this.active
-    if (a !== undefined && msg.r === a.round) { this.deliver(a, from, bytes); return msg.type }
+    if (a !== undefined && msg.r === a.round) { this.deliver(a, from, bytes, msg); return msg.type }
     const current = a?.round ?? 0
-    if (msg.r > current && this.held.length < MAX_HELD) this.held.push({ round: msg.r, from, bytes })
+    if (msg.r > current && this.held.length < MAX_HELD) this.held.push({ round: msg.r, from, bytes, msg })
     return msg.type
   }
 
-  private deliver (a: ActiveRound, from: string, bytes: Uint8Array): void {
-    a.emit(a.machine.step({ kind: 'message', from, payload: bytes }))
+  /** `msg`: decodeMessage(bytes), when the router has it (the machine then does not decode again). */
+  private deliver (a: ActiveRound, from: string, bytes: Uint8Array, msg?: RoundMessage): void {
+    a.emit(a.machine.step({ kind: 'message', from, payload: bytes, decoded: msg }))
   }
 }
 
