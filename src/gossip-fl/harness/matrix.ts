@@ -48,6 +48,14 @@ export const ROBUSTNESS_RECIPE = Object.freeze({
   optimizer: 'adam' as const, lr: 0.003, batchSize: 64, localSteps: 60, momentum: 0.5, clip: 8, fullBudget: true
 })
 
+/**
+ * Attack parameters of the robustness matrix. Sign flip negates each attacker's OWN honestly
+ * trained update (base 'own': the classic sign-flipping / bit-flip attacker, as npm start's):
+ * with B's default base 'mean' at the full norm budget it sends -C x unit(honest mean), exactly
+ * IPM at full budget (the archived table has both at 88.0%), so the row would repeat IPM.
+ */
+export const MATRIX_ATTACK_PARAMS: Readonly<Record<string, Record<string, unknown>>> = Object.freeze({ 'sign-flip': { base: 'own' } })
+
 export function ruleParamsFor(rule: string, peers: number, g: number, byzantine: number, clip: number): Record<string, unknown> {
   const G = Math.max(1, Math.floor(peers / g))
   const f = Math.min(byzantine, G)
@@ -79,12 +87,13 @@ export function robustnessMatrix(o: MatrixOptions = {}): Array<Partial<Experimen
   const out: Array<Partial<ExperimentConfig>> = []
   for (const attack of attacks) {
     const byz = attack === 'none' ? 0 : base.byzantine
+    const attackParams = { ...(MATRIX_ATTACK_PARAMS[attack] ?? {}), ...base.attackParams }
     const k = base.undefendedBudget ?? 0
-    if (withUndefended) out.push({ ...base, attack, byzantine: byz, rule: 'mean', group: 1, normCheck: false, label: `undefended mean${k > 0 ? ` (budget ${k}C)` : ''} | ${attack}` })
+    if (withUndefended) out.push({ ...base, attackParams, attack, byzantine: byz, rule: 'mean', group: 1, normCheck: false, label: `undefended mean${k > 0 ? ` (budget ${k}C)` : ''} | ${attack}` })
     for (const g of groups) {
       for (const rule of rules) {
         const label = rule === 'mean' && g === 1 ? `norm check only | ${attack}` : `${rule} g=${g} | ${attack}`
-        out.push({ ...base, attack, byzantine: byz, rule, ruleParams: ruleParamsFor(rule, peers, g, f, clip), group: g, normCheck: true, label })
+        out.push({ ...base, attackParams, attack, byzantine: byz, rule, ruleParams: ruleParamsFor(rule, peers, g, f, clip), group: g, normCheck: true, label })
       }
     }
   }

@@ -56,6 +56,11 @@ describe('harness: local optimizer and full-budget honest updates', function () 
       assert.equal(r.clip, ROBUSTNESS_RECIPE.clip)
       assert.equal(r.ruleParams.tau, ROBUSTNESS_RECIPE.clip)
     }
+    // Sign flip negates the attacker's own update: with base 'mean' at full budget it would be IPM at full budget.
+    const sf = robustnessMatrix({ attacks: ['sign-flip', 'ipm'], rules: ['centered-clipping'], groups: [2] })
+    assert.deepEqual(sf[0]!.attackParams, { base: 'own' })
+    assert.deepEqual(sf[1]!.attackParams, {})
+    assert.deepEqual(robustnessMatrix({ attacks: ['sign-flip'], rules: ['mean'], groups: [1], base: { attackParams: { base: 'mean' } } })[1]!.attackParams, { base: 'mean' })
     for (const bad of [{ optimizer: 'rmsprop' }, { fullBudget: 'yes' }]) {
       assert.throws(() => resolveExperiment(bad as never), (e: Error) => e.name === 'InvalidParametersError')
     }
