@@ -60,7 +60,7 @@ describe('harness: local optimizer and full-budget honest updates', function () 
     const sf = robustnessMatrix({ attacks: ['sign-flip', 'ipm'], rules: ['centered-clipping'], groups: [2] })
     assert.deepEqual(sf[0]!.attackParams, { base: 'own' })
     assert.deepEqual(sf[1]!.attackParams, {})
-    assert.deepEqual(robustnessMatrix({ attacks: ['sign-flip'], rules: ['mean'], groups: [1], base: { attackParams: { base: 'mean' } } })[1]!.attackParams, { base: 'mean' })
+    assert.deepEqual(robustnessMatrix({ attacks: ['sign-flip'], rules: ['mean'], groups: [1], base: { attackParams: { base: 'mean' } } })[0]!.attackParams, { base: 'mean' })
     for (const bad of [{ optimizer: 'rmsprop' }, { fullBudget: 'yes' }]) {
       assert.throws(() => resolveExperiment(bad as never), (e: Error) => e.name === 'InvalidParametersError')
     }
