@@ -91,7 +91,11 @@ export interface PeerOptions {
   maxRounds?: number
   /** start of round 1 (ms since the epoch), or a function that resolves to it; default: when the peer is ready */
   startAt?: number | (() => Promise<number>)
-  /** round r + 1 starts this long after the `ts` of checkpoint r (ms) */
+  /**
+   * round r + 1 starts this long after the `ts` of checkpoint r (ms). Peers whose ledger gets
+   * checkpoint r later start when it arrives (messages sent to them before are held by the router),
+   * so this only needs to cover the appender's own adoption, not the ledger's propagation.
+   */
   startDelayMs: number
   /** machine retries with a new committee before it gives up */
   maxRetries: number
@@ -121,7 +125,7 @@ export const PEER_DEFAULTS: Readonly<Omit<PeerOptions, 'dataDir'>> = Object.free
   listenTcp: ['/ip4/127.0.0.1/tcp/0'],
   listenWs: [],
   bootstrap: [],
-  startDelayMs: 400,
+  startDelayMs: 150,
   maxRetries: 3,
   tickMs: 50,
   sendTimeoutMs: 20_000,
@@ -192,6 +196,9 @@ export class Peer extends TypedEmitter<PeerEvents> {
   private lastInfo: RoundInfo | undefined
   private stopController = new AbortController()
   private tickTimer: ReturnType<typeof setInterval> | undefined
+  /** the round machines' signer and verifier (one per peer: the verifier caches public KeyObjects) */
+  private roundSigner!: ReturnType<typeof roundSignerFrom>
+  private roundVerify!: ReturnType<typeof roundVerifyFrom>
 
   constructor (options: Partial<PeerOptions> & Pick<PeerOptions, 'dataDir'>, components: PeerComponents = {}) {
     super()
@@ -213,6 +220,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
     const o = this.options
     this.identity = await loadOrCreateIdentity(o.dataDir)
     const signer = nodeSigner(this.identity.seed)
+    this.roundSigner = roundSignerFrom(signer)
+    this.roundVerify = roundVerifyFrom(nodeVerifier({ threadPool: false }))
     this.ledger = await Ledger.open({ location: join(o.dataDir, 'ledger'), verifier: nodeVerifier() })
     if (this.ledger.state.genesisCid === null) {
       const g = await this.readGenesis()
@@ -518,7 +527,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
       params: setup.params, round: r, seed: setup.seed, prevModel: prev.model, ruleState: prev.ruleState,
       candidates: setup.candidates, contributors: setup.contributors, startTime: start,
       schedule: { seed: (k) => st.seed(r, k), committee: (k) => st.committee(r, k) },
-      signer: roundSignerFrom(nodeSigner(this.identity.seed)), verify: roundVerifyFrom(nodeVerifier({ threadPool: false })),
+      signer: this.roundSigner, verify: this.roundVerify,
       rng: cryptoRng(), contribute, faults: o.faults,
       // A member waits (at most half the receipt phase) for zero masks still in flight: receipts with
       // different dealer sets give no norm check at all (npm start's split receipts, peer.md).
