@@ -72,6 +72,11 @@ export interface LedgerSyncOptions {
   suspectMs: number
   /** announcements handled at once; more are dropped (catch-up brings their entries) */
   maxConcurrentAnnouncements: number
+  /**
+   * An announced entry that waits for a dependency is given this long (ms) for the
+   * dependency to arrive by gossip before its announcer is pulled from (0: pull at once).
+   */
+  deferredPullDelayMs: number
 }
 
 export const LEDGER_SYNC_DEFAULTS: Readonly<Omit<LedgerSyncOptions, 'netId'>> = Object.freeze({
@@ -91,7 +96,12 @@ export const LEDGER_SYNC_DEFAULTS: Readonly<Omit<LedgerSyncOptions, 'netId'>> = 
   maxChainGap: 1024,
   appendBatch: 256,
   suspectMs: 60_000,
-  maxConcurrentAnnouncements: 64
+  maxConcurrentAnnouncements: 64,
+  // Entries of one round are announced at about the same time and arrive in any order; at 20+
+  // peers pulling at once for every entry that came before its dependency meant 10+ concurrent
+  // pulls per peer (each a heads summary of every author plus chain windows), for entries that
+  // the next few announcements brought anyway.
+  deferredPullDelayMs: 500
 })
 
 export type SyncMisbehaviourKind =
@@ -142,6 +152,7 @@ export function ledgerSyncConfig (options: Partial<LedgerSyncOptions> & Pick<Led
   int('appendBatch', 1, 10_000)
   int('suspectMs', 0, 86_400_000)
   int('maxConcurrentAnnouncements', 1, 100_000)
+  int('deferredPullDelayMs', 0, 60_000)
   if (c.announce !== 'own' && c.announce !== 'local') throw new InvalidParametersError(`announce must be 'own' or 'local', got ${String(c.announce)}`)
   if (typeof c.catchUpOnStart !== 'boolean') throw new InvalidParametersError('catchUpOnStart must be a boolean')
   if (c.genesisCid !== undefined && (typeof c.genesisCid !== 'string' || c.genesisCid.length > 128)) throw new InvalidParametersError('genesisCid must be a CID string')
@@ -175,6 +186,8 @@ export class LedgerSync extends TypedEmitter<LedgerSyncEvents> {
   private nextBatch: Promise<{ appended: number, deferred: Candidate[] }> | undefined
   private rotation = 0
   private handling = 0
+  /** pending pauses (deferred announcements), woken by stop() */
+  private readonly sleepers = new Set<() => void>()
   private readonly selfAuthor: string
 
   constructor (components: LedgerSyncComponents, options: Partial<LedgerSyncOptions> & Pick<LedgerSyncOptions, 'netId'>) {
@@ -234,6 +247,7 @@ export class LedgerSync extends TypedEmitter<LedgerSyncEvents> {
     if (!this.started) return
     this.started = false
     this.life.abort(new SyncNotStartedError('sync stopped'))
+    for (const wake of [...this.sleepers]) wake()
     if (this.announceTimer !== undefined) clearTimeout(this.announceTimer)
     if (this.catchUpTimer !== undefined) clearInterval(this.catchUpTimer)
     this.announceTimer = undefined
@@ -362,10 +376,31 @@ export class LedgerSync extends TypedEmitter<LedgerSyncEvents> {
       cands.push(...more)
     }
     const r = await this.ingestGrouped(cands)
-    if (r.deferred.some((c) => c.signed.cid.equals(a.cid)) || behind > this.options.maxChainGap) {
-      // A dependency outside the chain (admission, committee, checkpoint): pull what the announcer has.
+    if (behind > this.options.maxChainGap) {
       await this.pullFrom(m.from).catch(() => {})
+      return
     }
+    if (!r.deferred.some((c) => c.signed.cid.equals(a.cid))) return
+    // A dependency outside the chain (admission, committee, checkpoint, the round's other
+    // entries). It is usually on its way by gossip: wait a little (every ingest retries the
+    // deferred entries), try once more, and only then pull what the announcer has.
+    if (this.options.deferredPullDelayMs > 0) {
+      await this.pause(this.options.deferredPullDelayMs)
+      if (!this.started || state.entries.has(id)) return
+      await this.ingestGrouped([])
+      if (!this.started || state.entries.has(id)) return
+    }
+    await this.pullFrom(m.from).catch(() => {})
+  }
+
+  /** Sleep `ms`, ended early by stop() (through `sleepers`: no listener per sleep on the lifetime signal). */
+  private async pause (ms: number): Promise<void> {
+    if (!this.started) return
+    await new Promise<void>((resolve) => {
+      const done = (): void => { clearTimeout(t); this.sleepers.delete(done); resolve() }
+      const t = setTimeout(done, ms)
+      this.sleepers.add(done)
+    })
   }
 
   /**
