@@ -48,6 +48,21 @@ describe('harness: local optimizer and full-budget honest updates', function () 
     assert.ok(adam.finalAccuracy > sgd.finalAccuracy + 0.1, `adam ${adam.finalAccuracy} vs sgd ${sgd.finalAccuracy}`)
   })
 
+  it('reduced robustness with the recipe: the default defence holds under full-budget IPM, the undefended mean (10 C) collapses', async () => {
+    // The robustness matrix's rows, CI-sized: softmax, 3,000 images, 8 peers of which 2 attack, 4 rounds of 20 Adam steps.
+    const base = { trainExamples: 3000, testExamples: 1000, partition: 'dirichlet:1', rounds: 4, evalEvery: 2, seed: 'recipe-ci', model: 'softmax' as const, peers: 8, byzantine: 2, attack: 'ipm', committee: 5, threshold: 2 }
+    const [def, und] = robustnessMatrix({ base: { ...base, localSteps: 20, batchSize: 32 }, attacks: ['ipm'], rules: ['centered-clipping', 'undefended'], groups: [2] })
+      .sort((a, b) => Number(a.normCheck === false) - Number(b.normCheck === false))
+      .map(c => ({ ...c, undefendedBudget: 10 }))
+    const rDef = await runExperiment(def!, data)
+    const rUnd = await runExperiment(und!, data)
+    assert.equal(rDef.config.optimizer, 'adam')
+    // Measured: 0.811 vs 0.046 (4 rounds).
+    assert.ok(rDef.finalAccuracy > 0.7, `default ${rDef.finalAccuracy}`)
+    assert.ok(rUnd.finalAccuracy < 0.3, `undefended ${rUnd.finalAccuracy}`)
+    assert.ok(rDef.finalAccuracy - rUnd.finalAccuracy > 0.5)
+  })
+
   it('the robustness matrix carries the recipe; bad optimizer / fullBudget are typed errors', () => {
     for (const c of robustnessMatrix({ attacks: ['none', 'ipm'], rules: ['centered-clipping'], groups: [2] })) {
       const r = resolveExperiment(c)
