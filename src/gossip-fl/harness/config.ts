@@ -8,6 +8,7 @@ import { ATTACKS } from '../sim/attacks.ts'
 import { ruleNames } from '../round/rules.ts'
 import type { Arch } from '../../model/spec.ts'
 import type { PartitionOptions } from '../../model/partition.ts'
+import { isFeatureName, FEATURE_NAMES } from '../../model/features/index.ts'
 
 /**
  * Update-side attacks, B's whole registry: crafted from the round's updates (sign flip, Gaussian,
@@ -74,6 +75,10 @@ export interface ExperimentConfig {
   clip: number
   /** Update-level noise multiplier z of each group sum. */
   noise: number
+  /** Data-independent feature map applied to train and test images before everything (src/model/features): none | scatter | scatter2 | pool2. No privacy cost. */
+  features: string
+  /** > 0: each peer's batch is round(q n_i) of its own shard n_i (DP-SGD then Poisson-samples at about q for every peer); 0 = `batchSize` for all. */
+  samplingRate: number
   /** Record-level DP-SGD per peer: per-example clip and noise multiplier; undefined = off. */
   dpSgd?: { clip: number, noiseMultiplier: number }
   seed: string
@@ -127,6 +132,8 @@ export const DEFAULTS: Readonly<ExperimentConfig> = Object.freeze({
   normCheck: true,
   clip: 0.5,
   noise: 0,
+  features: 'none',
+  samplingRate: 0,
   seed: '1',
   evalEvery: 10,
   testExamples: 10000,
@@ -194,6 +201,8 @@ export function resolveExperiment(partial: Partial<ExperimentConfig>): Experimen
   if (typeof c.normCheck !== 'boolean') bad('normCheck must be a boolean')
   num('clip', 0, 1e6, true)
   num('noise', 0, 1e3)
+  if (!isFeatureName(c.features)) bad(`features must be one of ${FEATURE_NAMES.join(', ')}, got '${String(c.features)}'`)
+  num('samplingRate', 0, 1)
   if (c.dpSgd !== undefined && (!(c.dpSgd.clip > 0) || !(c.dpSgd.noiseMultiplier >= 0))) bad('dpSgd needs clip > 0 and noiseMultiplier >= 0')
   int('evalEvery', 1, 100_000)
   int('testExamples', 1, 1_000_000)

@@ -34,6 +34,8 @@ import { peerEpsilonKnownRounds } from '../../model/privacy/user-level.ts'
 import type { RoundSigner, RoundVerify } from '../round/signer.ts'
 import { modelHash } from '../round/aggregate.ts'
 import { membershipInference } from './membership.ts'
+import { applyFeatures } from '../../model/features/index.ts'
+import { dpSgdPeerEpsilons, peerBatchSize } from '../../model/privacy/peer-plan.ts'
 
 export interface RoundRecord {
   label: string
@@ -68,6 +70,8 @@ export interface ExperimentResult {
   /** Per-peer epsilon at delta 1e-5: update-level (group-sum noise, rounds public) and record-level (DP-SGD); null when that mechanism is off. */
   epsilonUpdateLevel: number | null
   epsilonRecordLevel: number | null
+  /** Record-level epsilon of every peer (its own shard and batch), null when DP-SGD is off or with local epochs. */
+  epsilonRecordLevelPerPeer: number[] | null
   /** Loss-threshold membership inference on the final model (peer 0's records vs held-out test images); null when off. */
   membership: { auc: number, bestAdvantage: number, yeomAdvantage: number, members: number } | null
   /**
@@ -184,8 +188,10 @@ export async function runExperiment(partial: Partial<ExperimentConfig>, data: Ex
   }
   const label = c.label ?? defaultLabel(c)
   const t0 = Date.now()
-  const train = c.trainExamples > 0 ? head(data.train, Math.min(c.trainExamples, data.train.n)) : data.train
-  const testSet = head(data.test, Math.min(c.testExamples, data.test.n))
+  // The feature map (memoised per Dataset, so a matrix pays it once per process); 'none' is the data itself.
+  const fdata: ExperimentData = { train: applyFeatures(c.features, data.train), test: applyFeatures(c.features, data.test) }
+  const train = c.trainExamples > 0 ? head(fdata.train, Math.min(c.trainExamples, fdata.train.n)) : fdata.train
+  const testSet = head(fdata.test, Math.min(c.testExamples, fdata.test.n))
   const spec = { ...mnistSpec(c.model), inputShape: [...train.shape], classes: train.classes }
   const parts = partition(train.y, train.classes, c.peers, parsePartition(c.partition), seededRng(`harness/${c.seed}/split`))
   // The last `byzantine` peers are the attackers (contributor-side attacks).
@@ -221,7 +227,7 @@ export async function runExperiment(partial: Partial<ExperimentConfig>, data: Ex
     }
     if (freeRiding && byzSet.has(i)) return new Float32Array(model.length)
     const r = await trainLocal(spec, model, shards[i]!, {
-      epochs: c.localEpochs > 0 ? c.localEpochs : 1, batchSize: c.batchSize, lr: c.lr, optimizer: c.optimizer,
+      epochs: c.localEpochs > 0 ? c.localEpochs : 1, batchSize: c.samplingRate > 0 ? peerBatchSize(c.samplingRate, shards[i]!.n) : c.batchSize, lr: c.lr, optimizer: c.optimizer,
       maxSteps: c.localEpochs > 0 ? undefined : c.localSteps, seed: `${c.seed}/${i}/${round}`,
       dp: c.dpSgd === undefined ? undefined : { clip: c.dpSgd.clip, noiseMultiplier: c.dpSgd.noiseMultiplier }
     })
@@ -339,9 +345,14 @@ export async function runExperiment(partial: Partial<ExperimentConfig>, data: Ex
   const minShard = Math.min(...shards.map(s => s.n))
   const epsilonUpdateLevel = c.noise > 0 ? peerEpsilonKnownRounds({ roundsTaken: c.rounds, noiseMultiplier: c.noise, delta: DELTA }).epsilon : null
   const steps = c.localEpochs > 0 ? c.rounds * c.localEpochs * Math.ceil(minShard / c.batchSize) : c.rounds * c.localSteps
-  const epsilonRecordLevel = c.dpSgd !== undefined && c.dpSgd.noiseMultiplier > 0
-    ? computeDpSgdPrivacy({ examples: minShard, batchSize: Math.min(c.batchSize, minShard), noiseMultiplier: c.dpSgd.noiseMultiplier, epochs: steps * Math.min(c.batchSize, minShard) / minShard, delta: DELTA }).epsilon
+  // Every peer's record-level epsilon with its own batch (per-peer batches: samplingRate); the run reports the largest.
+  const batches = shards.map(s => c.samplingRate > 0 ? peerBatchSize(c.samplingRate, s.n) : Math.min(c.batchSize, s.n))
+  const epsilonRecordLevelPerPeer = c.dpSgd !== undefined && c.dpSgd.noiseMultiplier > 0 && c.localEpochs === 0
+    ? dpSgdPeerEpsilons({ shardSizes: shards.map(s => s.n), batchSizes: batches, noiseMultiplier: c.dpSgd.noiseMultiplier, steps: c.rounds * c.localSteps, delta: DELTA })
     : null
+  const epsilonRecordLevel = epsilonRecordLevelPerPeer !== null ? Math.max(...epsilonRecordLevelPerPeer) : (c.dpSgd !== undefined && c.dpSgd.noiseMultiplier > 0
+    ? computeDpSgdPrivacy({ examples: minShard, batchSize: Math.min(c.batchSize, minShard), noiseMultiplier: c.dpSgd.noiseMultiplier, epochs: steps * Math.min(c.batchSize, minShard) / minShard, delta: DELTA }).epsilon
+    : null)
   let reputation: ExperimentResult['reputation'] = null
   if (c.engine === 'fast' && history.length > 0) {
     const rep = reputationAfter(history, peerIds)
@@ -353,16 +364,16 @@ export async function runExperiment(partial: Partial<ExperimentConfig>, data: Ex
   let shadowMembership: ExperimentResult['shadowMembership'] = null
   if (c.membership > 0) {
     const members = head(shards[0]!, Math.min(c.membership, shards[0]!.n))
-    const nonMemberIdx = c.membershipNonMembers === 'matched' ? classMatchedIndices(data.test, members)
-      : Array.from({ length: Math.min(c.membership, data.test.n) }, (_, k) => data.test.n - 1 - k)
-    const nonMembers = subset(data.test, nonMemberIdx)
+    const nonMemberIdx = c.membershipNonMembers === 'matched' ? classMatchedIndices(fdata.test, members)
+      : Array.from({ length: Math.min(c.membership, fdata.test.n) }, (_, k) => fdata.test.n - 1 - k)
+    const nonMembers = subset(fdata.test, nonMemberIdx)
     const mi = membershipInference(spec, model, members, nonMembers, c.membership)
     membership = { auc: mi.auc, bestAdvantage: mi.best.advantage, yeomAdvantage: mi.yeom.advantage, members: mi.members }
     if (c.shadowModels > 0) {
       // How many times each of peer 0's records was seen: the shadows get as many passes.
       const exposure = c.localEpochs > 0 ? c.rounds * c.localEpochs : c.rounds * c.localSteps * Math.min(c.batchSize, shards[0]!.n) / shards[0]!.n
       const epsGlobal = [epsilonUpdateLevel, epsilonRecordLevel].filter((e): e is number => e !== null)
-      shadowMembership = await shadowEvaluation(c, spec, model, lastLocal, members, nonMemberIdx, data.test, exposure,
+      shadowMembership = await shadowEvaluation(c, spec, model, lastLocal, members, nonMemberIdx, fdata.test, exposure,
         epsGlobal.length === 0 ? null : Math.min(...epsGlobal), epsilonRecordLevel)
     }
   }
@@ -371,6 +382,6 @@ export async function runExperiment(partial: Partial<ExperimentConfig>, data: Ex
     backdoorAccuracy: backdoorSet !== undefined ? (await evaluate(spec, model, backdoorSet)).accuracy : null,
     label, config: c, parameters: init.length, initialAccuracy: initialAcc, finalAccuracy,
     tailAccuracy: tail.reduce((a, b) => a + b, 0) / Math.max(1, tail.length),
-    epsilonUpdateLevel, epsilonRecordLevel, finalModelHash: Array.from(modelHash(model), b => b.toString(16).padStart(2, '0')).join(''), seconds: (Date.now() - t0) / 1000, records
+    epsilonUpdateLevel, epsilonRecordLevel, epsilonRecordLevelPerPeer, finalModelHash: Array.from(modelHash(model), b => b.toString(16).padStart(2, '0')).join(''), seconds: (Date.now() - t0) / 1000, records
   }
 }
