@@ -87,6 +87,14 @@ export interface TesseraLibp2pOptions {
    * of them scores -5 x surplus^2, below the gossip and publish thresholds.
    */
   ipColocationWhitelist: string[]
+  /**
+   * Yamux initial receive window per stream (bytes; the protocol's default is
+   * 256 KiB, Yamux spec "Flow Control"). A request larger than the window (an
+   * MLP share is 407 KB) stalls for a window update from the receiver, i.e. for
+   * a turn of the receiver's event loop, once per window; a window that holds
+   * the whole request costs one such round trip at the stream's start at most.
+   */
+  streamWindowBytes: number
   /** topics gossipsub accepts at all; default: every topic of the network */
   allowedTopics: string[] | undefined
   gossip: Partial<GossipInit>
@@ -121,6 +129,7 @@ export const LIBP2P_DEFAULTS: Readonly<Omit<TesseraLibp2pOptions, 'privateKey' |
   // 127.0.0.1; with the penalty every peer scored below zero, nobody grafted anybody, and gossip
   // stopped at 11+ peers (measured: no round completed at 20 peers).
   ipColocationWhitelist: ['127.0.0.1', '::1'],
+  streamWindowBytes: 1024 * 1024,
   allowedTopics: undefined,
   gossip: {},
   rpc: {}
@@ -275,6 +284,7 @@ export function libp2pConfig (options: Partial<TesseraLibp2pOptions> & Pick<Tess
   int('heartbeatIntervalMs', c.heartbeatIntervalMs, 50, 60_000)
   int('heartbeatSteadyIntervalMs', c.heartbeatSteadyIntervalMs, 50, 60_000)
   int('heartbeatStartupMs', c.heartbeatStartupMs, 0, 3_600_000)
+  int('streamWindowBytes', c.streamWindowBytes, 256 * 1024, 16 * 1024 * 1024)
   if (c.allowedTopics !== undefined && (!Array.isArray(c.allowedTopics) || c.allowedTopics.some((t) => typeof t !== 'string' || t.length === 0))) {
     throw new InvalidParametersError('allowedTopics must be an array of non-empty strings')
   }
@@ -331,7 +341,7 @@ export async function createTesseraLibp2p (options: Partial<TesseraLibp2pOptions
     addresses: { listen: [...c.listenTcp, ...c.listenWs], announce: c.announce },
     transports: [metered(tcp(), meter), metered(webSockets(), meter)],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    streamMuxers: [yamux({ streamOptions: { initialStreamWindowSize: c.streamWindowBytes, maxStreamWindowSize: Math.max(c.streamWindowBytes, 16 * 1024 * 1024) } })],
     peerDiscovery,
     connectionManager: {
       maxConnections: c.maxConnections,
