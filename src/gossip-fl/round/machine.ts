@@ -62,7 +62,8 @@ export type LedgerBody =
   | { type: 'contribution', round: number, retry: number, dim: number, commitments: Uint8Array[] }
   | { type: 'receipt', round: number, retry: number, held: Array<{ c: string, h: Uint8Array }> /* ledger.ts receiptBody: acks = CIDs of these contributions */ }
   | { type: 'plan', round: number, retry: number, groups: PlanGroup[], refused: Refusal[], blamed: Refusal[] }
-  | { type: 'checkpoint', body: CheckpointBody, bodyHash: Uint8Array, sig: Uint8Array }
+  /** `receipts`: the members whose receipts this member held when it signed (the ledger checkpoint should cover their receipt entries: reputation's `missed`) */
+  | { type: 'checkpoint', body: CheckpointBody, bodyHash: Uint8Array, sig: Uint8Array, receipts: string[] }
 
 export interface CompletedCheckpoint {
   body: CheckpointBody
@@ -588,7 +589,7 @@ export class RoundMachine {
     R.bodyHash = toHex(bodyHash)
     R.result = { model: result.model, ruleState: result.ruleState, groupSums: blob }
     const msg = this.signed<CheckpointSigMsg>({ type: 'ckpt', r: this.cfg.round, k: R.k, from: this.self, body })
-    this.out.push({ kind: 'append', entry: { type: 'checkpoint', body, bodyHash, sig: msg.sig } })
+    this.out.push({ kind: 'append', entry: { type: 'checkpoint', body, bodyHash, sig: msg.sig, receipts: [...R.receipts.keys()].sort(comparePeerIds) } })
     this.publish(TOPIC_CHECKPOINT, msg)
   }
 

@@ -224,7 +224,7 @@ export class CheckpointCosign {
    * its committee; append it once a quorum (counting me) has co-signed.
    * Returns the appended entry's CID, or undefined (no quorum, or already there).
    */
-  async propose (body: CheckpointBody, committee: readonly string[], quorum: number, ts: number): Promise<string | undefined> {
+  async propose (body: CheckpointBody, committee: readonly string[], quorum: number, ts: number, receipts: readonly string[] = []): Promise<string | undefined> {
     const state = this.c.ledger.state
     this.lastRefusals = []
     const t0 = Date.now()
@@ -235,7 +235,10 @@ export class CheckpointCosign {
     if (await this.planEntry(body.round, body.retry, body.committee[0]) === undefined) throw new PeerProtocolError(`round ${body.round}: the plan is not in my ledger`)
     dbg('plan in')
     await this.c.writer.waitForContributions(body.round, body.retry, body.groups.flatMap(g => g.members))
-    dbg('contributions in')
+    // The heads I propose decide whose receipts the checkpoint covers (reputation evidence): wait
+    // (bounded) for the receipts my machine used. Only the first attempt's core matters (it is kept).
+    if (!this.myCores.has(body.round)) await this.c.writer.waitForReceipts(body.round, body.retry, receipts, this.o.waitOwnMs / 2)
+    dbg('contributions and receipts in')
     if (this.c.ledger.state.lastRound >= body.round) return undefined
     // My core for this body: the one of my first attempt (same heads), unless the body changed (my
     // machine signed another retry's body since).

@@ -98,6 +98,31 @@ export class LedgerWriter {
     return out
   }
 
+  /**
+   * Wait (bounded by `waitMs`) until the ledger holds the receipt entries of `members` for
+   * (round, retry), pulling from them halfway. A checkpoint's heads decide which receipts it
+   * covers, and a member whose receipt is not covered counts as `missed` in the round's
+   * reputation evidence (E's LedgerState): a proposer that builds its core before the receipts
+   * reached its ledger penalises honest members.
+   */
+  async waitForReceipts (round: number, retry: number, members: readonly string[], waitMs: number): Promise<boolean> {
+    const end = Date.now() + waitMs
+    let pulled = false
+    for (let i = 0; i < 10_000; i++) {
+      const rec = this.c.ledger.state.rounds.get(`${round}/${retry}`)
+      const miss = members.filter(p => rec?.receipts.has(p) !== true)
+      if (miss.length === 0) return true
+      if (Date.now() >= end) return false
+      if (!pulled && Date.now() >= end - waitMs / 2) {
+        pulled = true
+        await Promise.allSettled(miss.map(async p => await this.c.pullFrom(p)))
+        continue
+      }
+      await new Promise(resolve => setTimeout(resolve, 25))
+    }
+    return false
+  }
+
   private missing (round: number, retry: number, peers: readonly string[]): string[] {
     const rec = this.c.ledger.state.rounds.get(`${round}/${retry}`)
     return peers.filter(p => rec?.contributions.has(p) !== true)

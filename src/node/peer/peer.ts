@@ -346,7 +346,14 @@ export class Peer extends TypedEmitter<PeerEvents> {
         await sleep(1000)
         continue
       }
-      if (await this.runRound(r, prev, signal)) reported = Math.max(reported, r)
+      try {
+        if (await this.runRound(r, prev, signal)) reported = Math.max(reported, r)
+      } catch (err) {
+        // e.g. no committee can be drawn for r yet: say so and look again, rather than end the loop
+        // silently (every peer of a network stops at once when they share the cause).
+        this.emit('warning', { round: r, message: `round ${r}: ${(err as Error).name}: ${(err as Error).message}` })
+        await sleep(1000)
+      }
     }
     // The last round's checkpoint may exist only in this ledger (this peer appended it): a peer that
     // exits at once leaves the others without it (they then wait, re-run the round, or, once their
@@ -561,7 +568,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
               const retry = out.entry.body.retry
               const mine = toHex(out.entry.bodyHash)
               // Stale: my machine went on to another retry, or ended with a quorum on another body.
-              this.checkpointSigned(out.entry.body, setup.params, () => machine.isDone ? (doneHash !== undefined && doneHash !== mine) : machine.currentRetry !== retry, signal)
+              this.checkpointSigned(out.entry.body, out.entry.receipts, setup.params, () => machine.isDone ? (doneHash !== undefined && doneHash !== mine) : machine.currentRetry !== retry, signal)
             } else appends.push(this.writer.fromRound(out.entry))
             break
           case 'train':
@@ -759,9 +766,9 @@ export class Peer extends TypedEmitter<PeerEvents> {
    * co-signing the body I have already signed adds no trust (the ledger entry still needs a quorum
    * of members whose own bodies are this one). `stale()`: my machine moved to another retry.
    */
-  private checkpointSigned (body: CheckpointBody, params: RoundParams, stale: () => boolean, signal: AbortSignal): void {
+  private checkpointSigned (body: CheckpointBody, receipts: string[], params: RoundParams, stale: () => boolean, signal: AbortSignal): void {
     this.cosign.finished(body)
-    void this.proposeLater(body, params, stale, signal)
+    void this.proposeLater(body, receipts, params, stale, signal)
   }
 
   /**
@@ -770,7 +777,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
    * ledger has it. Concurrent proposals resolve towards the earliest member (checkpoint-cosign.ts),
    * and a failed one releases its signers.
    */
-  private async proposeLater (b: CheckpointBody, params: RoundParams, stale: () => boolean, signal: AbortSignal): Promise<void> {
+  private async proposeLater (b: CheckpointBody, receipts: string[], params: RoundParams, stale: () => boolean, signal: AbortSignal): Promise<void> {
     const idx = b.committee.indexOf(this.self)
     if (idx < 0) return
     const t0 = Date.now()
@@ -780,7 +787,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
       while (Date.now() < until && !over()) await sleep(50)
       if (over()) return
       try {
-        const cid = await this.cosign.propose(b, b.committee, checkpointQuorum(b.committee.length), Date.now())
+        const cid = await this.cosign.propose(b, b.committee, checkpointQuorum(b.committee.length), Date.now(), receipts)
         if (cid !== undefined) return
         if (this.ledger.state.lastRound < b.round && !stale()) this.emit('warning', { round: b.round, message: `checkpoint proposal without quorum: ${this.cosign.lastRefusals.join('; ').slice(0, 500)}` })
       } catch (err) {
