@@ -66,7 +66,8 @@ export class Ledger {
         const sigErrors = await Promise.all(decoded.map(async (d) => {
           if ('err' in d) return d.err
           try {
-            await verifySignatures(d, d.entry.type === 'genesis' ? null : genesis, this.verifier)
+            // useCache: ledger sync's validator has usually just verified this very envelope.
+            await verifySignatures(d, d.entry.type === 'genesis' ? null : genesis, this.verifier, { useCache: true })
             return undefined
           } catch (err) {
             return err

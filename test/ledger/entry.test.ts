@@ -39,6 +39,14 @@ describe('ledger/entry', () => {
     // The same bytes signed without the domain are not a valid entry signature.
     const raw = encodeEnvelope(e.bytes, await alice.sign(e.bytes))
     await assert.rejects(verifySignatures(decodeEnvelope(raw), g.cid, verifier), { rule: 'signature' })
+    // The verified-envelope cache (useCache) remembers (genesis, CID, signature) only: the same
+    // entry with another signature, or under another genesis, is verified again and refused.
+    await verifySignatures(e, g.cid, verifier, { useCache: true })
+    await assert.rejects(verifySignatures(decodeEnvelope(raw), g.cid, verifier, { useCache: true }), { rule: 'signature' })
+    await assert.rejects(verifySignatures(e, other.cid, verifier, { useCache: true }), { rule: 'signature' })
+    const flipped = new Uint8Array(e.sig)
+    flipped[0]! ^= 1
+    await assert.rejects(verifySignatures({ ...e, sig: flipped }, g.cid, verifier, { useCache: true }), { rule: 'signature' })
   })
 
   it('round-trips every entry type through the envelope', async () => {
