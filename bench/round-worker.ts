@@ -128,6 +128,8 @@ async function main (): Promise<void> {
     if (debug) {
       p.on('warning', w => { log(`peer ${i} warning r${w.round}: ${w.message.slice(0, 300)}`) })
       p.on('retry', w => { log(`peer ${i} retry r${w.round}/${w.retry}: ${w.reason}`) })
+      p.on('misbehaviour', w => { log(`peer ${i} misbehaviour (${w.source}) by ${w.peer.slice(0, 8)}: ${w.reason.slice(0, 120)}`) })
+      p.on('banned', w => { log(`peer ${i} banned ${w.peer.slice(0, 8)} (score ${w.score})`) })
     }
     await p.start()
     peers.set(i, p)
