@@ -834,7 +834,9 @@ export class RoundMachine {
     // My own message (delivered locally, never over the network) needs no signature check.
     if (msg.from !== this.self) this.requireSig(msg)
     if (R.plan === undefined || R.zeroOk !== true) {
-      if (R.earlyPartials.length >= R.committee.length * 64) ignore(msg.from, 'too-early', new WrongRoundError('partial sum before any plan'))
+      // Bounded per sender (an honest holder sends one message per member, more only past the vector
+      // cap): a member cannot make me buffer without limit before the plan.
+      if (R.earlyPartials.filter(e => e.from === msg.from).length >= 8) ignore(msg.from, 'too-early', new WrongRoundError('partial sum before any plan'))
       R.earlyPartials.push(msg)
       return
     }
