@@ -50,6 +50,47 @@ describe('node/libp2p', function () {
     }
   })
 
+  it('steady heartbeat, Yamux window: defaults, validation, and the switch after start-up', async () => {
+    const privateKey = await generateKeyPair('Ed25519')
+    const c = libp2pConfig({ privateKey, netId: NET.netId })
+    assert.equal(c.heartbeatSteadyIntervalMs, 700)
+    assert.equal(c.streamWindowBytes, 1024 * 1024)
+    for (const b of [{ heartbeatSteadyIntervalMs: 0 }, { heartbeatStartupMs: -1 }, { streamWindowBytes: 1024 }, { streamWindowBytes: 2 ** 25 }, { heartbeatStartupMs: NaN }]) {
+      await assert.rejects(createTesseraLibp2p({ privateKey, netId: NET.netId, ...b } as never), named('InvalidParametersError'), JSON.stringify(b))
+    }
+    const t = await Libp2pTransport.create({ privateKey, netId: NET.netId, listenWs: [], pubsubDiscovery: false, relayServer: false, heartbeatIntervalMs: 100, heartbeatStartupMs: 300 })
+    const opts = (t.node.services.pubsub as unknown as { opts: { heartbeatInterval: number } }).opts
+    try {
+      await t.start()
+      assert.equal(opts.heartbeatInterval, 100, 'start-up heartbeat')
+      await waitFor(() => opts.heartbeatInterval === 700, 3000, 'steady heartbeat')
+    } finally {
+      await t.stop()
+    }
+    assert.equal(opts.heartbeatInterval, 100, 'back to the start-up value once stopped')
+  })
+
+  it('connect(peer): opens a connection by name without a request; false for unknown, banned or self; typed error for a bad name', async () => {
+    const h = await libp2pHarness(1)
+    const b = await Libp2pTransport.create({ privateKey: await generateKeyPair('Ed25519'), netId: NET.netId, listenWs: [], pubsubDiscovery: false, relayServer: false })
+    try {
+      await b.start()
+      const a = h.transports[0]!
+      assert.equal(await a.connect(b.self, { signal: AbortSignal.timeout(2000) }), false, 'no known address yet')
+      await a.learnAddresses(b.self, b.addresses())
+      assert.equal(await a.connect(b.self), true)
+      assert.ok(a.peers().includes(b.self))
+      assert.equal(await a.connect(b.self), true, 'already connected')
+      assert.equal(await a.connect(a.self), false)
+      await a.ban(b.self, Date.now() + 60_000)
+      assert.equal(await a.connect(b.self), false, 'banned')
+      await assert.rejects(a.connect('not a peer name'), named('InvalidPeerNameError'))
+    } finally {
+      await b.stop()
+      await h.teardown()
+    }
+  })
+
   it('gossip settings: no flood publishing, mesh 4/3/6, loopback exempt from the IP colocation penalty', async () => {
     const privateKey = await generateKeyPair('Ed25519')
     const c = libp2pConfig({ privateKey, netId: NET.netId })
