@@ -3,7 +3,7 @@
  * progress on stderr.
  *
  * Multi-process (default): the N peers of a measurement are spread over K
- * worker processes (bench/round-worker.ts; K = --procs, default the number of
+ * worker processes (bench/round-lib/worker.ts; K = --procs, default the number of
  * cores), and this process only coordinates: it writes the genesis, hands each
  * worker its peers, exchanges addresses, releases round 1 at a common instant,
  * and gathers every worker's timeline, bytes, CPU and memory. With K = 1 all
@@ -53,8 +53,8 @@ import { loadOrCreateIdentity } from '../src/node/identity.ts'
 import { writeGenesis, GENESIS_FILE } from '../src/node/peer/peer.ts'
 import { peerIdBytes } from '../src/reputation/peer-id.ts'
 import { seededRng } from '../src/util/rng.ts'
-import { measure, median, r1, r3 } from './round-analysis.ts'
-import type { FromWorker, PeerReport, ToWorker, WorkerReport } from './round-worker.ts'
+import { measure, median, r1, r3 } from './round-lib/analysis.ts'
+import type { FromWorker, PeerReport, ToWorker, WorkerReport } from './round-lib/worker.ts'
 
 const args = process.argv.slice(2)
 const flag = (name: string, def: number): number => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : def }
@@ -75,7 +75,7 @@ const HEARTBEAT_MS = opt('heartbeat-ms')
 const DEBUG = process.env.TESSERA_BENCH_DEBUG === '1'
 const log = (s: string): void => { process.stderr.write(`[bench round] ${s}\n`) }
 const sleep = async (ms: number): Promise<void> => await new Promise(resolve => setTimeout(resolve, ms))
-const WORKER = join(dirname(fileURLToPath(import.meta.url)), 'round-worker.ts')
+const WORKER = join(dirname(fileURLToPath(import.meta.url)), 'round-lib', 'worker.ts')
 
 function pick<T> (xs: T[], k: number, rng: ReturnType<typeof seededRng>): T[] {
   const a = [...xs]

@@ -1,10 +1,10 @@
 /**
- * Figures of the round benchmark from what the workers gathered (bench/round-worker.ts):
+ * Figures of the round benchmark from what the workers gathered (bench/round-lib/worker.ts):
  * per-round timeline, phase durations, overhead and bytes per role. Pure functions
  * over plain data, the same whether the peers ran in one process or in many.
  * Definitions: docs/architecture/benchmarks-round.md "Definitions".
  */
-import type { LedgerView, PeerReport } from './round-worker.ts'
+import type { LedgerView, PeerReport } from './worker.ts'
 
 export const median = (xs: number[]): number => { const s = xs.filter(Number.isFinite).sort((a, b) => a - b); return s.length === 0 ? NaN : s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2 }
 const max = (xs: number[]): number => xs.length === 0 ? NaN : Math.max(...xs)

@@ -14,13 +14,13 @@
  *   mark                                 -> marked                         CPU / event-loop window opens
  *   collect {rounds}                     -> report {...}                   figures since mark
  *   stop                                 -> stopped, then exit
- * Run only by bench/round.ts (`node --import tsx bench/round-worker.ts`).
+ * Run only by bench/round.ts (`node --import tsx bench/round-lib/worker.ts`).
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
-import { createPeer, type Peer, type Trainer } from '../src/node/peer/peer.ts'
-import type { InboundObservation } from '../src/node/peer/round-router.ts'
+import { createPeer, type Peer, type Trainer } from '../../src/node/peer/peer.ts'
+import type { InboundObservation } from '../../src/node/peer/round-router.ts'
 import { peerIdFromString } from '@libp2p/peer-id'
 
 export interface Obs { t: number, type: string, from: string }
