@@ -38,17 +38,14 @@ async function main(): Promise<void> {
       { mark: { type: 'rule', strokeDash: [4, 4], color: 'gray' }, encoding: { y: { datum: 0.95 } } },
       { mark: { type: 'rule', strokeDash: [4, 4], color: 'gray' }, encoding: { x: { datum: 2 } } },
       {
-        mark: { type: 'point', filled: true, size: 90 },
+        mark: { type: 'point', filled: true, size: 110 },
         encoding: {
-          x: { field: 'epsilon', type: 'quantitative', scale: { type: 'log', domain: [0.5, 2000] }, title: 'epsilon per peer (log; no DP drawn at 1000)' },
+          x: { field: 'epsilon', type: 'quantitative', scale: { type: 'log', domain: [0.5, 2000], nice: false }, title: 'epsilon per peer (log; no DP drawn at 1000)' },
           y: { field: 'accuracy', type: 'quantitative', scale: { domain: [0, 1] }, title: 'final test accuracy' },
-          color: { field: 'mechanism', type: 'nominal', legend: { orient: 'bottom', columns: 1 } },
+          color: { field: 'run', type: 'nominal', legend: { orient: 'bottom', columns: 1, labelLimit: 420 } },
+          shape: { field: 'mechanism', type: 'nominal', legend: { orient: 'bottom', columns: 1, labelLimit: 420 } },
           tooltip: [{ field: 'run' }, { field: 'epsilonText', title: 'epsilon' }, { field: 'accuracy', format: '.3f' }]
         }
-      },
-      {
-        mark: { type: 'text', align: 'left', dx: 7, fontSize: 9 },
-        encoding: { x: { field: 'epsilon', type: 'quantitative' }, y: { field: 'accuracy', type: 'quantitative' }, text: { field: 'run' } }
       }
     ]
   }
