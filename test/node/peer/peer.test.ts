@@ -152,10 +152,15 @@ describe('node/peer: the round protocol end to end on libp2p', function () {
     it('a peer started late syncs the ledger and the model, joins, and contributes in a later round', async () => {
       // Founders: peers 0-3 (open network); peer 4 starts after round 1. Rounds end early once every
       // message is in (about a second here), so the network runs 12 rounds to leave the late peer time to join.
+      // The late peer's join reaches the others' ledgers by ledger sync's catch-up (every 5 s) when its first
+      // announcement precedes its gossip mesh, and only a checkpoint covering it admits the peer: with rounds
+      // of about a second (issue #4's faster co-signing and 150 ms start delay) 12 rounds sometimes ended
+      // before that. A 1 s start delay paces the rounds by wall time instead.
+      const pace = { maxRounds: 12, startDelayMs: 1000 }
       net = await makeNet(5, testCharter({ committee: { m: 4, t: 2, g: 2 } }), 4)
-      const peers = await startAll(net, 4, { maxRounds: 12 })
+      const peers = await startAll(net, 4, pace)
       await roundOf(peers[0]!, 1, 60_000)
-      const late = await net.startPeer(4, { maxRounds: 12 })
+      const late = await net.startPeer(4, pace)
       await Promise.all([...peers, late].map(async p => await roundOf(p, 12, 170_000)))
       const st = late.ledger.state
       assert.equal(st.lastRound, 12)
