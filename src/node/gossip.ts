@@ -14,17 +14,22 @@
  * A validator that throws is treated as Ignore: a bug on our side is not
  * evidence against the sender.
  *
+ * Remote subscriptions are surfaced per topic (`onTopicPeer`, from gossipsub's
+ * `subscription-change` event): gossipsub publishes only to peers whose
+ * subscription it has received, so a message published before that is lost to
+ * them; the listener lets a publisher re-send (ledger sync re-announces).
+ *
  * A libp2p service: `tesseraGossip(init)` takes the narrow GossipComponents
  * (the `pubsub` service), with start/stop.
  */
 import type { PeerId, Startable } from '@libp2p/interface'
-import type { GossipSub, GossipsubMessage, Message, TopicValidatorResult } from '@libp2p/gossipsub'
+import type { GossipSub, GossipsubMessage, Message, SubscriptionChangeData, TopicValidatorResult } from '@libp2p/gossipsub'
 import { InvalidParametersError } from '../util/errors.ts'
 import { AlreadyRegisteredError, FrameTooLargeError, TransportNotStartedError } from './errors.ts'
 import { peerNameFromPeerId } from './peer-name.ts'
 import { plain } from './frame-io.ts'
 import { MAX_GOSSIP_BYTES } from './protocol-ids.ts'
-import { Validation, type GossipMessage, type MessageHandler, type Misbehaviour, type PublishResult, type SubscribeOptions, type TopicValidator, type ValidationResult } from './transport.ts'
+import { Validation, type GossipMessage, type MessageHandler, type Misbehaviour, type PublishResult, type SubscribeOptions, type TopicPeerListener, type TopicValidator, type ValidationResult } from './transport.ts'
 
 export interface GossipComponents {
   pubsub: Pick<GossipSub, 'subscribe' | 'unsubscribe' | 'publish' | 'topicValidators' | 'getSubscribers' | 'addEventListener' | 'removeEventListener'>
@@ -76,6 +81,7 @@ export class GossipService implements Startable {
   private readonly subs = new Map<string, Sub>()
   private readonly allowed: ReadonlySet<string> | undefined
   private readonly listeners = new Set<GossipMisbehaviourListener>()
+  private readonly topicPeerListeners = new Map<string, Set<TopicPeerListener>>()
   private started = false
 
   constructor (components: GossipComponents, init: Partial<GossipInit> = {}) {
@@ -103,6 +109,7 @@ export class GossipService implements Startable {
     if (this.started) return
     this.started = true
     this.components.pubsub.addEventListener('gossipsub:message', this.onGossipMessage)
+    this.components.pubsub.addEventListener('subscription-change', this.onSubscriptionChange)
     for (const topic of this.subs.keys()) this.attach(topic)
   }
 
@@ -110,6 +117,7 @@ export class GossipService implements Startable {
     if (!this.started) return
     this.started = false
     this.components.pubsub.removeEventListener('gossipsub:message', this.onGossipMessage)
+    this.components.pubsub.removeEventListener('subscription-change', this.onSubscriptionChange)
     for (const topic of this.subs.keys()) this.detach(topic)
   }
 
@@ -120,6 +128,32 @@ export class GossipService implements Startable {
   onMisbehaviour (listener: GossipMisbehaviourListener): () => void {
     this.listeners.add(listener)
     return () => { this.listeners.delete(listener) }
+  }
+
+  /** Call `listener(peer)` when a connected peer's subscription to `topic` reaches us; returns the remover. */
+  onTopicPeer (topic: string, listener: TopicPeerListener): () => void {
+    if (typeof topic !== 'string' || topic.length === 0 || typeof listener !== 'function') throw new InvalidParametersError('onTopicPeer needs a topic and a listener function')
+    const set = this.topicPeerListeners.get(topic) ?? new Set<TopicPeerListener>()
+    set.add(listener)
+    this.topicPeerListeners.set(topic, set)
+    return () => {
+      set.delete(listener)
+      if (set.size === 0 && this.topicPeerListeners.get(topic) === set) this.topicPeerListeners.delete(topic)
+    }
+  }
+
+  private readonly onSubscriptionChange = (evt: CustomEvent<SubscriptionChangeData>): void => {
+    if (this.topicPeerListeners.size === 0) return
+    const name = peerNameFromPeerId(evt.detail.peerId)
+    if (name === undefined) return
+    for (const s of evt.detail.subscriptions) {
+      if (!s.subscribe) continue
+      const set = this.topicPeerListeners.get(s.topic)
+      if (set === undefined) continue
+      for (const l of [...set]) {
+        try { l(name) } catch { /* a listener's failure is its own */ }
+      }
+    }
   }
 
   private report (peer: string, reason: Misbehaviour): void {

@@ -13,7 +13,7 @@ import { createTesseraLibp2p, type TesseraLibp2p, type TesseraLibp2pOptions, typ
 import { assertPeerName, peerIdFromPeerName, peerNameFromPeerId } from './peer-name.ts'
 import type {
   HandleOptions, MessageHandler, Misbehaviour, MisbehaviourListener, PublishResult, RequestHandler,
-  SendOptions, SubscribeOptions, TopicValidator, Transport
+  SendOptions, SubscribeOptions, TopicPeerListener, TopicValidator, Transport
 } from './transport.ts'
 
 export class Libp2pTransport implements Transport {
@@ -141,6 +141,10 @@ export class Libp2pTransport implements Transport {
   topicPeers (topic: string): string[] {
     if (this.node.status !== 'started') return []
     return names(this.node.services.gossip.topicPeers(topic))
+  }
+
+  onTopicPeer (topic: string, listener: TopicPeerListener): () => void {
+    return this.node.services.gossip.onTopicPeer(topic, listener)
   }
 
   onMisbehaviour (listener: MisbehaviourListener): () => void {

@@ -23,7 +23,7 @@ import { assertPeerName, bytesToHex } from './peer-name.ts'
 import { STATUS_ERROR, STATUS_OK, decodeResponseFrame, encodeErrorBody, handlerErrorBody, responseFrameCap, type RpcErrorBody } from './rpc-frame.ts'
 import {
   Validation, type HandleOptions, type MessageHandler, type Misbehaviour, type MisbehaviourListener, type PublishResult,
-  type RequestHandler, type SendOptions, type SubscribeOptions, type TopicValidator, type Transport, type ValidationResult
+  type RequestHandler, type SendOptions, type SubscribeOptions, type TopicPeerListener, type TopicValidator, type Transport, type ValidationResult
 } from './transport.ts'
 
 export interface LinkFault {
@@ -119,7 +119,9 @@ export class MemoryNetwork {
 
   /** Cut the link between a and b: sends fail with PeerUnreachableError, gossip does not pass. */
   disconnect (a: string, b: string): void { this.cut.add(pairKey(a, b)) }
-  reconnect (a: string, b: string): void { this.cut.delete(pairKey(a, b)) }
+  reconnect (a: string, b: string): void {
+    if (this.cut.delete(pairKey(a, b))) this.linkUp(a, b)
+  }
   /** Cut every link of `peer`. */
   isolate (peer: string): void { for (const o of this.members.keys()) if (o !== peer) this.disconnect(peer, o) }
   rejoin (peer: string): void { for (const o of this.members.keys()) if (o !== peer) this.reconnect(peer, o) }
@@ -157,6 +159,18 @@ export class MemoryNetwork {
 
   /** @internal */
   remove (name: string): void { this.members.delete(name) }
+
+  /**
+   * @internal a link a - b came up (a peer started, a cut was mended): each side learns the
+   * other's subscriptions, as two libp2p peers exchange them on a new connection.
+   */
+  linkUp (a: string, b: string): void {
+    const ta = this.reachable(b, a)
+    const tb = this.reachable(a, b)
+    if (ta === undefined || tb === undefined) return
+    for (const topic of tb.topics()) ta.topicPeerSeen(topic, b)
+    for (const topic of ta.topics()) tb.topicPeerSeen(topic, a)
+  }
 }
 
 function pairKey (a: string, b: string): string { return a < b ? `${a}|${b}` : `${b}|${a}` }
@@ -170,6 +184,7 @@ export class MemoryTransport implements Transport {
   private readonly handlers = new Map<string, Registered>()
   private readonly subs = new Map<string, Sub>()
   private readonly listeners = new Set<MisbehaviourListener>()
+  private readonly topicPeerListeners = new Map<string, Set<TopicPeerListener>>()
   private readonly timers = new Set<ReturnType<typeof setTimeout>>()
   private life = new AbortController()
   /** abort hooks of in-flight requests and handlers, fired by stop() */
@@ -187,6 +202,8 @@ export class MemoryTransport implements Transport {
     if (this.started) return
     this.life = new AbortController()
     this.started = true
+    // Our links come up: we and every started neighbour learn each other's subscriptions.
+    for (const t of this.net.neighbours(this.self)) if (t !== this) this.net.linkUp(this.self, t.self)
   }
 
   async stop (): Promise<void> {
@@ -419,7 +436,35 @@ export class MemoryTransport implements Transport {
     checkInt(`maxBytes of ${topic}`, maxBytes, 1, this.net.options.maxMessageBytes)
     const sub: Sub = { validator, onMessage, maxBytes }
     this.subs.set(topic, sub)
+    if (this.started) for (const t of this.net.neighbours(this.self)) if (t !== this) t.topicPeerSeen(topic, this.self)
     return () => { if (this.subs.get(topic) === sub) this.subs.delete(topic) }
+  }
+
+  onTopicPeer (topic: string, listener: TopicPeerListener): () => void {
+    if (typeof topic !== 'string' || topic.length === 0 || typeof listener !== 'function') throw new InvalidParametersError('onTopicPeer needs a topic and a listener function')
+    const set = this.topicPeerListeners.get(topic) ?? new Set<TopicPeerListener>()
+    set.add(listener)
+    this.topicPeerListeners.set(topic, set)
+    return () => {
+      set.delete(listener)
+      if (set.size === 0 && this.topicPeerListeners.get(topic) === set) this.topicPeerListeners.delete(topic)
+    }
+  }
+
+  /** @internal topics this peer is subscribed to */
+  topics (): string[] { return [...this.subs.keys()] }
+
+  /**
+   * @internal `peer` is now a subscribed neighbour on `topic`: tell our listeners
+   * asynchronously (a subscription travels as a message on libp2p), and only while started.
+   */
+  topicPeerSeen (topic: string, peer: string): void {
+    if (!this.topicPeerListeners.has(topic) || peer === this.self) return
+    this.schedule(0, () => {
+      for (const l of [...this.topicPeerListeners.get(topic) ?? []]) {
+        try { l(peer) } catch { /* the listener's own failure */ }
+      }
+    })
   }
 
   peers (): string[] {

@@ -20,6 +20,11 @@
  *   through `onMisbehaviour`. A message over the topic cap throws
  *   FrameTooLargeError at the publisher; at a receiver it is rejected and its
  *   author reported ('oversized-message').
+ * - `onTopicPeer(topic, l)` calls `l(peer)` when a connected peer is seen to become
+ *   subscribed to `topic`: its subscription reached us, or a connection (link) to an
+ *   already subscribed peer came up. Never for ourselves, never while stopped.
+ *   A publish made before that moment did not reach the peer (gossipsub sends
+ *   only to peers whose subscription it knows), so a publisher can re-send.
  * - `stop()` releases every socket, timer and handler; in-flight requests fail.
  */
 
@@ -97,6 +102,9 @@ export interface Misbehaviour {
 
 export type MisbehaviourListener = (peer: string, reason: Misbehaviour) => void
 
+/** A connected peer became subscribed to the topic the listener was registered for. */
+export type TopicPeerListener = (peer: string) => void
+
 export interface PublishResult {
   /** number of neighbours the message was handed to */
   recipients: number
@@ -119,6 +127,11 @@ export interface Transport {
   peers(): string[]
   /** connected peers known to be subscribed to `topic` */
   topicPeers(topic: string): string[]
+  /**
+   * listen for connected peers becoming subscribed to `topic` (a remote subscription
+   * seen, or a link to a subscribed peer opened); returns the remover
+   */
+  onTopicPeer(topic: string, listener: TopicPeerListener): () => void
   /** listen for provable misbehaviour (feeds reputation); returns the remover */
   onMisbehaviour(listener: MisbehaviourListener): () => void
   /**

@@ -202,6 +202,37 @@ export function transportCompliance (label: string, factory: HarnessFactory, opt
       })
     })
 
+    describe('topic peers', () => {
+      let h: Harness
+      after(async () => { await h?.teardown() })
+      it('onTopicPeer reports a connected peer that subscribes later, never ourselves, and stops after its remover', async () => {
+        h = await factory(2)
+        const [a, b] = h.transports as [Transport, Transport]
+        const topic = NET.topics.announce.name
+        const other = NET.topics.receipt.name
+        const seenA: string[] = []
+        const seenB: string[] = []
+        const offA = a.onTopicPeer(topic, (p) => seenA.push(p))
+        const offB = b.onTopicPeer(topic, (p) => seenB.push(p))
+        const removed: string[] = []
+        a.onTopicPeer(other, (p) => removed.push(p))()
+        const unsubA = a.subscribe(topic, () => Validation.Accept, () => {})
+        await new Promise((resolve) => setTimeout(resolve, opts.settleMs))
+        assert.equal(seenA.length, 0, 'not called for our own subscription')
+        const unsubB = b.subscribe(topic, () => Validation.Accept, () => {})
+        const unsubB2 = b.subscribe(other, () => Validation.Accept, () => {})
+        await waitFor(() => seenA.includes(b.self), 15_000, "b's subscription to reach a")
+        await waitFor(() => seenB.includes(a.self), 15_000, "a's subscription to reach b")
+        await new Promise((resolve) => setTimeout(resolve, opts.settleMs))
+        assert.ok(seenA.every((p) => p === b.self) && seenB.every((p) => p === a.self), 'only the other peer is reported')
+        assert.equal(removed.length, 0, 'a removed listener is not called')
+        assert.ok(a.topicPeers(topic).includes(b.self))
+        assert.throws(() => a.onTopicPeer('', () => {}), named('InvalidParametersError'))
+        assert.throws(() => a.onTopicPeer(topic, 'x' as unknown as () => void), named('InvalidParametersError'))
+        offA(); offB(); unsubA(); unsubB(); unsubB2()
+      })
+    })
+
     describe('ban (local reputation)', () => {
       let h: Harness
       after(async () => { await h?.teardown() })

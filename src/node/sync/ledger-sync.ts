@@ -77,6 +77,20 @@ export interface LedgerSyncOptions {
    * dependency to arrive by gossip before its announcer is pulled from (0: pull at once).
    */
   deferredPullDelayMs: number
+  /**
+   * Own announcements of the last this many ms are announced again when a peer newly
+   * subscribes to the announce topic (0: never). Gossipsub publishes only to peers whose
+   * subscription it already has: a peer that appends an entry (its join) before its
+   * neighbours' subscriptions arrive announces it to nobody, and the others would learn
+   * it only from their next catch-up.
+   */
+  reannounceWindowMs: number
+  /** at most this many (the newest) own announcements are kept for re-announcing */
+  reannounceMaxEntries: number
+  /** each kept announcement is re-announced at most this many times (counting only sends that reached a peer) */
+  reannounceMaxTimes: number
+  /** wait this long (ms) after a new subscriber before re-announcing: subscribers arriving meanwhile share one re-announcement */
+  reannounceDelayMs: number
 }
 
 export const LEDGER_SYNC_DEFAULTS: Readonly<Omit<LedgerSyncOptions, 'netId'>> = Object.freeze({
@@ -101,7 +115,17 @@ export const LEDGER_SYNC_DEFAULTS: Readonly<Omit<LedgerSyncOptions, 'netId'>> = 
   // peers pulling at once for every entry that came before its dependency meant 10+ concurrent
   // pulls per peer (each a heads summary of every author plus chain windows), for entries that
   // the next few announcements brought anyway.
-  deferredPullDelayMs: 500
+  deferredPullDelayMs: 500,
+  // A late joiner's join is appended within a second or two of connecting, and its neighbours'
+  // subscriptions arrive within a few gossipsub heartbeats: 10 s covers both with margin.
+  reannounceWindowMs: 10_000,
+  reannounceMaxEntries: 16,
+  // At the start of a network every peer sees every other subscribe within a few seconds:
+  // each own entry goes out at most twice more, however many subscribers arrive.
+  reannounceMaxTimes: 2,
+  // Gossipsub opens its stream to a peer asynchronously: a subscription can reach us before we
+  // can send to that peer. 250 ms also folds a burst of subscribers into one re-announcement.
+  reannounceDelayMs: 250
 })
 
 export type SyncMisbehaviourKind =
@@ -131,6 +155,11 @@ export interface LedgerSyncEvents {
   'equivocation': { accused: string, seq: number, stored: string, other: string, from?: string, proof?: string, error?: string }
   /** one pull from one peer finished */
   'catch-up': CatchUpResult
+  /**
+   * Own announcements sent again after new subscribers appeared (`subscribers`);
+   * `recipients` sums the neighbours each re-announcement was handed to.
+   */
+  'reannounced': { cids: string[], subscribers: string[], recipients: number }
 }
 
 export function ledgerSyncConfig (options: Partial<LedgerSyncOptions> & Pick<LedgerSyncOptions, 'netId'>): LedgerSyncOptions {
@@ -153,6 +182,10 @@ export function ledgerSyncConfig (options: Partial<LedgerSyncOptions> & Pick<Led
   int('suspectMs', 0, 86_400_000)
   int('maxConcurrentAnnouncements', 1, 100_000)
   int('deferredPullDelayMs', 0, 60_000)
+  int('reannounceWindowMs', 0, 600_000)
+  int('reannounceMaxEntries', 1, 1024)
+  int('reannounceMaxTimes', 1, 100)
+  int('reannounceDelayMs', 0, 60_000)
   if (c.announce !== 'own' && c.announce !== 'local') throw new InvalidParametersError(`announce must be 'own' or 'local', got ${String(c.announce)}`)
   if (typeof c.catchUpOnStart !== 'boolean') throw new InvalidParametersError('catchUpOnStart must be a boolean')
   if (c.genesisCid !== undefined && (typeof c.genesisCid !== 'string' || c.genesisCid.length > 128)) throw new InvalidParametersError('genesisCid must be a CID string')
@@ -189,6 +222,14 @@ export class LedgerSync extends TypedEmitter<LedgerSyncEvents> {
   /** pending pauses (deferred announcements), woken by stop() */
   private readonly sleepers = new Set<() => void>()
   private readonly selfAuthor: string
+  /** own announcements kept for re-announcing (oldest first; at most reannounceMaxEntries) */
+  private recent: Recent[] = []
+  /** announce-topic subscribers seen, with when (each triggers at most one re-announcement per window) */
+  private readonly subscribersSeen = new Map<string, number>()
+  /** new subscribers waiting for the next re-announcement */
+  private readonly waiting = new Set<string>()
+  private reannounceTimer: ReturnType<typeof setTimeout> | undefined
+  private offTopicPeer: (() => void) | undefined
 
   constructor (components: LedgerSyncComponents, options: Partial<LedgerSyncOptions> & Pick<LedgerSyncOptions, 'netId'>) {
     super()
@@ -224,6 +265,7 @@ export class LedgerSync extends TypedEmitter<LedgerSyncEvents> {
     this.life = new AbortController()
     this.started = true
     const { transport } = this.c
+    if (this.options.reannounceWindowMs > 0) this.offTopicPeer = transport.onTopicPeer(this.topic.name, (peer) => { this.onSubscriber(peer) })
     await transport.handle(this.protocol.id, async (req) => await serveSyncRequest(this.c.ledger, req, this.protocol), {
       maxRequestBytes: this.protocol.maxRequestBytes,
       maxResponseBytes: this.protocol.maxResponseBytes,
@@ -250,8 +292,15 @@ export class LedgerSync extends TypedEmitter<LedgerSyncEvents> {
     for (const wake of [...this.sleepers]) wake()
     if (this.announceTimer !== undefined) clearTimeout(this.announceTimer)
     if (this.catchUpTimer !== undefined) clearInterval(this.catchUpTimer)
+    if (this.reannounceTimer !== undefined) clearTimeout(this.reannounceTimer)
     this.announceTimer = undefined
     this.catchUpTimer = undefined
+    this.reannounceTimer = undefined
+    this.offTopicPeer?.()
+    this.offTopicPeer = undefined
+    this.recent = []
+    this.subscribersSeen.clear()
+    this.waiting.clear()
     this.unsubscribe?.()
     this.unsubscribe = undefined
     try { await this.c.transport.unhandle(this.protocol.id) } catch { /* transport already stopped */ }
@@ -302,13 +351,84 @@ export class LedgerSync extends TypedEmitter<LedgerSyncEvents> {
       if (this.options.announce === 'own' && toHex(signed.entry.author) !== this.selfAuthor) continue
       const inline = env.length <= this.options.inlineMaxBytes
       const msg = encodeAnnouncement(inline ? { cid: signed.cid, author: signed.entry.author, seq: signed.entry.seq, env } : { cid: signed.cid, author: signed.entry.author, seq: signed.entry.seq })
+      let recipients = 0
       try {
-        const r = await this.c.transport.publish(this.topic.name, msg)
-        this.emit('announced', { cid: id, inline, recipients: r.recipients })
+        recipients = (await this.c.transport.publish(this.topic.name, msg)).recipients
+        this.emit('announced', { cid: id, inline, recipients })
         n++
-      } catch { /* no peers or stopping: catch-up covers it */ }
+      } catch { /* no peers or stopping: a new subscriber brings a re-announcement, catch-up the rest */ }
+      this.remember(id, msg)
     }
     return n
+  }
+
+  /** Keep an own announcement for re-announcing to peers that subscribe within the window. */
+  private remember (cid: string, msg: Uint8Array): void {
+    if (this.options.reannounceWindowMs === 0) return
+    this.recent.push({ cid, msg, at: Date.now(), times: 0 })
+    this.recent = this.eligible(Date.now())
+  }
+
+  /** Kept announcements still inside the window and under their re-announcement cap, newest last. */
+  private eligible (now: number): Recent[] {
+    const o = this.options
+    return this.recent.filter((e) => now - e.at <= o.reannounceWindowMs && e.times < o.reannounceMaxTimes).slice(-o.reannounceMaxEntries)
+  }
+
+  /**
+   * A peer's subscription to the announce topic reached us. Gossipsub had not sent it
+   * anything published before this moment: re-announce our recent own entries, once per
+   * subscriber per window, after `reannounceDelayMs` (subscribers arriving meanwhile share it).
+   */
+  private onSubscriber (peer: string): void {
+    if (!this.started) return
+    const now = Date.now()
+    const w = this.options.reannounceWindowMs
+    const seen = this.subscribersSeen.get(peer)
+    if (seen !== undefined && now - seen <= w) return
+    this.subscribersSeen.delete(peer)
+    this.subscribersSeen.set(peer, now)
+    if (this.subscribersSeen.size > MAX_SUBSCRIBERS_SEEN) {
+      // insertion order is time order: drop the oldest
+      for (const [p, t] of this.subscribersSeen) {
+        if (this.subscribersSeen.size <= MAX_SUBSCRIBERS_SEEN && now - t <= w) break
+        this.subscribersSeen.delete(p)
+      }
+    }
+    if (this.eligible(now).length === 0) return
+    this.waiting.add(peer)
+    this.scheduleReannounce(this.options.reannounceDelayMs, 0)
+  }
+
+  private scheduleReannounce (ms: number, attempt: number): void {
+    if (!this.started || this.reannounceTimer !== undefined) return
+    this.reannounceTimer = setTimeout(() => {
+      this.reannounceTimer = undefined
+      this.track(this.reannounce(attempt))
+    }, ms)
+  }
+
+  private async reannounce (attempt: number): Promise<void> {
+    const subscribers = [...this.waiting]
+    this.waiting.clear()
+    const list = this.eligible(Date.now())
+    if (!this.started || list.length === 0 || subscribers.length === 0) return
+    let recipients = 0
+    for (const e of list) {
+      if (!this.started) return
+      let r = 0
+      try { r = (await this.c.transport.publish(this.topic.name, e.msg)).recipients } catch { /* stopping, or no peers */ }
+      // A send that reached nobody does not use up the entry's re-announcements.
+      if (r > 0) e.times++
+      recipients += r
+    }
+    this.emit('reannounced', { cids: list.map((e) => e.cid), subscribers, recipients })
+    // The subscription can come before gossipsub's stream to that peer is open (it is opened
+    // asynchronously): if the re-announcement reached nobody, try again later, twice at most.
+    if (recipients === 0 && attempt < 2) {
+      for (const p of subscribers) this.waiting.add(p)
+      this.scheduleReannounce(Math.max(500, 4 * this.options.reannounceDelayMs), attempt + 1)
+    }
   }
 
   // ---- receiving announcements ------------------------------------------------------------
@@ -598,6 +718,12 @@ export class LedgerSync extends TypedEmitter<LedgerSyncEvents> {
   /** Entries waiting for a dependency (for diagnostics). */
   get deferredCount (): number { return this.deferred.length }
 }
+
+/** An own announcement kept for re-announcing. */
+interface Recent { cid: string, msg: Uint8Array, at: number, times: number }
+
+/** Bound on remembered announce-topic subscribers. */
+const MAX_SUBSCRIBERS_SEEN = 4096
 
 /** Factory (House style 2). */
 export function createLedgerSync (components: LedgerSyncComponents, options: Partial<LedgerSyncOptions> & Pick<LedgerSyncOptions, 'netId'>): LedgerSync {

@@ -56,7 +56,7 @@ export function ledgerSyncSuite (label: string, factory: PeerNetFactory, o: { se
       const { ledger, dir: d } = await openLedger(dir)
       await load(ledger, entries)
       const sync = createLedgerSync({ transport, ledger, signer: nodeSigner(seed) }, { netId: h.netId, catchUpIntervalMs: 0, ...opts })
-      const events = { entry: [], announced: [], misbehaviour: [], equivocation: [], 'catch-up': [] } as unknown as Peer['events']
+      const events = { entry: [], announced: [], misbehaviour: [], equivocation: [], 'catch-up': [], reannounced: [] } as unknown as Peer['events']
       for (const k of Object.keys(events) as Array<keyof LedgerSyncEvents>) sync.on(k, ((d: unknown) => { (events[k] as unknown[]).push(d) }) as never)
       const p: Peer = { seed, signer: nodeSigner(seed), transport, ledger, dir: d, sync, events }
       peers.push(p)
@@ -133,6 +133,38 @@ export function ledgerSyncSuite (label: string, factory: PeerNetFactory, o: { se
       assert.equal(a.events.announced.length, fresh.filter((e) => toHex(e.entry.author) === a.transport.self).length)
       await waitFor(() => b.ledger.size === a.ledger.size, 20_000, 'periodic catch-up')
       assert.ok(sameHeads(a.ledger.state, b.ledger.state))
+    })
+
+    it('an own entry announced before anyone subscribed reaches later subscribers by gossip, without catch-up; re-announcements are bounded', async () => {
+      // Issue #4: a late joiner announced its join before its neighbours' subscriptions reached it
+      // (gossipsub sent it to nobody), and the others learnt it only from their next catch-up.
+      const topic = networkProtocols(h.netId).topics.announce.name
+      const base = h.log.slice()
+      const a = await peer('net/peer/0', base, { catchUpOnStart: false })
+      const fresh = await appendRound(h)
+      const own = fresh.filter((e) => toHex(e.entry.author) === a.transport.self)
+      assert.equal(own.length, 1)
+      const cid = own[0]!.cid.toString()
+      await a.ledger.append(own[0]!)
+      await waitFor(() => a.events.announced.length === 1, 10_000, 'a to announce its entry')
+      assert.equal(a.events.announced[0]!.recipients, 0, 'nobody was subscribed yet')
+      // b subscribes later; catch-up is off (on start and periodic): only gossip can bring the entry
+      const b = await peer('b', base, { catchUpOnStart: false })
+      await waitFor(() => b.ledger.state.entries.has(cid), 15_000, "a's entry to reach b by re-announcement")
+      assert.ok(b.events.entry.some((e) => e.cid === cid && e.from === a.transport.self), 'received from a on the topic')
+      assert.equal(b.events['catch-up'].length, 0, 'no pull')
+      const c = await peer('c', base, { catchUpOnStart: false })
+      await waitFor(() => c.ledger.state.entries.has(cid), 15_000, "a's entry to reach c")
+      assert.equal(c.events['catch-up'].length, 0, 'no pull')
+      // reannounceMaxTimes (2) is used up: a fourth subscriber brings no more re-announcements
+      const d = await peer('d', base, { catchUpOnStart: false })
+      await waitFor(() => a.transport.topicPeers(topic).includes(d.transport.self), 15_000, "d's subscription to reach a")
+      await new Promise((resolve) => setTimeout(resolve, 1000 + o.settleMs))
+      const sent = a.events.reannounced.filter((r) => r.recipients > 0)
+      assert.equal(sent.length, 2, JSON.stringify(a.events.reannounced))
+      assert.ok(sent.every((r) => r.cids.length === 1 && r.cids[0] === cid))
+      for (const p of [b, c, d]) assert.equal(p.events.reannounced.length, 0, 'peers without own recent announcements re-announce nothing')
+      assert.equal(a.events.misbehaviour.length + b.events.misbehaviour.length + c.events.misbehaviour.length, 0)
     })
 
     it('a restarted peer (same data dir, level store) catches up what it missed', async () => {
