@@ -152,22 +152,28 @@ describe('node/peer: the round protocol end to end on libp2p', function () {
     it('a peer started late syncs the ledger and the model, joins, and contributes in a later round', async () => {
       // Founders: peers 0-3 (open network); peer 4 starts after round 1. Rounds end early once every
       // message is in (about a second here), so the network runs 12 rounds to leave the late peer time to join.
-      // The late peer's join reaches the others' ledgers by ledger sync's catch-up (every 5 s) when its first
-      // announcement precedes its gossip mesh, and only a checkpoint covering it admits the peer: with rounds
-      // of about a second (issue #4's faster co-signing and 150 ms start delay) 12 rounds sometimes ended
-      // before that. A 1 s start delay paces the rounds by wall time instead.
-      const pace = { maxRounds: 12, startDelayMs: 1000 }
+      // Only a checkpoint covering the late peer's join admits it. Its join used to be announced before its
+      // neighbours' gossipsub subscriptions reached it (sent to nobody), and reached the founders only by
+      // catch-up (every 5 s): with ~1 s rounds it was sometimes covered after round 11 only. Ledger sync now
+      // re-announces a peer's recent own entries when a peer subscribes to the announce topic (issue #4).
+      const rounds = { maxRounds: 12 }
       net = await makeNet(5, testCharter({ committee: { m: 4, t: 2, g: 2 } }), 4)
-      const peers = await startAll(net, 4, pace)
+      const peers = await startAll(net, 4, rounds)
       await roundOf(peers[0]!, 1, 60_000)
-      const late = await net.startPeer(4, pace)
+      const lateName = net.names[4]!
+      const t0 = Date.now()
+      const joinSeen: string[] = []
+      for (const p of peers) {
+        p.sync.on('entry', (e) => { if (e.author === lateName && e.type === 'join') joinSeen.push(`${Date.now() - t0} ms (after checkpoint ${p.ledger.state.lastRound})`) })
+      }
+      const late = await net.startPeer(4, rounds)
       await Promise.all([...peers, late].map(async p => await roundOf(p, 12, 170_000)))
       const st = late.ledger.state
       assert.equal(st.lastRound, 12)
       assert.equal(st.checkpoints[12]!.cid.toString(), peers[0]!.ledger.state.checkpoints[12]!.cid.toString())
       assert.ok(st.isAdmitted(late.self))
       const contributedIn = [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12].filter(r => st.checkpoints[r]!.body.groups.some(g => g.map(toHex).includes(late.self)))
-      console.log(`      late peer contributed in rounds ${contributedIn.join(', ')}`)
+      console.log(`      late peer's join reached the founders after ${joinSeen.join(', ')}; it contributed in rounds ${contributedIn.join(', ')}`)
       assert.ok(contributedIn.length > 0, 'the late peer is in a group of a later checkpoint')
       assert.deepEqual(new Uint8Array(late.model!.model.buffer), new Uint8Array((await peers[0]!.models.getModel(st.checkpoints[12]!.body.modelHash))!.buffer))
     })
