@@ -58,6 +58,8 @@ const HELP = `usage: tessera sim [options]            one run
   --clip C              clip norm of an update (default ${DEFAULTS.clip})
   --noise Z             update-level noise multiplier of each group sum (default 0)
   --dp-sgd CLIP:Z       record-level DP-SGD per peer (per-example clip, noise multiplier)
+  --sampling-rate Q     with --dp-sgd: every peer's batch is round(Q x its shard), one q for all (default 0: --batch for every peer)
+  --features F          data-independent feature map before the model: none | scatter | scatter2 | pool2 (default none; no privacy cost)
   --label TEXT          label of a single run in tables and plots (default: derived from the defence and attack)
   --seed S              seed of everything (default ${DEFAULTS.seed})
   --eval-every K        evaluate every K rounds (default ${DEFAULTS.evalEvery})
@@ -120,7 +122,7 @@ function configFrom(values: Flags): Partial<ExperimentConfig> {
     normCheck: nc === undefined ? undefined : nc === 'on', clip: n('clip'), noise: n('noise'), dpSgd, seed: s('seed'),
     evalEvery: n('eval-every'), testExamples: n('test'), trainExamples: n('train-examples'), engine: network === 'libp2p' ? 'libp2p' : s('engine') as Engine | undefined, undefendedBudget: n('undefended-budget'),
     membershipNonMembers: s('membership-nonmembers') as ExperimentConfig['membershipNonMembers'] | undefined,
-    membership: n('membership'), shadowModels: n('shadow-models'), attackParams,
+    membership: n('membership'), shadowModels: n('shadow-models'), attackParams, features: s('features'), samplingRate: n('sampling-rate'),
     reputationCommittees: values['reputation-committees'] === true ? true : undefined, backdoorFraction: n('backdoor-fraction'), backdoorTarget: n('backdoor-target'), censorTargets: n('censor-targets')
   }
 }
@@ -168,7 +170,7 @@ export async function run(argv: string[]): Promise<number> {
     model: { type: 'string' }, rounds: { type: 'string' }, 'local-steps': { type: 'string' }, 'local-epochs': { type: 'string' }, batch: { type: 'string' },
     lr: { type: 'string' }, momentum: { type: 'string' }, optimizer: { type: 'string' }, 'full-budget': { type: 'boolean' }, 'no-full-budget': { type: 'boolean' }, committee: { type: 'string' }, threshold: { type: 'string' }, group: { type: 'string' },
     rule: { type: 'string' }, 'rule-params': { type: 'string' }, 'norm-check': { type: 'string' }, clip: { type: 'string' }, noise: { type: 'string' },
-    'dp-sgd': { type: 'string' }, seed: { type: 'string' }, 'eval-every': { type: 'string' }, test: { type: 'string' }, 'train-examples': { type: 'string' },
+    'dp-sgd': { type: 'string' }, 'sampling-rate': { type: 'string' }, features: { type: 'string' }, seed: { type: 'string' }, 'eval-every': { type: 'string' }, test: { type: 'string' }, 'train-examples': { type: 'string' },
     engine: { type: 'string' }, membership: { type: 'string' }, 'undefended-budget': { type: 'string' }, 'membership-nonmembers': { type: 'string' }, 'shadow-models': { type: 'string' }, 'attack-params': { type: 'string' },
     'backdoor-fraction': { type: 'string' }, 'backdoor-target': { type: 'string' }, 'censor-targets': { type: 'string' }, label: { type: 'string' }, 'reputation-committees': { type: 'boolean' }, network: { type: 'string' }, out: { type: 'string' }, matrix: { type: 'string' }, attacks: { type: 'string' },
     rules: { type: 'string' }, groups: { type: 'string' }, shard: { type: 'string' }, merge: { type: 'boolean' }, title: { type: 'string' }, quiet: { type: 'boolean' },
