@@ -43,7 +43,7 @@
  *               120 + 2 N s scale); the workers are killed past it.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -57,6 +57,22 @@ import { measure, median, r1, r3 } from './round-lib/analysis.ts'
 import type { FromWorker, PeerReport, ToWorker, WorkerReport } from './round-lib/worker.ts'
 
 const args = process.argv.slice(2)
+// Refuse what this script does not know: an unknown flag (even --help) used to run the whole sweep.
+const KNOWN_VALUE = ['rounds', 'peers', 'share-ms', 'scale-share-ms', 'degree', 'scale-degree', 'scale', 'procs', 'limit-s', 'heartbeat-ms', 'out']
+const KNOWN_BOOL = ['quick', 'no-scale', 'no-overhead', 'no-single']
+if (args.includes('--help') || args.includes('-h')) {
+  process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('*/')[0]!.replace(/^\/\*\*\n/, '').replace(/^ \* ?/gm, '') + '\n')
+  process.exit(0)
+}
+for (let i = 0; i < args.length; i++) {
+  const a = args[i]!
+  if (a === '--child') break // a worker's own argv (round-lib), not ours
+  const name = a.startsWith('--') ? a.slice(2) : undefined
+  if (name !== undefined && KNOWN_BOOL.includes(name)) continue
+  if (name !== undefined && KNOWN_VALUE.includes(name) && i + 1 < args.length) { i++; continue }
+  process.stderr.write(`bench/round: unknown or incomplete argument '${a}' (--help lists them)\n`)
+  process.exit(2)
+}
 const flag = (name: string, def: number): number => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : def }
 const list = (name: string, def: number[]): number[] => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1]!.split(',').map(Number) : def }
 const opt = (name: string): string | undefined => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : undefined }
