@@ -9,7 +9,7 @@ import { writeFile, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseFlags, numberFlag } from '../../util/args.ts'
 import { InvalidParametersError } from '../../util/errors.ts'
-import { defaultCharter, makeCharter, decodeEnvelope, toHex, type CharterInput } from '../../ledger/index.ts'
+import { makeCharter, decodeEnvelope, toHex, type CharterInput } from '../../ledger/index.ts'
 import { loadOrCreateIdentity } from '../identity.ts'
 import { networkIdFromGenesis } from '../protocol-ids.ts'
 import { writeGenesis, GENESIS_FILE } from '../peer/peer.ts'
@@ -28,12 +28,11 @@ const HELP = `usage: tessera init --dir DIR [options]
   --network-id NAME    (default tessera-mnist)
   --model A            softmax | mlp | cnn (default mlp)
   --m N --t N --g N    committee size, Shamir threshold, group size (default 5, 2, 2)
-  --clip C             clip norm (default: the charter default, 8)
+  --clip C             clip norm (default 2)
   --noise Z            noise multiplier of each group sum (default 0)
   --rule NAME          aggregation rule (default centered-clipping)
   --tau X              centered-clipping radius (default: the clip norm)
-  --lr X --batch N     local training (default: the charter defaults, 0.003 and 64;
-                       the peers then train with tessera peer --optimizer adam)
+  --lr X --batch N     local training (default 0.05, 32)
   --deadlines S,R,P,Q,C  phase deadlines in ms: share, receipt, plan, partial, checkpoint
   --json               print the result as JSON`
 
@@ -70,18 +69,16 @@ export async function run (argv: string[]): Promise<number> {
   if (typeof values.founders === 'string') founders = parseFounders(values.founders.split(',').map(s => s.trim()).filter(s => s !== ''), '--founders')
   const mode = String(values.mode ?? 'open')
   if (mode !== 'open' && mode !== 'consortium') throw new InvalidParametersError('--mode must be open or consortium')
-  // Defaults are the charter's (src/ledger/charter.ts: the robustness table's default defence).
-  const d = defaultCharter()
-  const clip = numberFlag(values, 'clip', base.dp?.clipNorm ?? d.dp.clipNorm)
+  const clip = numberFlag(values, 'clip', base.dp?.clipNorm ?? 2)
   const rule = String(values.rule ?? base.aggregation?.rule ?? 'centered-clipping')
   const input: CharterInput = {
     ...base,
     networkId: String(values['network-id'] ?? base.networkId ?? 'tessera-mnist'),
     model: { arch: String(values.model ?? base.model?.arch ?? 'mlp'), inputShape: [28, 28, 1], classes: 10, ...(base.model ?? {}), ...(values.model !== undefined ? { arch: String(values.model) } : {}) },
-    training: { epochs: 1, batchSize: numberFlag(values, 'batch', base.training?.batchSize ?? d.training.batchSize), learningRate: numberFlag(values, 'lr', base.training?.learningRate ?? d.training.learningRate) },
+    training: { epochs: 1, batchSize: numberFlag(values, 'batch', base.training?.batchSize ?? 32), learningRate: numberFlag(values, 'lr', base.training?.learningRate ?? 0.05) },
     dp: { ...(base.dp ?? {}), clipNorm: clip, noiseMultiplier: numberFlag(values, 'noise', base.dp?.noiseMultiplier ?? 0) },
     committee: { m: numberFlag(values, 'm', base.committee?.m ?? 5), t: numberFlag(values, 't', base.committee?.t ?? 2), g: numberFlag(values, 'g', base.committee?.g ?? 2) },
-    aggregation: { rule, params: rule === 'centered-clipping' ? { ...d.aggregation.params, tau: numberFlag(values, 'tau', clip) } : (base.aggregation?.params ?? {}) },
+    aggregation: { rule, params: rule === 'centered-clipping' ? { tau: numberFlag(values, 'tau', clip) } : (base.aggregation?.params ?? {}) },
     admission: mode === 'open'
       ? { mode: 'open', founders: founders.map(peerIdBytes) }
       : { mode: 'consortium', founders: founders.map(peerIdBytes), k: numberFlag(values, 'k', 1) }

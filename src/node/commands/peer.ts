@@ -24,7 +24,7 @@ const HELP = `usage: tessera peer --dir DIR --data SPEC [options]
   --start-file F     wait for file F to hold the start of round 1 (ms since the epoch): a launcher's barrier
   --momentum B       worker momentum: send m = B m + (1 - B) update (default 0)
   --steps N          local optimizer steps per round (default 50)
-  --optimizer O      local optimizer, fresh each round: sgd | momentum | adam (default adam, the charter defaults' recipe); learning rate
+  --optimizer O      local optimizer, fresh each round: sgd | momentum | adam (default sgd); learning rate
                      and batch size are the charter's
   --local-momentum B momentum of the 'momentum' optimizer (default 0.9)
   --full-budget      rescale the update to the charter's clip norm C (an honest peer uses the whole norm
@@ -73,7 +73,7 @@ export async function run (argv: string[]): Promise<number> {
   }
   const beta = numberFlag(values, 'momentum', 0)
   if (!(beta >= 0 && beta < 1)) throw new InvalidParametersError('--momentum must be in [0, 1)')
-  const optimizer = String(values.optimizer ?? 'adam')
+  const optimizer = String(values.optimizer ?? 'sgd')
   if (optimizer !== 'sgd' && optimizer !== 'momentum' && optimizer !== 'adam') throw new InvalidParametersError(`--optimizer must be sgd, momentum or adam, got '${optimizer}'`)
   const localMomentum = numberFlag(values, 'local-momentum', 0.9)
   if (!(localMomentum >= 0 && localMomentum < 1)) throw new InvalidParametersError('--local-momentum must be in [0, 1)')
