@@ -30,6 +30,7 @@ import { peerNameFromPeerId } from './peer-name.ts'
 import { plain } from './frame-io.ts'
 import { MAX_GOSSIP_BYTES } from './protocol-ids.ts'
 import { Validation, type GossipMessage, type MessageHandler, type Misbehaviour, type PublishResult, type SubscribeOptions, type TopicPeerListener, type TopicValidator, type ValidationResult } from './transport.ts'
+import { addKeyedListener } from './keyed-listeners.ts'
 
 export interface GossipComponents {
   pubsub: Pick<GossipSub, 'subscribe' | 'unsubscribe' | 'publish' | 'topicValidators' | 'getSubscribers' | 'addEventListener' | 'removeEventListener'>
@@ -132,14 +133,7 @@ export class GossipService implements Startable {
 
   /** Call `listener(peer)` when a connected peer's subscription to `topic` reaches us; returns the remover. */
   onTopicPeer (topic: string, listener: TopicPeerListener): () => void {
-    if (typeof topic !== 'string' || topic.length === 0 || typeof listener !== 'function') throw new InvalidParametersError('onTopicPeer needs a topic and a listener function')
-    const set = this.topicPeerListeners.get(topic) ?? new Set<TopicPeerListener>()
-    set.add(listener)
-    this.topicPeerListeners.set(topic, set)
-    return () => {
-      set.delete(listener)
-      if (set.size === 0 && this.topicPeerListeners.get(topic) === set) this.topicPeerListeners.delete(topic)
-    }
+    return addKeyedListener(this.topicPeerListeners, topic, listener)
   }
 
   private readonly onSubscriptionChange = (evt: CustomEvent<SubscriptionChangeData>): void => {

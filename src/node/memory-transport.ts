@@ -21,6 +21,7 @@ import {
 } from './errors.ts'
 import { assertPeerName, bytesToHex } from './peer-name.ts'
 import { STATUS_ERROR, STATUS_OK, decodeResponseFrame, encodeErrorBody, handlerErrorBody, responseFrameCap, type RpcErrorBody } from './rpc-frame.ts'
+import { addKeyedListener } from './keyed-listeners.ts'
 import {
   Validation, type HandleOptions, type MessageHandler, type Misbehaviour, type MisbehaviourListener, type PublishResult,
   type RequestHandler, type SendOptions, type SubscribeOptions, type TopicPeerListener, type TopicValidator, type Transport, type ValidationResult
@@ -441,14 +442,7 @@ export class MemoryTransport implements Transport {
   }
 
   onTopicPeer (topic: string, listener: TopicPeerListener): () => void {
-    if (typeof topic !== 'string' || topic.length === 0 || typeof listener !== 'function') throw new InvalidParametersError('onTopicPeer needs a topic and a listener function')
-    const set = this.topicPeerListeners.get(topic) ?? new Set<TopicPeerListener>()
-    set.add(listener)
-    this.topicPeerListeners.set(topic, set)
-    return () => {
-      set.delete(listener)
-      if (set.size === 0 && this.topicPeerListeners.get(topic) === set) this.topicPeerListeners.delete(topic)
-    }
+    return addKeyedListener(this.topicPeerListeners, topic, listener)
   }
 
   /** @internal topics this peer is subscribed to */
