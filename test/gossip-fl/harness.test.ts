@@ -11,13 +11,12 @@ import { runExperiment, classMatched, type ExperimentResult, type ExperimentData
 import { resolveExperiment, parsePartition } from '../../src/gossip-fl/harness/config.ts'
 import { robustnessMatrix, privacyMatrix, matrixByName, shardOf } from '../../src/gossip-fl/harness/matrix.ts'
 import { toJsonl, toCsv, toMarkdown, toPivotMarkdown, vegaLiteSpec, renderSvg } from '../../src/gossip-fl/harness/output.ts'
-import { loadMnist } from '../../src/model/data-node.ts'
-import { initBackend } from '../../src/model/backend.ts'
 import { perExampleLosses } from '../../src/gossip-fl/harness/membership.ts'
 import { mnistSpec, initialWeights } from '../../src/model/spec.ts'
 import { evaluate } from '../../src/model/train.ts'
 import { head } from '../../src/model/dataset.ts'
 import { seededRng } from '../../src/util/rng.ts'
+import { loadHarnessData } from './harness/mnist-data.ts'
 
 const SMALL = { model: 'softmax' as const, peers: 8, trainExamples: 3000, testExamples: 1000, partition: 'dirichlet:1', localSteps: 5, lr: 0.1, momentum: 0.5, clip: 0.5, evalEvery: 3, seed: 'ci' }
 
@@ -26,9 +25,7 @@ describe('harness (tessera sim)', function () {
   let data: ExperimentData
 
   before(async () => {
-    await initBackend({ quiet: true })
-    const [train, test] = await Promise.all([loadMnist('train'), loadMnist('test')])
-    data = { train, test }
+    data = await loadHarnessData()
   })
 
   describe('robustness, reduced', () => {

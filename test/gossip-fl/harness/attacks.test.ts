@@ -10,9 +10,8 @@ import { runExperiment, type ExperimentData } from '../../../src/gossip-fl/harne
 import { resolveExperiment, ALL_ATTACKS } from '../../../src/gossip-fl/harness/config.ts'
 import { robustnessMatrix } from '../../../src/gossip-fl/harness/matrix.ts'
 import { toAttackMetricsMarkdown } from '../../../src/gossip-fl/harness/output.ts'
-import { loadMnist } from '../../../src/model/data-node.ts'
-import { initBackend } from '../../../src/model/backend.ts'
 import { poisonWithBackdoor, backdoorTestSet, stampTrigger, resolveTrigger } from '../../../src/gossip-fl/attacks/backdoor.ts'
+import { loadHarnessData } from './mnist-data.ts'
 
 const SMALL = { model: 'softmax' as const, peers: 8, trainExamples: 3000, testExamples: 1000, partition: 'dirichlet:1', localSteps: 5, lr: 0.1, momentum: 0.5, clip: 0.5, evalEvery: 5, seed: 'ci-attacks' }
 
@@ -21,9 +20,7 @@ describe('harness: backdoor, free riding, censoring leader, shadow MI', function
   let data: ExperimentData
 
   before(async () => {
-    await initBackend({ quiet: true })
-    const [train, test] = await Promise.all([loadMnist('train'), loadMnist('test')])
-    data = { train, test }
+    data = await loadHarnessData()
   })
 
   it('backdoor data: trigger in the bottom-right corner, copies relabelled to the target; typed errors', () => {

@@ -6,8 +6,7 @@
 import assert from 'node:assert/strict'
 import { runExperiment, type ExperimentData } from '../../../src/gossip-fl/harness/experiment.ts'
 import { resolveExperiment } from '../../../src/gossip-fl/harness/config.ts'
-import { loadMnist } from '../../../src/model/data-node.ts'
-import { initBackend } from '../../../src/model/backend.ts'
+import { loadHarnessData } from './mnist-data.ts'
 
 const TINY = { model: 'softmax' as const, peers: 4, committee: 3, trainExamples: 2000, testExamples: 300, partition: 'dirichlet:0.5', rounds: 1, localSteps: 2, evalEvery: 1, seed: 'knobs' }
 
@@ -16,9 +15,7 @@ describe('harness: features and per-peer sampling rate', function () {
   let data: ExperimentData
 
   before(async () => {
-    await initBackend({ quiet: true })
-    const [train, test] = await Promise.all([loadMnist('train'), loadMnist('test')])
-    data = { train, test }
+    data = await loadHarnessData()
   })
 
   it('samplingRate with DP-SGD: one record-level epsilon per peer (its own shard and batch), the run reports the largest', async () => {

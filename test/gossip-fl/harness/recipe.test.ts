@@ -7,9 +7,8 @@ import assert from 'node:assert/strict'
 import { runExperiment, type ExperimentData } from '../../../src/gossip-fl/harness/experiment.ts'
 import { resolveExperiment } from '../../../src/gossip-fl/harness/config.ts'
 import { robustnessMatrix, ROBUSTNESS_RECIPE } from '../../../src/gossip-fl/harness/matrix.ts'
-import { loadMnist } from '../../../src/model/data-node.ts'
-import { initBackend } from '../../../src/model/backend.ts'
 import { l2Norm } from '../../../src/model/update.ts'
+import { loadHarnessData } from './mnist-data.ts'
 
 const TINY = { model: 'softmax' as const, peers: 4, committee: 3, trainExamples: 2000, testExamples: 500, partition: 'iid', rule: 'mean', group: 1, momentum: 0, evalEvery: 1, seed: 'recipe' }
 
@@ -18,9 +17,7 @@ describe('harness: local optimizer and full-budget honest updates', function () 
   let data: ExperimentData
 
   before(async () => {
-    await initBackend({ quiet: true })
-    const [train, test] = await Promise.all([loadMnist('train'), loadMnist('test')])
-    data = { train, test }
+    data = await loadHarnessData()
   })
 
   it('fullBudget: honest peers send exactly C, so the mean of IID updates moves the model by about C; without it by their own small norm', async () => {
