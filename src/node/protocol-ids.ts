@@ -38,7 +38,7 @@ export const STREAM_FAMILIES = {
   /** member -> member: shares of zero that mask the norm points (DESIGN "A round" 3) */
   'round-zero': { version: '1.0.0', maxRequestBytes: VECTOR_CAP, maxResponseBytes: 16 * KiB },
   /** member -> member: share-sums per planned group (DESIGN "A round" 4) */
-  'round-partial': { version: '2.0.0', maxRequestBytes: VECTOR_CAP, maxResponseBytes: 16 * KiB },
+  'round-partial': { version: '3.0.0', maxRequestBytes: VECTOR_CAP, maxResponseBytes: 16 * KiB },
   /** fetch missing ledger entries by hash (DESIGN "The ledger", Sync) */
   'ledger-sync': { version: '1.0.0', maxRequestBytes: 64 * KiB, maxResponseBytes: 8 * MiB },
   /** fetch a model (or a round's published group sums) by hash */

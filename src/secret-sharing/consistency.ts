@@ -14,7 +14,7 @@
  * secret's coordinates. Use this on values that are revealed anyway (group sums).
  */
 import type { Rng } from '../util/rng.ts'
-import { reduce, randomFieldElements, assertFieldVector } from './field.ts'
+import { P, reduce, randomFieldElements, assertFieldVector } from './field.ts'
 import { ShareFormatError, ShareParametersError, TooManyFaultsError, show } from './errors.ts'
 import { onPolynomial, berlekampWelch } from './polynomial.ts'
 import { type Share, assertShares, reconstruct, MAX_HOLDERS } from './shamir.ts'
@@ -40,15 +40,28 @@ export function project(y: Uint32Array, r: Uint32Array): number {
 
 /** project on validated input (field elements, equal lengths). */
 function projectUnchecked(y: Uint32Array, r: Uint32Array): number {
+  return projectOrFlag(y, r)
+}
+
+/**
+ * The projection of y (r validated, equal lengths), or -1 when an entry of y is
+ * not a field element: the check rides along the pass that reads y anyway, so
+ * robustReconstruct reads each share vector once, not twice.
+ * Exactness: y < 2^32 even when it is not a field element, so each product stays
+ * below 2^48 and a chunk of 32 below 2^53.
+ */
+function projectOrFlag(y: Uint32Array, r: Uint32Array): number {
   const n = y.length
   let L = 0
   let H = 0
+  let bad = false
   for (let i0 = 0; i0 < n; i0 += CHUNK) {
     const end = Math.min(n, i0 + CHUNK)
     let l = 0
     let h = 0
     for (let i = i0; i < end; i++) {
       const v = y[i]!
+      if (v >= P) bad = true
       const w = r[i]!
       l += v * (w & 0xffff)
       h += v * (w >>> 16)
@@ -56,7 +69,7 @@ function projectUnchecked(y: Uint32Array, r: Uint32Array): number {
     L = reduce(L + l)
     H = reduce(H + h)
   }
-  return reduce(H * 65536 + L)
+  return bad ? -1 : reduce(H * 65536 + L)
 }
 
 function assertT(t: unknown): asserts t is number {
@@ -104,10 +117,16 @@ export function robustReconstruct(shares: readonly Share[], t: number, rng: Rng)
   const n = assertShares(shares)
   const k = shares.length
   if (k < t) throw new ShareFormatError(`need at least t = ${t} shares, got ${k}`)
-  for (const s of shares) assertFieldVector(s.y, `share y (x = ${s.x})`)
+  // reconstruct checks the entries of the shares it combines in its own pass.
   if (k === t) return { secret: reconstruct(shares, t), blamed: [], checked: false }
   const xs = shares.map((s) => s.x)
-  const z = projections(shares, randomProjection(n, rng))
+  const r = randomProjection(n, rng)
+  const z = new Uint32Array(k)
+  for (let j = 0; j < k; j++) {
+    const v = projectOrFlag(shares[j]!.y, r)
+    if (v < 0) assertFieldVector(shares[j]!.y, `share y (x = ${shares[j]!.x})`) // throws, naming the entry
+    z[j] = v
+  }
   const { errors } = berlekampWelch(xs, z, t - 1)
   if (errors.length === 0) return { secret: reconstruct(shares, t), blamed: [], checked: true }
   const bad = new Set(errors)

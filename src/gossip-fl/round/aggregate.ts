@@ -11,7 +11,7 @@
  */
 import * as dagCbor from '@ipld/dag-cbor'
 import { sha256 } from '@noble/hashes/sha2.js'
-import { decodeFixed } from './sharing.ts'
+import { P, HALF } from '../../secret-sharing/field.ts'
 import { ruleByName, type RuleState } from './rules.ts'
 import { bytesToVector, vectorToBytes, LIMITS, LITTLE_ENDIAN, type Hash } from './messages.ts'
 import { MessageDecodeError, MessageTooLargeError } from './errors.ts'
@@ -38,7 +38,9 @@ export interface RecomputeOptions {
 }
 
 export function encodeGroupSums(g: GroupSums): Uint8Array {
-  return dagCbor.encode({ round: g.round, retry: g.retry, bits: g.bits, groups: g.sums.map((s, i) => ({ size: g.sizes[i]!, sum: vectorToBytes(s) })) })
+  // Views, not copies, on little-endian platforms: dag-cbor copies them into the blob.
+  const view = (s: Uint32Array): Uint8Array => LITTLE_ENDIAN ? new Uint8Array(s.buffer, s.byteOffset, s.byteLength) : vectorToBytes(s)
+  return dagCbor.encode({ round: g.round, retry: g.retry, bits: g.bits, groups: g.sums.map((s, i) => ({ size: g.sizes[i]!, sum: view(s) })) })
 }
 
 /** Decode a published group-sums blob; typed errors on anything malformed or over the caps. */
@@ -94,6 +96,30 @@ export function ruleStateHash(state: RuleState | undefined, hash: Hash = sha256)
     else o[k] = v
   }
   return hash(dagCbor.encode(o))
+}
+
+/**
+ * groupMean(decodeFixed(sum, scale), size, bound) in one pass, without the float64
+ * intermediate (an 800 KB allocation per group for the MLP): the same operations in
+ * the same order (centered value / scale, exact for scale = 2^bits; / size; rounded
+ * to float32), so the result is bit for bit the same.
+ */
+export function groupMeanFromField(sum: Uint32Array, scale: number, size: number, bound: number): Float32Array {
+  const mean = new Float32Array(sum.length)
+  let sq = 0
+  for (let i = 0; i < sum.length; i++) {
+    const v = sum[i]!
+    // Math.fround is the float32 store, without reading it back from memory.
+    const m = Math.fround(((v > HALF ? v - P : v) / scale) / size)
+    mean[i] = m
+    sq += m * m
+  }
+  const norm = Math.sqrt(sq)
+  if (norm > bound) {
+    const f = bound / norm
+    for (let i = 0; i < mean.length; i++) mean[i] = mean[i]! * f
+  }
+  return mean
 }
 
 /** Group mean as float32, scaled down to `bound` if its norm exceeds it. */
@@ -152,7 +178,22 @@ export function recomputeModel(prevModel: Float32Array, groupSums: readonly Floa
   if (groupSums.length === 0) throw new InvalidParametersError('recomputeModel needs at least one group sum')
   if (groupSums.length !== groupSizes.length) throw new InvalidParametersError('groupSums and groupSizes differ in length')
   for (const s of groupSums) if (s.length !== prevModel.length) throw new InvalidParametersError(`group sum of length ${s.length} for a model of ${prevModel.length}`)
-  const means = groupSums.map((s, i) => groupMean(s, groupSizes[i]!, opts.meanNormBound))
+  return fromMeans(prevModel, groupSums.map((s, i) => groupMean(s, groupSizes[i]!, opts.meanNormBound)), rule, ruleState, opts)
+}
+
+/**
+ * recomputeModel from the exact field sums (fixed point with `scale` = 2^bits):
+ * the same result bit for bit as recomputeModel over decodeFixed(sums), one pass
+ * per group and no float64 copies (what the members' machines and every verifier run).
+ */
+export function recomputeModelFromField(prevModel: Float32Array, groupSums: readonly Uint32Array[], scale: number, groupSizes: readonly number[], rule: RuleSpec, ruleState: RuleState | undefined, opts: RecomputeOptions): Recomputed {
+  if (groupSums.length === 0) throw new InvalidParametersError('recomputeModel needs at least one group sum')
+  if (groupSums.length !== groupSizes.length) throw new InvalidParametersError('groupSums and groupSizes differ in length')
+  for (const s of groupSums) if (s.length !== prevModel.length) throw new InvalidParametersError(`group sum of length ${s.length} for a model of ${prevModel.length}`)
+  return fromMeans(prevModel, groupSums.map((s, i) => groupMeanFromField(s, scale, groupSizes[i]!, opts.meanNormBound)), rule, ruleState, opts)
+}
+
+function fromMeans(prevModel: Float32Array, means: Float32Array[], rule: RuleSpec, ruleState: RuleState | undefined, opts: RecomputeOptions): Recomputed {
   const r = ruleByName(rule.name).aggregate(means, ruleState, rule.params ?? {})
   const model = new Float32Array(prevModel.length)
   for (let i = 0; i < model.length; i++) model[i] = prevModel[i]! + opts.serverLr * r.aggregate[i]!
@@ -162,6 +203,5 @@ export function recomputeModel(prevModel: Float32Array, groupSums: readonly Floa
 /** The same from a published blob (exact field vectors), as any verifier runs it. */
 export function recomputeFromBlob(prevModel: Float32Array, blob: Uint8Array, rule: RuleSpec, ruleState: RuleState | undefined, opts: RecomputeOptions): Recomputed {
   const g = decodeGroupSums(blob)
-  const scale = 2 ** g.bits
-  return recomputeModel(prevModel, g.sums.map(s => decodeFixed(s, scale)), g.sizes, rule, ruleState, opts)
+  return recomputeModelFromField(prevModel, g.sums, 2 ** g.bits, g.sizes, rule, ruleState, opts)
 }

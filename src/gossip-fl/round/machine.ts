@@ -33,9 +33,9 @@ import {
   UnauthorizedSenderError, WrongRoundError
 } from './errors.ts'
 import { checkpointQuorum, fixedPointPlan, perContributorNoiseStd, phaseDeadlines, type FixedPointPlan, type RoundParams } from './params.ts'
-import { zeroCheckChallenge, zeroCheckPoint, decodeNormSquared, dealZeroMasks, decodeFixed, encodeFixed, holderX, robustReconstructVector, shareVector, sumOfSquares, sumShares, P } from './sharing.ts'
+import { zeroCheckChallenge, zeroCheckPoint, decodeNormSquared, dealZeroMasks, encodeFixed, holderX, robustReconstructVector, shareVector, sumOfSquares, sumSharesInto, P } from './sharing.ts'
 import { buildPlan, checkPlan, normVerdicts, type NormVerdicts } from './plan.ts'
-import { encodeGroupSums, groupSumsHash, modelHash, recomputeModel, ruleStateHash } from './aggregate.ts'
+import { encodeGroupSums, groupSumsHash, modelHash, recomputeModelFromField, ruleStateHash } from './aggregate.ts'
 import type { RuleState } from './rules.ts'
 import type { RoundSigner, RoundVerify } from './signer.ts'
 import { bytesEqual, retrySeed, toHex } from './util.ts'
@@ -511,19 +511,19 @@ export class RoundMachine {
     const plan = R.plan!
     R.partialsSent = true
     const corrupt = this.cfg.faults?.corruptPartials ?? 0
-    const mine: Array<{ g: number, sum: Uint32Array }> = []
-    plan.groups.forEach((grp, g) => {
-      if (!grp.holders.includes(this.self)) return
-      const sum = sumShares(grp.members.map(c => R.shares.get(c)!), this.dim)
-      if (corrupt !== 0) for (let i = 0; i < sum.length; i++) sum[i] = (sum[i]! + corrupt) % P
-      mine.push({ g, sum })
-    })
+    const mine: number[] = []
+    plan.groups.forEach((grp, g) => { if (grp.holders.includes(this.self)) mine.push(g) })
     const per = Math.max(1, Math.floor(LIMITS.maxDim / this.dim))
+    const d = this.dim
     for (let i = 0; i < mine.length; i += per) {
       const chunk = mine.slice(i, i + per)
-      const data = new Uint32Array(chunk.length * this.dim)
-      chunk.forEach((c, j) => data.set(c.sum, j * this.dim))
-      const msg = this.signed<PartialMsg>({ type: 'partial', r: this.cfg.round, k: R.k, from: this.self, g: chunk.map(c => c.g), data })
+      // Each group's share-sum is summed straight into its slice of the message (no per-group copy).
+      const data = new Uint32Array(chunk.length * d)
+      chunk.forEach((g, j) => {
+        const sum = sumSharesInto(data.subarray(j * d, (j + 1) * d), plan.groups[g]!.members.map(c => R.shares.get(c)!))
+        if (corrupt !== 0) for (let q = 0; q < sum.length; q++) sum[q] = (sum[q]! + corrupt) % P
+      })
+      const msg = this.signed<PartialMsg>({ type: 'partial', r: this.cfg.round, k: R.k, from: this.self, g: chunk, data })
       const bytes = encodeMessage(msg)
       for (const to of R.committee) {
         if (to === this.self) this.local.push(msg)
@@ -564,7 +564,7 @@ export class RoundMachine {
     const blob = encodeGroupSums({ round: this.cfg.round, retry: R.k, bits: this.fixed.bits, sizes, sums })
     let result
     try {
-      result = recomputeModel(this.cfg.prevModel, sums.map(s => decodeFixed(s, this.fixed.scale)), sizes,
+      result = recomputeModelFromField(this.cfg.prevModel, sums, this.fixed.scale, sizes,
         { name: p.rule, params: p.ruleParams }, this.cfg.ruleState, { serverLr: p.serverLr, meanNormBound: this.fixed.normBound })
     } catch (err) {
       this.misbehave(this.self, 'aggregation-failed', 'ignore', err instanceof TesseraError ? err : new RoundStateError(String(err)))
@@ -677,7 +677,7 @@ export class RoundMachine {
   }
 
   private requireSig(msg: SignedMessage): void {
-    if (!this.cfg.verify(msg.from, signingBytes(msg), msg.sig)) reject(msg.from, 'bad-signature', new BadSignatureError(`${msg.type} from ${msg.from} has a bad signature`))
+    if (!this.cfg.verify(msg.from, signingBytes(msg, this.hash), msg.sig)) reject(msg.from, 'bad-signature', new BadSignatureError(`${msg.type} from ${msg.from} has a bad signature`))
   }
 
   private onShare(msg: ShareMsg): void {
@@ -743,7 +743,7 @@ export class RoundMachine {
     R.plan = msg
     if (!this.isMember) return
     // Dealer-integrity check before any partial sum is revealed (round.md "Norm check").
-    R.rho = zeroCheckChallenge(this.hash(signingBytes(msg)), this.eligibleList.length)
+    R.rho = zeroCheckChallenge(this.hash(signingBytes(msg, this.hash)), this.eligibleList.length)
     const mine = [...R.zeros.keys()].sort(comparePeerIds)
     if (mine.join(',') === msg.dealers.join(',')) {
       const points = msg.dealers.map(d => ({ d, w: zeroCheckPoint(R.zeros.get(d)!, R.rho!) }))
@@ -876,7 +876,7 @@ export class RoundMachine {
   // ------------------------------------------------------------ outputs
 
   private signed<M extends SignedMessage>(m: Omit<M, 'sig'>): M {
-    const sig = this.cfg.signer.sign(signingBytes(m as unknown as SignedMessage))
+    const sig = this.cfg.signer.sign(signingBytes(m as unknown as SignedMessage, this.hash))
     return { ...m, sig } as unknown as M
   }
 

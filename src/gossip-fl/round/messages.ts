@@ -21,8 +21,10 @@ export const FAMILY_ZERO = '/tessera/round-zero/1.0.0'
 /**
  * 2.0.0: one message per (holder, member) carries the share-sums of every group the holder sums
  * (1.0.0 sent one message per (group, member): G times the streams and signatures).
+ * 3.0.0: same layout; the signature covers SHA-256 of `data` instead of `data` itself
+ * (`signingBytes`), so signing and verifying a 2 MB message hash it once natively.
  */
-export const FAMILY_PARTIAL = '/tessera/round-partial/2.0.0'
+export const FAMILY_PARTIAL = '/tessera/round-partial/3.0.0'
 /** Gossip topics (suffixes; the node prefixes them with the network's genesis hash). */
 export const TOPIC_CONTRIBUTION = 'round/contribution/1'
 export const TOPIC_RECEIPT = 'round/receipt/1'
@@ -137,6 +139,14 @@ export function bytesToVector(b: Uint8Array): Uint32Array {
   return out
 }
 
+/**
+ * The little-endian bytes of a Uint32Array for encoding: the array's own memory on
+ * little-endian platforms (no copy; dag-cbor copies it into its output anyway).
+ */
+function vectorView(v: Uint32Array): Uint8Array {
+  return LITTLE_ENDIAN ? new Uint8Array(v.buffer, v.byteOffset, v.byteLength) : vectorToBytes(v)
+}
+
 /** SHA-256 commitment to one share: the hash of its canonical bytes. */
 export function shareCommitment(share: Uint32Array, hash: Hash = sha256): Uint8Array {
   // Little-endian platforms hash the array's own memory (no copy).
@@ -148,7 +158,7 @@ export function shareCommitment(share: Uint32Array, hash: Hash = sha256): Uint8A
 function toWire(m: RoundMessage | Omit<SignedMessage, 'sig'>): Record<string, unknown> {
   const o: Record<string, unknown> = {}
   for (const [key, value] of Object.entries(m)) {
-    if (value instanceof Uint32Array) o[key] = vectorToBytes(value)
+    if (value instanceof Uint32Array) o[key] = vectorView(value)
     else o[key] = value
   }
   return o
@@ -158,11 +168,23 @@ export function encodeMessage(m: RoundMessage): Uint8Array {
   return dagCbor.encode(toWire(m))
 }
 
-/** The bytes a signature covers: a domain tag then the message without its `sig`. */
-export function signingBytes(m: SignedMessage | Omit<SignedMessage, 'sig'>): Uint8Array {
+/**
+ * The bytes a signature covers: a domain tag then the message without its `sig`.
+ * A partial sum (FAMILY_PARTIAL 3.0.0) is signed over SHA-256 of its data bytes in
+ * place of the data (tag "tessera/round/v1/partial-sha256"): hash-then-sign, so a
+ * 2 MB message costs one native SHA-256 (`hash`, the machine's RoundConfig.sha256)
+ * instead of two copies and Ed25519's SHA-512 over all of it, at sender and receivers.
+ */
+export function signingBytes(m: SignedMessage | Omit<SignedMessage, 'sig'>, hash: Hash = sha256): Uint8Array {
   const { sig: _sig, ...rest } = m as SignedMessage
-  const body = dagCbor.encode(toWire(rest as Omit<SignedMessage, 'sig'>))
-  const tag = new TextEncoder().encode(`tessera/round/v1/${rest.type}\u0000`)
+  let type: string = rest.type
+  let wire = toWire(rest as Omit<SignedMessage, 'sig'>)
+  if (rest.type === 'partial') {
+    type = 'partial-sha256'
+    wire = { ...wire, data: hash(vectorView((rest as Omit<PartialMsg, 'sig'>).data)) }
+  }
+  const body = dagCbor.encode(wire)
+  const tag = new TextEncoder().encode(`tessera/round/v1/${type}\u0000`)
   const out = new Uint8Array(tag.length + body.length)
   out.set(tag)
   out.set(body, tag.length)

@@ -125,8 +125,25 @@ export function robustReconstructVector(xs: readonly number[], ys: readonly Uint
 
 /** Sum of field vectors (a member's share of a group sum). */
 export function sumShares(vs: readonly Uint32Array[], n: number): Uint32Array {
-  const out = new Uint32Array(n)
-  for (const v of vs) {
+  return sumSharesInto(new Uint32Array(n), vs)
+}
+
+/**
+ * out = sum of the field vectors `vs` (mod p), each at least out.length long; returns
+ * out. The first two are added in one pass (a group of g >= 2 is one pass, not g).
+ */
+export function sumSharesInto(out: Uint32Array, vs: readonly Uint32Array[]): Uint32Array {
+  const n = out.length
+  if (vs.length === 0) { out.fill(0); return out }
+  const a = vs[0]!
+  if (vs.length === 1) { out.set(a.subarray(0, n)); return out }
+  const b = vs[1]!
+  for (let i = 0; i < n; i++) {
+    const s = a[i]! + b[i]!
+    out[i] = s >= P ? s - P : s
+  }
+  for (let j = 2; j < vs.length; j++) {
+    const v = vs[j]!
     for (let i = 0; i < n; i++) {
       const s = out[i]! + v[i]!
       out[i] = s >= P ? s - P : s
