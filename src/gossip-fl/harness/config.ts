@@ -9,6 +9,7 @@ import { ruleNames } from '../round/rules.ts'
 import type { Arch } from '../../model/spec.ts'
 import type { PartitionOptions } from '../../model/partition.ts'
 import { isFeatureName, FEATURE_NAMES } from '../../model/features/index.ts'
+import { resolveOutlierParams } from '../../reputation/outliers.ts'
 
 /**
  * Update-side attacks, B's whole registry: crafted from the round's updates (sign flip, Gaussian,
@@ -107,6 +108,11 @@ export interface ExperimentConfig {
   reputationCommittees: boolean
   /** censoring-leader: how many contributors (the first honest peers) a censoring leader omits (0 = min(5, honest peers)). */
   censorTargets: number
+  /**
+   * Fast engine: exclude persistent far-group contributors from the plan (src/reputation/outliers.ts, binomial test
+   * on each contributor's far-half record); undefined = off. Values are OutlierParams overrides ({} = the defaults).
+   */
+  exclusion?: { window?: number, minObservations?: number, alpha?: number, baseRate?: number } | false
 }
 
 export const DEFAULTS: Readonly<ExperimentConfig> = Object.freeze({
@@ -216,6 +222,11 @@ export function resolveExperiment(partial: Partial<ExperimentConfig>): Experimen
   int('backdoorTarget', 0, 9)
   int('censorTargets', 0, c.peers - c.byzantine)
   if (typeof c.reputationCommittees !== 'boolean') bad('reputationCommittees must be a boolean')
+  if (c.exclusion !== undefined && c.exclusion !== false) {
+    if (c.exclusion === null || typeof c.exclusion !== 'object' || Array.isArray(c.exclusion)) bad('exclusion must be an object of outlier parameters')
+    if (c.engine !== 'fast') bad('exclusion needs the fast engine (the round machines do not compute it yet)')
+    try { resolveOutlierParams(c.exclusion) } catch (e) { bad((e as Error).message) }
+  }
   if (c.reputationCommittees && c.engine !== 'fast') bad('reputationCommittees needs the fast engine (the full engine is H\'s simulate, weight 1; a libp2p network always weighs by reputation)')
   if (c.membershipNonMembers !== 'matched' && c.membershipNonMembers !== 'test') bad(`membershipNonMembers must be matched or test, got '${String(c.membershipNonMembers)}'`)
   if (!['fast', 'full', 'libp2p'].includes(c.engine)) bad(`engine must be fast, full or libp2p, got '${String(c.engine)}'`)

@@ -57,6 +57,9 @@ export interface RoundRecord {
   /** Contributors the leader censored this round, and whether the audit of receipts vs plan blamed the leader. */
   censored?: number
   leaderCharged?: boolean
+  /** Contributors excluded from the plan as persistent outliers this round, and how many of them are honest (fast engine with `exclusion`). */
+  excluded?: number
+  honestExcluded?: number
 }
 
 export interface ExperimentResult {
@@ -312,7 +315,7 @@ export async function runExperiment(partial: Partial<ExperimentConfig>, data: Ex
   } else if (c.engine === 'fast') {
     const res = await fastSimulate({
       peers: c.peers, rounds: c.rounds, seed: c.seed, initialModel: init, params, faults, normCheck: c.normCheck, undefendedBudget: c.undefendedBudget, train: trainFn,
-      signerFor: hooks.signerFor, keepReports: false, censor,
+      signerFor: hooks.signerFor, keepReports: false, censor, exclusion: c.exclusion === false ? undefined : c.exclusion,
       // E's rule: the committee of round r from the reputation of the evidence of rounds < r (committeeCandidates).
       committeeWeights: c.reputationCommittees ? (r, ids) => r === 1 ? undefined : committeeCandidates(reputationAfter(history, ids)) : undefined,
       evaluate: async (m) => { round++; hooks.onModel?.(round, m); const a = await evalFn(round, m); accs.set(round, a); return a ?? Number.NaN },
@@ -326,7 +329,10 @@ export async function runExperiment(partial: Partial<ExperimentConfig>, data: Ex
         history.push(ev.evidence)
         if (ev.chargedLeader !== null) censorsCharged++
         const byzIds = new Set(byz.map(i => peerIds[i]!))
-        record(rep.round, accs.get(rep.round) ?? null, rep, { byzantineFar: rep.far.flat().filter(p => byzIds.has(p)).length, censored: ev.censored.length, leaderCharged: ev.chargedLeader !== null })
+        record(rep.round, accs.get(rep.round) ?? null, rep, {
+          byzantineFar: rep.far.flat().filter(p => byzIds.has(p)).length, censored: ev.censored.length, leaderCharged: ev.chargedLeader !== null,
+          ...(c.exclusion !== undefined && c.exclusion !== false ? { excluded: rep.excluded.length, honestExcluded: rep.excluded.filter(p => !byzIds.has(p)).length } : {})
+        })
       }
     })
     model = res.model

@@ -37,6 +37,8 @@ import { ruleByName, type RuleState } from '../round/rules.ts'
 import { clipL2, gaussianFill } from '../../model/update.ts'
 import { attackByName, type AttackFn } from '../sim/attacks.ts'
 import { getAttack } from '../attacks/registry.ts'
+import { lowAlignmentIndices } from '../aggregation/distances.ts'
+import { persistentOutliers, resolveOutlierParams, type OutlierParams, type OutlierRound } from '../../reputation/outliers.ts'
 import type { SimConfig } from '../sim/simulator.ts'
 
 export interface FastConfig extends Omit<SimConfig, 'observe' | 'maxStepsPerRound' | 'onRound' | 'verify'> {
@@ -74,6 +76,13 @@ export interface FastConfig extends Omit<SimConfig, 'observe' | 'maxStepsPerRoun
   committeeWeights?: (round: number, peerIds: readonly string[]) => Array<{ peer: string, weight: number }> | undefined
   /** Seed of round 1 instead of the simulator's (e.g. a ledger's genesis seed, the digest of the genesis CID). */
   genesisSeed?: Uint8Array
+  /**
+   * Persistent-outlier exclusion (src/reputation/outliers.ts): before each plan, contributors
+   * whose far-half record over earlier rounds is conclusive are refused ('excluded'). The
+   * evidence is a function of the published group sums and plans, so every member computes
+   * the same set. Undefined = off (the protocol as before).
+   */
+  exclusion?: Partial<OutlierParams>
 }
 
 export interface FastRoundReport {
@@ -97,6 +106,8 @@ export interface FastRoundReport {
   planRefused: Array<{ peer: string, reason: string }>
   /** Contributors the leader censored this round (empty unless it is a censor). */
   censored: string[]
+  /** Contributors excluded from this round's plan as persistent outliers (empty without `exclusion`). */
+  excluded: string[]
 }
 
 export interface FastResult {
@@ -154,6 +165,8 @@ export async function fastSimulate(cfg: FastConfig): Promise<FastResult> {
   if (cfg.genesisSeed !== undefined && (!(cfg.genesisSeed instanceof Uint8Array) || cfg.genesisSeed.length !== 32)) throw new InvalidParametersError('genesisSeed must be 32 bytes')
   let prev = cfg.genesisSeed !== undefined ? Uint8Array.from(cfg.genesisSeed) : seed32(childRng(String(cfg.seed), 'genesis'))
   const reports: FastRoundReport[] = []
+  const outlierParams = cfg.exclusion === undefined ? undefined : resolveOutlierParams(cfg.exclusion)
+  const outlierHistory: OutlierRound[] = []
 
   for (let r = 1; r <= cfg.rounds; r++) {
     const weighted = cfg.committeeWeights?.(r, ids)
@@ -207,7 +220,8 @@ export async function fastSimulate(cfg: FastConfig): Promise<FastResult> {
       const drop = (c: string): boolean => censoring && censorTargets.has(c)
       const verdicts: NormVerdicts = { admitted: admitted.filter(c => !drop(c)), refused: refused.filter(x => !drop(x.peer)), blamed: [], holders, dealers: [...committee].sort(comparePeerIds) }
       const given = cfg.givenGroups?.(round)
-      const plan = given === undefined ? buildPlan(verdicts, committee, prev, g, t) : {
+      const excluded = outlierParams === undefined ? [] : persistentOutliers(outlierHistory, outlierParams)
+      const plan = given === undefined ? buildPlan(verdicts, committee, prev, g, t, { exclude: new Set(excluded) }) : {
         groups: given.map(members => ({ members: [...members], holders: [...committee] })),
         refused: [...refused, ...admitted.filter(c => !given.some(grp => grp.includes(c))).map(peer => ({ peer, reason: 'not-in-given-groups' }))].sort((a, b) => comparePeerIds(a.peer, b.peer)),
         blamed: []
@@ -217,7 +231,13 @@ export async function fastSimulate(cfg: FastConfig): Promise<FastResult> {
       const sums = plan.groups.map(grp => sumShares(grp.members.map(c => encoded.get(c)!), dim))
       const sizes = plan.groups.map(grp => grp.members.length)
       const blob = encodeGroupSums({ round, retry: 0, bits: fixed.bits, sizes, sums })
-      const res = recomputeModel(model, sums.map(s => decodeFixed(s, fixed.scale)), sizes, rule, ruleState, { serverLr: params.serverLr, meanNormBound: fixed.normBound })
+      const decoded = sums.map(s => decodeFixed(s, fixed.scale))
+      const res = recomputeModel(model, decoded, sizes, rule, ruleState, { serverLr: params.serverLr, meanNormBound: fixed.normBound })
+      if (outlierParams !== undefined) {
+        // The far half: group means whose projection on the aggregate is below the median one (aggregation/distances.ts).
+        const means = decoded.map((s, j) => groupMean(s, sizes[j]!, fixed.normBound))
+        outlierHistory.push({ groups: plan.groups.map(x => x.members), far: lowAlignmentIndices(means, res.aggregate) })
+      }
       const body: CheckpointBody = {
         round, retry: 0, prev, committee: [...committee], groups: plan.groups, farGroups: res.far,
         groupSumsHash: groupSumsHash(blob), modelHash: modelHash(res.model), ruleStateHash: ruleStateHash(res.ruleState),
@@ -230,7 +250,7 @@ export async function fastSimulate(cfg: FastConfig): Promise<FastResult> {
       return {
         round, retries: 0, committee: [...committee], groups: plan.groups.map(x => x.members), far: res.far.map(j => plan.groups[j]!.members),
         refused: plan.refused, blamed: [], model, bodyHash, body,
-        admitted, receipts: new Map(committee.map(m => [m, [...eligible]])), planRefused: plan.refused, censored: admitted.filter(drop)
+        admitted, receipts: new Map(committee.map(m => [m, [...eligible]])), planRefused: plan.refused, censored: admitted.filter(drop), excluded
       }
     }
 
@@ -260,7 +280,7 @@ export async function fastSimulate(cfg: FastConfig): Promise<FastResult> {
       const far = farGroupIndices(means, res.aggregate)
       return {
         round, retries: 0, committee: [...committee], groups: groups.map(x => x.members), far: far.map(j => groups[j]!.members), refused: [], blamed: [], model,
-        admitted: [...eligible], receipts: new Map(committee.map(m => [m, [...eligible]])), planRefused: [], censored: eligible.filter(c => !planned.includes(c))
+        admitted: [...eligible], receipts: new Map(committee.map(m => [m, [...eligible]])), planRefused: [], censored: eligible.filter(c => !planned.includes(c)), excluded: []
       }
     }
   }

@@ -112,7 +112,8 @@ export interface Plan {
  * loses its least-held contributors; a group that falls below g is dropped (its
  * sum would reveal too little aggregation).
  */
-export function buildPlan(v: NormVerdicts, committee: readonly string[], seed: Uint8Array, g: number, t: number, opts: { recut?: boolean } = {}): Plan {
+export function buildPlan(v: NormVerdicts, committee: readonly string[], seed: Uint8Array, g: number, t: number, opts: { recut?: boolean, exclude?: ReadonlySet<string> } = {}): Plan {
+  if (opts.exclude !== undefined && opts.exclude.size > 0) return excludeThenPlan(v, committee, seed, g, t, opts.exclude, opts.recut === true)
   if (opts.recut === true) return buildRecutPlan(v, committee, seed, g, t)
   const refused = [...v.refused]
   const groups: PlanGroup[] = []
@@ -138,6 +139,20 @@ export function buildPlan(v: NormVerdicts, committee: readonly string[], seed: U
   }
   refused.sort((a, b) => comparePeerIds(a.peer, b.peer))
   return { groups, refused, blamed: v.blamed }
+}
+
+/**
+ * Contributors excluded by reputation (src/reputation/outliers.ts: persistent members of
+ * far groups, a deterministic function of earlier checkpoints) are refused with reason
+ * 'excluded' before the groups are cut; the rest is planned as usual. Additive: an empty
+ * set gives exactly the plan without it.
+ */
+function excludeThenPlan(v: NormVerdicts, committee: readonly string[], seed: Uint8Array, g: number, t: number, exclude: ReadonlySet<string>, recut: boolean): Plan {
+  const out = exclude.size === 0 ? [] : v.admitted.filter(c => exclude.has(c))
+  const kept: NormVerdicts = { ...v, admitted: v.admitted.filter(c => !exclude.has(c)) }
+  const plan = buildPlan(kept, committee, seed, g, t, { recut })
+  const refused = [...plan.refused, ...out.map(peer => ({ peer, reason: 'excluded' }))].sort((a, b) => comparePeerIds(a.peer, b.peer))
+  return { ...plan, refused }
 }
 
 /**

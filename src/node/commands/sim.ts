@@ -35,6 +35,8 @@ const HELP = `usage: tessera sim [options]            one run
   --backdoor-fraction F model-replacement: share of the attackers' examples copied with the trigger (default ${DEFAULTS.backdoorFraction})
   --backdoor-target C   model-replacement: the backdoor's target class (default ${DEFAULTS.backdoorTarget})
   --reputation-committees  committees weighted by the reputation of the audited evidence so far (E's rule; default weight 1)
+  --exclusion on|off|JSON  exclude persistent far-group contributors from the plan (binomial test, src/reputation/outliers.ts);
+                        JSON overrides {window, minObservations, alpha, baseRate} (fast engine)
   --censor-targets K    censoring-leader: contributors (the first honest peers) a Byzantine leader omits (default min(5, honest))
   --dataset D           mnist | fashion-mnist (default mnist)
   --partition P         iid | dirichlet:ALPHA | shards:K (default ${DEFAULTS.partition})
@@ -111,6 +113,9 @@ function configFrom(values: Flags): Partial<ExperimentConfig> {
     return v as Record<string, unknown>
   }
   const ruleParams = json('rule-params')
+  // --exclusion on | off | JSON of outlier parameters (src/reputation/outliers.ts).
+  const ex = s('exclusion')
+  const exclusion = ex === undefined ? undefined : ex === 'on' ? {} : ex === 'off' ? false as const : json('exclusion')
   const attackParams = json('attack-params')
   const byzantine = byzantineCount(s('byzantine'), peers)
   return {
@@ -123,7 +128,8 @@ function configFrom(values: Flags): Partial<ExperimentConfig> {
     evalEvery: n('eval-every'), testExamples: n('test'), trainExamples: n('train-examples'), engine: network === 'libp2p' ? 'libp2p' : s('engine') as Engine | undefined, undefendedBudget: n('undefended-budget'),
     membershipNonMembers: s('membership-nonmembers') as ExperimentConfig['membershipNonMembers'] | undefined,
     membership: n('membership'), shadowModels: n('shadow-models'), attackParams, features: s('features'), samplingRate: n('sampling-rate'),
-    reputationCommittees: values['reputation-committees'] === true ? true : undefined, backdoorFraction: n('backdoor-fraction'), backdoorTarget: n('backdoor-target'), censorTargets: n('censor-targets')
+    reputationCommittees: values['reputation-committees'] === true ? true : undefined, backdoorFraction: n('backdoor-fraction'), backdoorTarget: n('backdoor-target'), censorTargets: n('censor-targets'),
+    exclusion
   }
 }
 
@@ -172,7 +178,7 @@ export async function run(argv: string[]): Promise<number> {
     rule: { type: 'string' }, 'rule-params': { type: 'string' }, 'norm-check': { type: 'string' }, clip: { type: 'string' }, noise: { type: 'string' },
     'dp-sgd': { type: 'string' }, 'sampling-rate': { type: 'string' }, features: { type: 'string' }, seed: { type: 'string' }, 'eval-every': { type: 'string' }, test: { type: 'string' }, 'train-examples': { type: 'string' },
     engine: { type: 'string' }, membership: { type: 'string' }, 'undefended-budget': { type: 'string' }, 'membership-nonmembers': { type: 'string' }, 'shadow-models': { type: 'string' }, 'attack-params': { type: 'string' },
-    'backdoor-fraction': { type: 'string' }, 'backdoor-target': { type: 'string' }, 'censor-targets': { type: 'string' }, label: { type: 'string' }, 'reputation-committees': { type: 'boolean' }, network: { type: 'string' }, out: { type: 'string' }, matrix: { type: 'string' }, attacks: { type: 'string' },
+    'backdoor-fraction': { type: 'string' }, 'backdoor-target': { type: 'string' }, 'censor-targets': { type: 'string' }, label: { type: 'string' }, 'reputation-committees': { type: 'boolean' }, exclusion: { type: 'string' }, network: { type: 'string' }, out: { type: 'string' }, matrix: { type: 'string' }, attacks: { type: 'string' },
     rules: { type: 'string' }, groups: { type: 'string' }, shard: { type: 'string' }, merge: { type: 'boolean' }, title: { type: 'string' }, quiet: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' }
   })
