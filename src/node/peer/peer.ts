@@ -107,6 +107,11 @@ export interface PeerOptions {
   proposeStaggerMs: number
   /** how long to wait for checkpoint r to reach the ledger after the round (ms) */
   ledgerWaitMs: number
+  /**
+   * The share phase lasts at least 1.5 s + this x N (N contributors; 0 = the charter's deadline
+   * only): `shareFloorMs`. Every peer derives N from the same ledger, so all use one deadline.
+   */
+  shareMsPerPeer: number
   /** Byzantine contributor (research and demos only): B's attack name, e.g. 'sign-flip' */
   attack?: string
   /** fault injection for tests (never set in production) */
@@ -121,6 +126,25 @@ export interface PeerOptions {
   localReputation?: Partial<LocalReputationParams>
 }
 
+/**
+ * Lower bound of the share deadline for N contributors (ms): 1.5 s + perPeerMs x N, or 0 when
+ * perPeerMs is 0. Why: the share phase of a round whose committee is new is dominated by
+ * connection set-up at the members, ~N handshakes of 26-42 ms of CPU each (bench/round-dial.ts:
+ * median dial 2.2 s at 20 nodes, 3.9 s at 40, on 2 cores); a share that misses the deadline costs
+ * a whole retry with a new committee and new cold connections (30 peers: no round with 3 s, 4 of 4
+ * with 10 s). With early receipts a longer deadline costs nothing when every share is in. At
+ * 75 ms: 10 peers 2.25 s (under the benchmark's 3 s, unchanged), 40 peers 4.5 s, 100 peers 9 s.
+ */
+export function shareFloorMs (contributors: number, perPeerMs: number): number {
+  if (!(perPeerMs > 0) || !(contributors > 0)) return 0
+  return Math.round(1500 + perPeerMs * contributors)
+}
+
+/** Committee warm-up (Peer.warmCommittee): dials in flight per peer, and the spread of their start. */
+const WARM_CONCURRENCY = 2
+const WARM_JITTER_PER_PEER_MS = 20
+const WARM_MAX_JITTER_MS = 2000
+
 export const PEER_DEFAULTS: Readonly<Omit<PeerOptions, 'dataDir'>> = Object.freeze({
   listenTcp: ['/ip4/127.0.0.1/tcp/0'],
   listenWs: [],
@@ -132,7 +156,8 @@ export const PEER_DEFAULTS: Readonly<Omit<PeerOptions, 'dataDir'>> = Object.free
   proposeStaggerMs: 1500,
   ledgerWaitMs: 60_000,
   pubsubDiscovery: true,
-  heartbeatIntervalMs: 200
+  heartbeatIntervalMs: 200,
+  shareMsPerPeer: 75
 })
 
 export interface RoundEvent extends RoundInfo {
@@ -196,6 +221,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
   private lastInfo: RoundInfo | undefined
   private stopController = new AbortController()
   private tickTimer: ReturnType<typeof setInterval> | undefined
+  /** rounds whose retry-0 committee this peer has started connecting to (warmCommittee) */
+  private readonly warmed = new Set<number>()
   /** the round machines' signer and verifier (one per peer: the verifier caches public KeyObjects) */
   private roundSigner!: ReturnType<typeof roundSignerFrom>
   private roundVerify!: ReturnType<typeof roundVerifyFrom>
@@ -255,6 +282,12 @@ export class Peer extends TypedEmitter<PeerEvents> {
     this.writer = new LedgerWriter({ ledger: this.ledger, signer, pullFrom: async (p) => await this.sync.pullFrom(p) }, { referenceWaitMs: 3000 })
     this.cosign = new CheckpointCosign({ transport, ledger: this.ledger, signer, writer: this.writer, pullFrom: async (p) => await this.sync.pullFrom(p) }, { netId: this.netId, requestTimeoutMs: 12_000, waitOwnMs: 5000, releaseMs: 20_000 })
     this.statusService = new StatusService({ transport, status: () => this.status(), roundInfo: (r) => this.rounds.get(r) }, this.netId)
+    // Checkpoint r fixes round r + 1's committee (its seed is the checkpoint's co-signed core):
+    // connect to those members as soon as the checkpoint is here, not when the round starts.
+    this.sync.on('entry', (e) => {
+      if (e.type !== 'checkpoint') return
+      try { this.warmCommittee(this.ledger.state.lastRound + 1) } catch { /* best effort: the round's own sends dial anyway */ }
+    })
     await this.sync.start()
     await this.fetcher.start()
     await this.router.start()
@@ -367,31 +400,55 @@ export class Peer extends TypedEmitter<PeerEvents> {
   }
 
   /**
-   * Connect to retry 0's committee before round r starts: every share, zero mask and partial sum
-   * goes to a member over a direct stream. In round 1 of `npm start` a peer was connected to its
-   * bootstrap peer only, the first direct sends dialled under load, and members held 1-2 of 8 shares
-   * and 2 of 5 masks at their receipt (every receipt had its own dealer set: no plan, a retry).
+   * Connect to retry 0's committee of round r before its share phase: every share, zero mask and
+   * partial sum goes to a member over a direct stream. In round 1 of `npm start` a peer was connected
+   * to its bootstrap peer only, the first direct sends dialled under load, and members held 1-2 of 8
+   * shares and 2 of 5 masks at their receipt (every receipt had its own dealer set: no plan, a retry).
+   * Called when checkpoint r - 1 reaches the ledger (it fixes the committee), again when round r
+   * starts, and at the start barrier of round 1 (a peer learns the members' addresses only then).
+   *
+   * A new committee each round means ~N cold connections to m members at once: a connection costs
+   * 26-42 ms of CPU at both ends, and 40 peers dialling 5 members in the same millisecond made the
+   * median dial 3.9 s (bench/round-dial.ts), past a 3 s share deadline. So the dials are spread:
+   * each peer starts its dials at a random offset in [0, min(2 s, 20 ms x N)) and keeps at most
+   * 2 in flight; a dial that fails is not repeated here (the round's own send dials again).
    */
-  private async warmConnections (r: number): Promise<void> {
+  private warmCommittee (r: number, force = false): void {
+    if (!this.running || (!force && this.warmed.has(r))) return
     let committee: readonly string[]
     try { committee = this.ledger.state.committee(r, 0) } catch { return }
+    this.warmed.add(r)
+    for (const k of this.warmed) if (k < r - 2) this.warmed.delete(k)
     const connected = new Set(this.transport.peers())
     const missing = committee.filter(p => p !== this.self && !connected.has(p))
     if (process.env.TESSERA_PEER_DEBUG !== undefined) console.error(`[${this.self.slice(0, 6)}] r${r} connecting to ${missing.length} of ${committee.length} members`)
+    if (missing.length === 0) return
+    // Fisher-Yates with Math.random: the order only spreads load, it decides nothing.
+    for (let i = missing.length - 1; i > 0; i--) { const j = Math.floor(Math.random() * (i + 1)); [missing[i], missing[j]] = [missing[j]!, missing[i]!] }
+    const n = Math.max(1, this.ledger.state.memberInfo(Math.max(0, r - 1)).length)
+    const jitterMs = Math.random() * Math.min(WARM_MAX_JITTER_MS, WARM_JITTER_PER_PEER_MS * n)
+    const signal = this.stopController.signal
+    let next = 0
+    const worker = async (): Promise<void> => {
+      while (next < missing.length && !signal.aborted && this.running) await this.warmOne(missing[next++]!, signal)
+    }
+    void sleep(jitterMs).then(async () => { await Promise.allSettled(Array.from({ length: Math.min(WARM_CONCURRENCY, missing.length) }, worker)) })
+  }
+
+  private async warmOne (p: string, signal: AbortSignal): Promise<void> {
+    if (this.transport.peers().includes(p)) return
     // A member whose address this peer does not know yet (it knows its bootstrap peers, and
     // discovery gossip comes every 10 s): ask up to 3 connected peers for it.
-    const neighbours = [...connected].slice(0, 3)
-    await Promise.allSettled(missing.map(async p => {
-      if ((await this.transport.knownAddresses(p)).length === 0) {
-        for (const n of neighbours) {
-          try {
-            const got = await this.statusService.ask<{ addresses?: unknown }>(n, { op: 'addresses', peer: p }, 5000)
-            if (Array.isArray(got.addresses) && got.addresses.length > 0) { await this.transport.learnAddresses(p, got.addresses.filter((a): a is string => typeof a === 'string')); break }
-          } catch { /* try the next neighbour */ }
-        }
+    if ((await this.transport.knownAddresses(p)).length === 0) {
+      for (const n of this.transport.peers().slice(0, 3)) {
+        try {
+          const got = await this.statusService.ask<{ addresses?: unknown }>(n, { op: 'addresses', peer: p }, 5000)
+          if (Array.isArray(got.addresses) && got.addresses.length > 0) { await this.transport.learnAddresses(p, got.addresses.filter((a): a is string => typeof a === 'string')); break }
+        } catch { /* try the next neighbour */ }
       }
-      await this.statusService.ask(p, { op: 'status' }, 10_000)
-    }))
+    }
+    if (signal.aborted) return
+    await this.transport.connect(p, { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) }).catch(() => false)
   }
 
   /**
@@ -493,7 +550,9 @@ export class Peer extends TypedEmitter<PeerEvents> {
       candidates = committeeCandidates(computeReputation(st.evidence.slice(0, r - 1), st.memberInfo(r - 1), { ...charter.reputation, round: r }))
     }
     const contributors = st.memberInfo(r - 1).filter(m => m.excludedAtRound === undefined).map(m => m.peer)
-    const params = charterRoundParams(charter, candidates.length, this.options.maxRetries)
+    let params = charterRoundParams(charter, candidates.length, this.options.maxRetries)
+    const floor = shareFloorMs(contributors.length, this.options.shareMsPerPeer)
+    if (params.deadlines.shareMs < floor) params = { ...params, deadlines: { ...params.deadlines, shareMs: floor } }
     return { params, seed: st.seed(r, 0), candidates, contributors }
   }
 
@@ -503,7 +562,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     const st = this.ledger.state
     const setup = this.roundSetup(r)
     const contribute = this.components.trainer !== undefined && setup.contributors.includes(this.self)
-    void this.warmConnections(r)
+    this.warmCommittee(r)
     // Train as soon as model r-1 is known, before waiting for the round's start (round 1: the launcher's
     // barrier): local training only needs that model, must be done by the share deadline, and blocks this
     // process's event loop while it runs (trainLocal is synchronous), so it had better not overlap the
@@ -606,7 +665,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     if (signal.aborted) { for (const off of offAbort) off(); return false }
     // Again at the start: a new network's peers meet their bootstrap peer while this one waits at the
     // barrier, so only now can the bootstrap peer tell it the addresses of the committee (round 1).
-    if (early > 0) void this.warmConnections(r)
+    if (early > 0 && r === 1) this.warmCommittee(r, true)
     emit(machine.start())
     this.router.attach(active)
     // After the event loop was blocked (local training is synchronous), let the messages that arrived

@@ -32,6 +32,8 @@ export const ROUND_TOPICS = [TOPIC_CONTRIBUTION, TOPIC_RECEIPT, TOPIC_PLAN, TOPI
 export const ROUND_GOSSIP_MAX_BYTES = 1024 * 1024
 /** Attempts of one direct round send (see sendWithRetry). */
 const SEND_ATTEMPTS = 4
+/** A direct send that failed after this long (ms) is not tried again (see sendWithRetry). */
+const SLOW_FAILURE_MS = 2000
 /** Messages held for later rounds, at most. */
 const MAX_HELD = 8192
 
@@ -150,17 +152,21 @@ export class RoundRouter {
    * failed before the remote saw it (no connection, no known address yet, stream reset)
    * is tried again, at most SEND_ATTEMPTS times, 250, 500 and 750 ms later. A refusal by the remote
    * (RemoteError) or a timeout is final. A duplicate that does arrive is ignored by the
-   * receiver's machine ('duplicate', never charged).
+   * receiver's machine ('duplicate', never charged). So is a failure that took
+   * SLOW_FAILURE_MS or more (a dial that timed out, typically 6-10 s, under load): by then the
+   * phase the message was for is over, and another dial only adds a handshake to a member
+   * that is already saturated (40+ peers dialling the same committee).
    */
   private async sendWithRetry (to: string, family: Family, bytes: Uint8Array): Promise<void> {
     for (let attempt = 1; ; attempt++) {
+      const t0 = Date.now()
       try {
         await this.c.transport.send(to, this.channels.families[family], bytes, { maxRequestBytes: VECTOR_CAP, maxResponseBytes: 16, timeoutMs: this.o.sendTimeoutMs })
         return
       } catch (err) {
         const name = (err as Error).name
         if (process.env.TESSERA_PEER_DEBUG === '2') console.error(`[send] ${family} -> ${to.slice(0, 6)} attempt ${attempt}: ${name}: ${(err as Error).message.slice(0, 160)}`)
-        if (!this.started || attempt >= SEND_ATTEMPTS || name === 'RemoteError' || name === 'RpcTimeoutError' || name === 'TransportNotStartedError') { this.sendFailures++; return }
+        if (!this.started || attempt >= SEND_ATTEMPTS || name === 'RemoteError' || name === 'RpcTimeoutError' || name === 'TransportNotStartedError' || Date.now() - t0 >= SLOW_FAILURE_MS) { this.sendFailures++; return }
         await new Promise(resolve => setTimeout(resolve, 250 * attempt))
       }
     }
