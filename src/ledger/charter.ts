@@ -2,11 +2,64 @@
  * The network charter: the body of the genesis entry (DESIGN.md, "The network
  * charter"). `makeCharter` merges caller values over defaults and validates
  * (House style 7); `parseCharter` validates a decoded genesis body.
+ *
+ * Versions. A version 1 charter (no `version` key: every genesis written before
+ * 2026-11-23) fixes only epochs, batch size and learning rate of local training;
+ * how peers train (optimizer, steps, worker momentum, full budget, feature map)
+ * was each peer's flags, so two peers of one network could train differently.
+ * Version 2 (`version: 2`) fixes all of them in `training`. A v1 charter still
+ * loads: `parseCharter` fills the v2 fields with what a peer did by default
+ * before (`V1_TRAINING`: SGD, 50 steps, no worker momentum, no rescaling, raw
+ * pixels) and reports `version: 1`, and a peer of a v1 network may still set
+ * them by flag (src/node/peer/charter-params.ts). `makeCharter` writes version 2.
+ * A genesis of a later version is refused (`malformed`, "unsupported version").
  */
 import { InvalidParametersError } from '../util/errors.ts'
 import { LedgerVerificationError } from './errors.ts'
 import { resolveReputationParams } from '../reputation/index.ts'
 import * as s from './schema.ts'
+import { getRule } from '../gossip-fl/aggregation/registry.ts'
+import { FEATURE_NAMES, type FeatureName } from '../model/features/index.ts'
+
+/** The charter schema version `makeCharter` writes; `parseCharter` reads 1 and 2. */
+export const CHARTER_VERSION = 2
+
+export const LOCAL_OPTIMIZERS = ['sgd', 'momentum', 'adam'] as const
+export type LocalOptimizer = typeof LOCAL_OPTIMIZERS[number]
+
+/**
+ * Local training, the same for every peer of the network. The first three are
+ * version 1's; the rest are version 2's (for a v1 charter, `V1_TRAINING`).
+ */
+export interface CharterTraining {
+  /** upper bound on local epochs per round */
+  epochs: number
+  batchSize: number
+  learningRate: number
+  /** local optimizer, fresh each round (src/model/train.ts) */
+  optimizer: LocalOptimizer
+  /** momentum coefficient of the 'momentum' optimizer (unused by the others) */
+  localMomentum: number
+  /** local optimizer steps per round (the share deadline must cover them) */
+  steps: number
+  /**
+   * worker momentum beta: each peer sends m = beta m + (1 - beta) (w' - w) (Karimireddy,
+   * He, Jaggi, ICML 2021, the workers' side of centered clipping with momentum); 0 = off
+   */
+  workerMomentum: number
+  /**
+   * honest updates rescaled to exactly the clip norm C ("full budget": an honest peer
+   * weighs what a full-budget attacker does; docs/architecture/main-job.md)
+   */
+  fullBudget: boolean
+  /** fixed, data-independent feature map applied by each peer to its own data (src/model/features) */
+  features: FeatureName
+}
+
+/** What a peer did before the charter fixed it (the v1 `tessera peer` flag defaults). */
+export const V1_TRAINING: Readonly<Omit<CharterTraining, 'epochs' | 'batchSize' | 'learningRate'>> = Object.freeze({
+  optimizer: 'sgd', localMomentum: 0.9, steps: 50, workerMomentum: 0, fullBudget: false, features: 'none'
+})
 
 export type AdmissionPolicy =
   /** Anyone joins with a self-signed join entry. `founders` run round 1 (empty = the genesis author). */
@@ -15,9 +68,12 @@ export type AdmissionPolicy =
   | { mode: 'consortium', founders: Uint8Array[], k: number }
 
 export interface Charter {
+  /** schema version: 2 for charters `makeCharter` writes, 1 for older genesis bodies (no `version` key) */
+  version: 1 | 2
   networkId: string
+  /** `inputShape`: one raw example's shape (the data's); the model's input is `training.features` of it */
   model: { arch: string, inputShape: number[], classes: number }
-  training: { epochs: number, batchSize: number, learningRate: number }
+  training: CharterTraining
   dp: { clipNorm: number, noiseMultiplier: number, delta: number, epsilonBudget: number }
   /** Committee size m, Shamir threshold t, group size g. */
   committee: { m: number, t: number, g: number }
@@ -43,14 +99,14 @@ export function defaultCharter(): Charter {
   return {
     networkId: 'tessera-mnist',
     model: { arch: 'mlp-784-100-10', inputShape: [28, 28, 1], classes: 10 },
-    // Training, clip, g and the rule's parameters: the robustness table's default defence
-    // (docs/results/robustness/README.md; local Adam, 60 steps and honest full-budget updates are
-    // peer options, `tessera peer --optimizer adam --steps 60 --full-budget --momentum 0.5`,
-    // since the charter has no field for them). `momentum` records the workers' momentum.
-    training: { epochs: 1, batchSize: 64, learningRate: 0.003 },
+    version: CHARTER_VERSION,
+    // Training, clip, g and the rule's parameters: the robustness table's default defence and npm
+    // start's recipe (docs/results/robustness/README.md, docs/architecture/main-job.md): local Adam,
+    // 60 steps of batch 64 at lr 0.003, worker momentum 0.5, honest updates rescaled to C = 8.
+    training: { epochs: 1, batchSize: 64, learningRate: 0.003, optimizer: 'adam', localMomentum: 0.9, steps: 60, workerMomentum: 0.5, fullBudget: true, features: 'none' },
     dp: { clipNorm: 8, noiseMultiplier: 1, delta: 1e-5, epsilonBudget: 8 },
     committee: { m: 5, t: 3, g: 2 },
-    aggregation: { rule: 'centered-clipping', params: { tau: 8, iterations: 3, momentum: 0.5 } },
+    aggregation: { rule: 'centered-clipping', params: { tau: 8, iterations: 3 } },
     deadlines: { share: 30_000, receipt: 10_000, plan: 10_000, partial: 20_000, checkpoint: 20_000 },
     admission: { mode: 'open', founders: [] },
     watermark: { required: false, schemes: ['trigger-set', 'weight-signature'] },
@@ -58,7 +114,9 @@ export function defaultCharter(): Charter {
   }
 }
 
-export type CharterInput = Partial<Omit<Charter, 'model' | 'training' | 'dp' | 'committee' | 'aggregation' | 'deadlines' | 'watermark'>> & {
+export type CharterInput = Partial<Omit<Charter, 'version' | 'model' | 'training' | 'dp' | 'committee' | 'aggregation' | 'deadlines' | 'watermark'>> & {
+  /** only CHARTER_VERSION (makeCharter writes the current version) */
+  version?: number
   model?: Partial<Charter['model']>
   training?: Partial<Charter['training']>
   dp?: Partial<Charter['dp']>
@@ -71,33 +129,46 @@ export type CharterInput = Partial<Omit<Charter, 'model' | 'training' | 'dp' | '
 /** Defaults, then merge, then validate; throws InvalidParametersError naming the field. */
 export function makeCharter(input: CharterInput = {}): Charter {
   const d = defaultCharter()
+  if (input.version !== undefined && input.version !== CHARTER_VERSION) throw new InvalidParametersError(`charter.version: makeCharter writes version ${CHARTER_VERSION}, got ${String(input.version)}`)
   const c: Charter = {
+    version: CHARTER_VERSION,
     networkId: input.networkId ?? d.networkId,
     model: { ...d.model, ...input.model },
     training: { ...d.training, ...input.training },
     dp: { ...d.dp, ...input.dp },
     committee: { ...d.committee, ...input.committee },
-    aggregation: { ...d.aggregation, ...input.aggregation },
+    // Another rule without params gets its own defaults, not centered clipping's tau (which it would refuse).
+    aggregation: {
+      rule: input.aggregation?.rule ?? d.aggregation.rule,
+      params: input.aggregation?.params ?? ((input.aggregation?.rule ?? d.aggregation.rule) === d.aggregation.rule ? d.aggregation.params : {})
+    },
     deadlines: { ...d.deadlines, ...input.deadlines },
     admission: input.admission ?? d.admission,
     watermark: { ...d.watermark, ...input.watermark },
     reputation: input.reputation ?? d.reputation
   }
+  let parsed: Charter
   try {
-    return parseCharter(c)
+    parsed = parseCharter(c)
   } catch (err) {
     if (err instanceof LedgerVerificationError) throw new InvalidParametersError(`charter ${err.message.replace(/^\[malformed\] /, '')}`)
     throw err
   }
+  checkCharterRule(parsed)
+  return parsed
 }
 
 const founderKey = (v: unknown, p: string): Uint8Array => s.bytes(v, p, 32)
 
 /** Validate a decoded charter (the genesis body); throws LedgerVerificationError('malformed'). */
 export function parseCharter(v: unknown, path = 'charter'): Charter {
-  const o = s.obj(v, path, ['networkId', 'model', 'training', 'dp', 'committee', 'aggregation', 'deadlines', 'admission', 'watermark', 'reputation'])
+  const o = s.obj(v, path, ['networkId', 'model', 'training', 'dp', 'committee', 'aggregation', 'deadlines', 'admission', 'watermark', 'reputation'], ['version'])
+  // No `version` key: a version 1 charter. `version: 1` is not written by anyone: refused, so
+  // that each charter has one encoding.
+  const version = o.version === undefined ? 1 : s.int(o.version, `${path}.version`, 2, CHARTER_VERSION) as 2
   const model = s.obj(o.model, `${path}.model`, ['arch', 'inputShape', 'classes'])
-  const training = s.obj(o.training, `${path}.training`, ['epochs', 'batchSize', 'learningRate'])
+  const v1Keys = ['epochs', 'batchSize', 'learningRate']
+  const training = s.obj(o.training, `${path}.training`, version === 1 ? v1Keys : [...v1Keys, ...Object.keys(V1_TRAINING)])
   const dp = s.obj(o.dp, `${path}.dp`, ['clipNorm', 'noiseMultiplier', 'delta', 'epsilonBudget'])
   const com = s.obj(o.committee, `${path}.committee`, ['m', 't', 'g'])
   const agg = s.obj(o.aggregation, `${path}.aggregation`, ['rule', 'params'])
@@ -137,7 +208,23 @@ export function parseCharter(v: unknown, path = 'charter'): Charter {
   }
   const dim = (x: unknown, p: string): number => s.int(x, p, 1, 1 << 24)
   const ms = (x: unknown, p: string): number => s.int(x, p, 1, 24 * 3600 * 1000)
+  const unit = (x: unknown, p: string): number => {
+    const b = s.num(x, p, 0, 1)
+    if (b >= 1) s.fail(p, 'must be below 1')
+    return b
+  }
+  const recipe: Omit<CharterTraining, 'epochs' | 'batchSize' | 'learningRate'> = version === 1
+    ? { ...V1_TRAINING }
+    : {
+        optimizer: s.oneOf(training.optimizer, `${path}.training.optimizer`, LOCAL_OPTIMIZERS),
+        localMomentum: unit(training.localMomentum, `${path}.training.localMomentum`),
+        steps: s.int(training.steps, `${path}.training.steps`, 1, 1_000_000),
+        workerMomentum: unit(training.workerMomentum, `${path}.training.workerMomentum`),
+        fullBudget: s.bool(training.fullBudget, `${path}.training.fullBudget`),
+        features: s.oneOf(training.features, `${path}.training.features`, FEATURE_NAMES)
+      }
   return {
+    version,
     networkId: s.str(o.networkId, `${path}.networkId`, 128, 1),
     model: {
       arch: s.str(model.arch, `${path}.model.arch`, 256, 1),
@@ -147,7 +234,8 @@ export function parseCharter(v: unknown, path = 'charter'): Charter {
     training: {
       epochs: s.int(training.epochs, `${path}.training.epochs`, 1, 10_000),
       batchSize: s.int(training.batchSize, `${path}.training.batchSize`, 1, 1 << 20),
-      learningRate: s.num(training.learningRate, `${path}.training.learningRate`, Number.MIN_VALUE, 1e3)
+      learningRate: s.num(training.learningRate, `${path}.training.learningRate`, Number.MIN_VALUE, 1e3),
+      ...recipe
     },
     dp: {
       clipNorm: s.num(dp.clipNorm, `${path}.dp.clipNorm`, Number.MIN_VALUE, 1e9),
@@ -170,5 +258,29 @@ export function parseCharter(v: unknown, path = 'charter'): Charter {
       schemes: s.list(wm.schemes, `${path}.watermark.schemes`, 16, (x, p) => s.str(x, p, 64, 1))
     },
     reputation
+  }
+}
+
+/**
+ * The charter's aggregation rule and its parameters, resolved by the rule itself
+ * (src/gossip-fl/aggregation: defaults, merge, validate; unknown keys refused).
+ * A charter whose rule cannot run is a network in which no round can ever finish:
+ * every member's aggregation throws, the round machine retries, and the network
+ * stalls with no error anyone sees (the `momentum` key that 45752c0's defaults put
+ * in centered clipping's params did exactly that). `makeCharter` (so `tessera
+ * init`) refuses it; a peer refuses such a genesis at start
+ * (src/node/peer/charter-params.ts). Throws InvalidParametersError naming the rule.
+ */
+export function checkCharterRule(c: Pick<Charter, 'aggregation'>): void {
+  let rule
+  try {
+    rule = getRule(c.aggregation.rule)
+  } catch (err) {
+    throw new InvalidParametersError(`charter.aggregation.rule: ${(err as Error).message}`)
+  }
+  try {
+    rule.resolveParams(c.aggregation.params)
+  } catch (err) {
+    throw new InvalidParametersError(`charter.aggregation.params: ${(err as Error).message}`)
   }
 }

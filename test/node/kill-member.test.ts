@@ -8,6 +8,19 @@
  * The in-process peer tests (test/node/peer/) stop a member gracefully; this one
  * gives it no chance to close connections or streams: the others see it go only
  * through timeouts.
+ *
+ * The network is `tessera init`'s defaults (the charter's: local Adam, batch 64,
+ * clip 8, worker momentum 0.5, full budget, centered clipping tau = C with 3
+ * iterations) on the softmax model with 10 local steps. Those defaults once put a
+ * key centered clipping does not know (`momentum`) in the rule's parameters: every
+ * member's aggregation threw, every retry failed, and this test's network made no
+ * round for 4 minutes; init and the peer now refuse such a charter.
+ *
+ * When: the victim is killed right after it published its round-1 receipt (seen in
+ * its TESSERA_PEER_DEBUG=2 output), so it holds shares of every contribution and
+ * is a holder in the plan, but its partial sums and checkpoint signature never
+ * come. A fixed delay does not do that: round 1 can end within 2.5 s of its start
+ * (early receipts), and the kill then fell between rounds.
  */
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -26,6 +39,8 @@ const N = 5
 const ROUNDS = 3
 /** share, receipt, plan, partial, checkpoint (ms): 5 processes train the softmax model for a few steps in the share phase */
 const DEADLINES = '5000,2500,2500,3000,3000'
+/** Kill the victim this long after round 1's start if its receipt was not seen (debug output changed?): past the share deadline and the members' wait for masks (5000 + 2500 / 2 ms), before the plan (7500 ms). */
+const FALLBACK_KILL_MS = 6750
 
 interface Line { event: string, round?: number, committee?: string[], ledgerCid?: string, retries?: number, addresses?: string[] }
 
@@ -44,8 +59,9 @@ describe('node: a committee member killed with SIGKILL mid-round (separate proce
     const dirs = Array.from({ length: N }, (_, i) => join(root, `peer-${i}`))
     const ids = await Promise.all(dirs.map(async d => await loadOrCreateIdentity(d)))
     const names = ids.map(i => i.name)
+    const t0 = Date.now()
     const init = spawn(process.execPath, [BIN, 'init', '--dir', dirs[0]!, '--founders', names.join(','), '--model', 'softmax',
-      '--m', '4', '--t', '2', '--g', '2', '--lr', '0.1', '--deadlines', DEADLINES, '--network-id', 'tessera-kill-test'], { cwd: ROOT, stdio: 'ignore' })
+      '--m', '4', '--t', '2', '--g', '2', '--steps', '10', '--deadlines', DEADLINES, '--network-id', 'tessera-kill-test'], { cwd: ROOT, stdio: 'ignore' })
     assert.equal(await new Promise(resolve => init.on('exit', resolve)), 0, 'tessera init')
     for (const d of dirs.slice(1)) await copyFile(join(dirs[0]!, 'genesis.cbor'), join(d, 'genesis.cbor'))
 
@@ -62,13 +78,22 @@ describe('node: a committee member killed with SIGKILL mid-round (separate proce
     const rounds = new Map<number, Map<number, Line>>()
     const exits = new Map<number, number | null>()
     const stderr = new Map<number, string>()
+    let receiptSeen: () => void = () => {}
+    const victimReceipt = new Promise<void>(resolve => { receiptSeen = resolve })
     const spawnPeer = async (i: number, bootstrap: string[]): Promise<string[]> => {
-      const args = [BIN, 'peer', '--dir', dirs[i]!, '--json', '--rounds', String(ROUNDS), '--start-file', startFile, '--steps', '10',
+      const args = [BIN, 'peer', '--dir', dirs[i]!, '--json', '--rounds', String(ROUNDS), '--start-file', startFile,
         '--data', `mnist:partition=${i}/${N},seed=1`]
       for (const b of bootstrap) args.push('--bootstrap', b)
-      const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+      const env = i === victim ? { ...process.env, TESSERA_PEER_DEBUG: '2' } : process.env
+      const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env })
       children[i] = child
-      child.stderr!.on('data', (b: Buffer) => { stderr.set(i, ((stderr.get(i) ?? '') + b.toString()).slice(-3000)) })
+      if (i === victim) {
+        // '[peer] <ms> r1k0 out publish /tessera/<netid>/round/receipt/1': its round-1 receipt is out.
+        createInterface({ input: child.stderr! }).on('line', line => {
+          if (/ r1k\d+ out publish \S*round\/receipt\//.test(line)) receiptSeen()
+          else stderr.set(i, ((stderr.get(i) ?? '') + line + '\n').slice(-3000))
+        })
+      } else child.stderr!.on('data', (b: Buffer) => { stderr.set(i, ((stderr.get(i) ?? '') + b.toString()).slice(-3000)) })
       child.on('exit', code => { exits.set(i, code) })
       return await new Promise((resolve, reject) => {
         createInterface({ input: child.stdout! }).on('line', line => {
@@ -90,9 +115,14 @@ describe('node: a committee member killed with SIGKILL mid-round (separate proce
     const startAt = Date.now() + 1000
     await writeFile(startFile, String(startAt))
 
-    // Mid-round 1: after the share phase began, before it ended.
-    await new Promise(resolve => setTimeout(resolve, startAt - Date.now() + 2500))
+    // Mid-round 1: right after the victim's receipt (or, failing that, FALLBACK_KILL_MS into the round).
+    const how = await Promise.race([
+      victimReceipt.then(() => 'after its round-1 receipt'),
+      new Promise<string>(resolve => setTimeout(() => { resolve(`${FALLBACK_KILL_MS} ms into round 1 (its receipt was not seen)`) }, startAt - Date.now() + FALLBACK_KILL_MS))
+    ])
+    const killedAt = Date.now() - startAt
     assert.equal(exits.has(victim), false, 'the victim was still running when killed')
+    assert.equal(rounds.has(1), false, 'round 1 was still running when the victim was killed')
     children[victim]!.kill('SIGKILL')
 
     const survivors = dirs.map((_, i) => i).filter(i => i !== victim)
@@ -111,7 +141,7 @@ describe('node: a committee member killed with SIGKILL mid-round (separate proce
     // Round 1 either completed with the remaining members (3 of 4 is the quorum ceil(2m/3)) or was retried.
     const r1 = rounds.get(1)!.get(survivors[0]!)!
     assert.ok(r1.retries === 0 ? r1.committee!.includes(names[victim]!) : true)
-    console.log(`      killed peer ${victim} (round 1 committee member) ${Math.round(2500)} ms into round 1; rounds: ${[1, 2, 3].map(r => { const l = rounds.get(r)!.get(survivors[0]!)!; return `${r}${l.retries! > 0 ? ` (retry ${l.retries})` : ''}` }).join(', ')}`)
+    console.log(`      killed peer ${victim} (round 1 committee member) ${how}, ${killedAt} ms into round 1; rounds: ${[1, 2, 3].map(r => { const l = rounds.get(r)!.get(survivors[0]!)!; return `${r}${l.retries! > 0 ? ` (retry ${l.retries})` : ''}` }).join(', ')}; ${((Date.now() - t0) / 1000).toFixed(0)} s from init to the last exit`)
 
     // Every survivor's ledger re-verifies entry by entry and ends at the same checkpoint.
     const heads = new Set<string>()

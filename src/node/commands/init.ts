@@ -9,7 +9,10 @@ import { writeFile, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseFlags, numberFlag } from '../../util/args.ts'
 import { InvalidParametersError } from '../../util/errors.ts'
-import { makeCharter, decodeEnvelope, toHex, type CharterInput } from '../../ledger/index.ts'
+import { defaultCharter, makeCharter, decodeEnvelope, toHex, type CharterInput } from '../../ledger/index.ts'
+import { LOCAL_OPTIMIZERS, type LocalOptimizer } from '../../ledger/charter.ts'
+import { FEATURE_NAMES, isFeatureName } from '../../model/features/index.ts'
+import { charterModelSpec, charterRoundParams } from '../peer/charter-params.ts'
 import { loadOrCreateIdentity } from '../identity.ts'
 import { networkIdFromGenesis } from '../protocol-ids.ts'
 import { writeGenesis, GENESIS_FILE } from '../peer/peer.ts'
@@ -28,13 +31,24 @@ const HELP = `usage: tessera init --dir DIR [options]
   --network-id NAME    (default tessera-mnist)
   --model A            softmax | mlp | cnn (default mlp)
   --m N --t N --g N    committee size, Shamir threshold, group size (default 5, 2, 2)
-  --clip C             clip norm (default 2)
+  --clip C             clip norm (default 8)
   --noise Z            noise multiplier of each group sum (default 0)
   --rule NAME          aggregation rule (default centered-clipping)
   --tau X              centered-clipping radius (default: the clip norm)
-  --lr X --batch N     local training (default 0.05, 32)
+  --iterations L       centered-clipping iterations (default 3)
   --deadlines S,R,P,Q,C  phase deadlines in ms: share, receipt, plan, partial, checkpoint
-  --json               print the result as JSON`
+  --json               print the result as JSON
+
+Local training, the same for every peer (charter.training; defaults: the charter's, the
+robustness table's default defence and npm start's recipe):
+  --optimizer O        ${LOCAL_OPTIMIZERS.join(' | ')} (default adam; fresh each round)
+  --lr X --batch N     learning rate and batch size (default 0.003, 64)
+  --steps N            local optimizer steps per round (default 60)
+  --momentum B         worker momentum: peers send m = B m + (1 - B) update (default 0.5)
+  --local-momentum B   momentum of the 'momentum' optimizer (default 0.9)
+  --full-budget yes|no honest updates rescaled to exactly the clip norm (default yes)
+  --features F         ${FEATURE_NAMES.join(' | ')}: feature map each peer applies to its own data
+                       before training; the model's input is its output (default none)`
 
 function parseFounders (v: unknown, where: string): string[] {
   const list = Array.isArray(v) ? v : (v !== null && typeof v === 'object' && Array.isArray((v as { founders?: unknown }).founders)) ? (v as { founders: unknown[] }).founders : undefined
@@ -48,7 +62,8 @@ export async function run (argv: string[]): Promise<number> {
     dir: { type: 'string' }, charter: { type: 'string' }, 'peers-file': { type: 'string' }, founders: { type: 'string' },
     mode: { type: 'string' }, k: { type: 'string' }, 'network-id': { type: 'string' }, model: { type: 'string' },
     m: { type: 'string' }, t: { type: 'string' }, g: { type: 'string' }, clip: { type: 'string' }, noise: { type: 'string' },
-    rule: { type: 'string' }, tau: { type: 'string' }, lr: { type: 'string' }, batch: { type: 'string' }, deadlines: { type: 'string' },
+    rule: { type: 'string' }, tau: { type: 'string' }, iterations: { type: 'string' }, lr: { type: 'string' }, batch: { type: 'string' }, deadlines: { type: 'string' },
+    optimizer: { type: 'string' }, steps: { type: 'string' }, momentum: { type: 'string' }, 'local-momentum': { type: 'string' }, 'full-budget': { type: 'string' }, features: { type: 'string' },
     json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }
   })
   if (values.help === true) { console.log(HELP); return 0 }
@@ -69,16 +84,49 @@ export async function run (argv: string[]): Promise<number> {
   if (typeof values.founders === 'string') founders = parseFounders(values.founders.split(',').map(s => s.trim()).filter(s => s !== ''), '--founders')
   const mode = String(values.mode ?? 'open')
   if (mode !== 'open' && mode !== 'consortium') throw new InvalidParametersError('--mode must be open or consortium')
-  const clip = numberFlag(values, 'clip', base.dp?.clipNorm ?? 2)
-  const rule = String(values.rule ?? base.aggregation?.rule ?? 'centered-clipping')
+  // Defaults are the charter's (src/ledger/charter.ts), then the --charter file's, then the flags.
+  const d = defaultCharter()
+  const clip = numberFlag(values, 'clip', base.dp?.clipNorm ?? d.dp.clipNorm)
+  const rule = String(values.rule ?? base.aggregation?.rule ?? d.aggregation.rule)
+  const bt = base.training ?? {}
+  let optimizer: LocalOptimizer = bt.optimizer ?? d.training.optimizer
+  if (values.optimizer !== undefined) {
+    if (!(LOCAL_OPTIMIZERS as readonly string[]).includes(String(values.optimizer))) throw new InvalidParametersError(`--optimizer must be ${LOCAL_OPTIMIZERS.join(', ')}, got '${String(values.optimizer)}'`)
+    optimizer = values.optimizer as LocalOptimizer
+  }
+  let fullBudget = bt.fullBudget ?? d.training.fullBudget
+  if (values['full-budget'] !== undefined) {
+    const v = String(values['full-budget'])
+    if (v !== 'yes' && v !== 'no') throw new InvalidParametersError(`--full-budget takes yes or no, got '${v}'`)
+    fullBudget = v === 'yes'
+  }
+  if (values.features !== undefined && !isFeatureName(values.features)) throw new InvalidParametersError(`--features must be one of ${FEATURE_NAMES.join(', ')}, got '${String(values.features)}'`)
+  const features = values.features !== undefined && isFeatureName(values.features) ? values.features : (bt.features ?? d.training.features)
+  // Centered clipping: tau follows the clip norm unless given; the other rules take the file's params (or their defaults).
+  const ccParams = { ...(rule === d.aggregation.rule ? d.aggregation.params : {}), ...(base.aggregation?.rule === rule ? base.aggregation?.params ?? {} : {}) }
+  if (rule === 'centered-clipping') {
+    ccParams.tau = numberFlag(values, 'tau', clip)
+    if (values.iterations !== undefined) ccParams.iterations = numberFlag(values, 'iterations')
+  }
   const input: CharterInput = {
     ...base,
     networkId: String(values['network-id'] ?? base.networkId ?? 'tessera-mnist'),
     model: { arch: String(values.model ?? base.model?.arch ?? 'mlp'), inputShape: [28, 28, 1], classes: 10, ...(base.model ?? {}), ...(values.model !== undefined ? { arch: String(values.model) } : {}) },
-    training: { epochs: 1, batchSize: numberFlag(values, 'batch', base.training?.batchSize ?? 32), learningRate: numberFlag(values, 'lr', base.training?.learningRate ?? 0.05) },
+    training: {
+      ...d.training,
+      ...bt,
+      batchSize: numberFlag(values, 'batch', bt.batchSize ?? d.training.batchSize),
+      learningRate: numberFlag(values, 'lr', bt.learningRate ?? d.training.learningRate),
+      optimizer,
+      steps: numberFlag(values, 'steps', bt.steps ?? d.training.steps),
+      workerMomentum: numberFlag(values, 'momentum', bt.workerMomentum ?? d.training.workerMomentum),
+      localMomentum: numberFlag(values, 'local-momentum', bt.localMomentum ?? d.training.localMomentum),
+      fullBudget,
+      features
+    },
     dp: { ...(base.dp ?? {}), clipNorm: clip, noiseMultiplier: numberFlag(values, 'noise', base.dp?.noiseMultiplier ?? 0) },
     committee: { m: numberFlag(values, 'm', base.committee?.m ?? 5), t: numberFlag(values, 't', base.committee?.t ?? 2), g: numberFlag(values, 'g', base.committee?.g ?? 2) },
-    aggregation: { rule, params: rule === 'centered-clipping' ? { tau: numberFlag(values, 'tau', clip) } : (base.aggregation?.params ?? {}) },
+    aggregation: { rule, params: ccParams },
     admission: mode === 'open'
       ? { mode: 'open', founders: founders.map(peerIdBytes) }
       : { mode: 'consortium', founders: founders.map(peerIdBytes), k: numberFlag(values, 'k', 1) }
@@ -89,6 +137,10 @@ export async function run (argv: string[]): Promise<number> {
     input.deadlines = { share: d[0]!, receipt: d[1]!, plan: d[2]!, partial: d[3]!, checkpoint: d[4]! }
   }
   const charter = makeCharter(input)
+  // What every peer will do at start: build the model (arch on the feature map's output) and the
+  // round parameters. Refused here rather than by every peer of a network that can never run.
+  charterModelSpec(charter)
+  charterRoundParams(charter)
   const envelope = await writeGenesis(identity, charter)
   const g = decodeEnvelope(envelope)
   await writeFile(join(dir, GENESIS_FILE), envelope)

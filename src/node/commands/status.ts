@@ -77,10 +77,17 @@ export async function run (argv: string[]): Promise<number> {
       const c = st.checkpoints[r]!
       rounds.push({ round: r, retry: c.retry, cid: c.cid.toString(), committee: c.committee, signers: c.signers.length, groups: c.body.groups.map(g => g.map(toHex)), blamed: c.body.blame.map(toHex), refused: c.body.refused.map(toHex), modelHash: toHex(c.body.modelHash) })
     }
-    const out = { network: st.charter!.networkId, genesis: st.genesisCid!.toString(), netId: networkIdFromGenesis(st.genesisCid!.bytes), entries: ledger.size, members: st.memberInfo(st.lastRound).length, lastRound: st.lastRound, rounds }
+    const ch = st.charter!
+    // How every peer trains (charter v2); a v1 charter leaves all but lr and batch to the peers' flags.
+    const training = { charterVersion: ch.version, ...ch.training }
+    const out = { network: ch.networkId, genesis: st.genesisCid!.toString(), netId: networkIdFromGenesis(st.genesisCid!.bytes), entries: ledger.size, members: st.memberInfo(st.lastRound).length, lastRound: st.lastRound, training, rounds }
     if (json) console.log(JSON.stringify(out))
     else {
-      console.log(`network ${out.network} (${out.netId}), genesis ${out.genesis}\nledger: ${out.entries} entries, verified; ${out.members} members; last round ${out.lastRound}`)
+      const t = ch.training
+      const how = ch.version >= 2
+        ? `${t.optimizer} lr ${t.learningRate} batch ${t.batchSize}, ${t.steps} steps, worker momentum ${t.workerMomentum}${t.fullBudget ? ', full budget' : ''}, features ${t.features}`
+        : `lr ${t.learningRate} batch ${t.batchSize}; optimizer, steps, momentum, budget and features are each peer's flags`
+      console.log(`network ${out.network} (${out.netId}), genesis ${out.genesis}\ncharter v${ch.version}: ${how}\nledger: ${out.entries} entries, verified; ${out.members} members; last round ${out.lastRound}`)
       for (const r of rounds) console.log(`round ${r.round}${r.retry > 0 ? ` (retry ${r.retry})` : ''}: committee ${r.committee.map(short).join(',')} (${r.signers} signatures) | groups ${r.groups.map(g => g.map(short).join('+')).join(' ')} | refused ${r.refused.map(short).join(',') || '-'} | blamed ${r.blamed.map(short).join(',') || '-'} | model ${r.modelHash.slice(0, 12)}`)
     }
   } finally {
