@@ -127,14 +127,15 @@ describe('node/libp2p', function () {
     }
   })
 
-  it('peers find each other from one bootstrap address (bootstrap + pubsub discovery) and talk by name', async () => {
-    const seed = await Libp2pTransport.create({ privateKey: await generateKeyPair('Ed25519'), netId: NET.netId, discoveryIntervalMs: 200, heartbeatIntervalMs: 200 })
+  for (const intervalMs of [200, 60_000]) {
+  it(`peers find each other from one bootstrap address (bootstrap + pubsub discovery every ${intervalMs} ms: a newcomer announces itself at its first subscriber) and talk by name`, async () => {
+    const seed = await Libp2pTransport.create({ privateKey: await generateKeyPair('Ed25519'), netId: NET.netId, discoveryIntervalMs: intervalMs, heartbeatIntervalMs: 200 })
     const others: Libp2pTransport[] = []
     try {
       await seed.start()
       const boot = seed.addresses().filter((x) => !x.includes('/ws'))
       for (let i = 0; i < 2; i++) {
-        const t = await Libp2pTransport.create({ privateKey: await generateKeyPair('Ed25519'), netId: NET.netId, bootstrap: boot, discoveryIntervalMs: 200, heartbeatIntervalMs: 200 })
+        const t = await Libp2pTransport.create({ privateKey: await generateKeyPair('Ed25519'), netId: NET.netId, bootstrap: boot, discoveryIntervalMs: intervalMs, heartbeatIntervalMs: 200 })
         others.push(t)
         await t.start()
       }
@@ -154,6 +155,7 @@ describe('node/libp2p', function () {
       await Promise.all([seed, ...others].map(async (t) => { await t.stop() }))
     }
   })
+  }
 
   it('browsers\' path: a request over the WebSockets listener (global WebSocket polyfill dials it)', async () => {
     const a = await Libp2pTransport.create({ privateKey: await generateKeyPair('Ed25519'), netId: NET.netId, pubsubDiscovery: false, listenTcp: [] })
