@@ -56,6 +56,15 @@ export const ROBUSTNESS_RECIPE = Object.freeze({
  */
 export const MATRIX_ATTACK_PARAMS: Readonly<Record<string, Record<string, unknown>>> = Object.freeze({ 'sign-flip': { base: 'own' } })
 
+/**
+ * Persistent-outlier exclusion (src/reputation/outliers.ts, its defaults: the last 20 planned
+ * rounds of each contributor, 10 observations at least, alpha 1e-3 against a far-half rate of
+ * 1/2) in every defended row of the robustness matrix: it is part of the protocol's defence
+ * (reputation gating eligibility, DESIGN.md). Not in the undefended row nor in "norm check
+ * only" (the norm check and nothing else). `--exclusion off` (base.exclusion = false) removes it.
+ */
+export const MATRIX_EXCLUSION: Readonly<Record<string, number>> = Object.freeze({})
+
 export function ruleParamsFor(rule: string, peers: number, g: number, byzantine: number, clip: number): Record<string, unknown> {
   const G = Math.max(1, Math.floor(peers / g))
   const f = Math.min(byzantine, G)
@@ -89,11 +98,13 @@ export function robustnessMatrix(o: MatrixOptions = {}): Array<Partial<Experimen
     const byz = attack === 'none' ? 0 : base.byzantine
     const attackParams = { ...(MATRIX_ATTACK_PARAMS[attack] ?? {}), ...base.attackParams }
     const k = base.undefendedBudget ?? 0
-    if (withUndefended) out.push({ ...base, attackParams, attack, byzantine: byz, rule: 'mean', group: 1, normCheck: false, label: `undefended mean${k > 0 ? ` (budget ${k}C)` : ''} | ${attack}` })
+    if (withUndefended) out.push({ ...base, attackParams, attack, byzantine: byz, rule: 'mean', group: 1, normCheck: false, exclusion: false, label: `undefended mean${k > 0 ? ` (budget ${k}C)` : ''} | ${attack}` })
     for (const g of groups) {
       for (const rule of rules) {
-        const label = rule === 'mean' && g === 1 ? `norm check only | ${attack}` : `${rule} g=${g} | ${attack}`
-        out.push({ ...base, attackParams, attack, byzantine: byz, rule, ruleParams: ruleParamsFor(rule, peers, g, f, clip), group: g, normCheck: true, label })
+        const normOnly = rule === 'mean' && g === 1
+        const exclusion = normOnly ? false : (base.exclusion ?? { ...MATRIX_EXCLUSION })
+        const label = normOnly ? `norm check only | ${attack}` : `${rule} g=${g}${exclusion !== false ? ' +excl' : ''} | ${attack}`
+        out.push({ ...base, attackParams, attack, byzantine: byz, rule, ruleParams: ruleParamsFor(rule, peers, g, f, clip), group: g, normCheck: true, exclusion, label })
       }
     }
   }
