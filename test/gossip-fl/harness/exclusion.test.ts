@@ -23,7 +23,7 @@ describe('harness: persistent far-group contributors are excluded from the plan'
     // 6 observations at alpha 0.02 (2^-6 = 0.016): a short run can decide.
     const exclusion = { minObservations: 6, window: 12, alpha: 0.02 }
     const on = await runExperiment({ ...cfg!, exclusion }, data)
-    const off = await runExperiment({ ...cfg!, rounds: 6 }, data)
+    const off = await runExperiment({ ...cfg!, exclusion: false, rounds: 6 }, data)
     const first = on.records.findIndex(r => (r.excluded ?? 0) > 0)
     assert.ok(first >= 6, `first exclusion in round ${first + 1}`)
     const last = on.records[on.records.length - 1]!
