@@ -13,14 +13,18 @@
  * every round completed and every ledger verified.
  *
  * Training (chosen by measurement, see docs/architecture/main-job.md): local
- * Adam (fresh each round), lr 0.003, batch 32, 60 steps, worker momentum 0.5;
+ * Adam (fresh each round), lr 0.003, batch 64, 60 steps, worker momentum 0.5;
  * clip norm C = 8 with every honest update rescaled to exactly C (the attackers
- * use the whole budget, so honest peers do too); centered clipping with tau = C.
+ * use the whole budget, so honest peers do too); centered clipping with tau = C,
+ * 3 iterations. All of it is in the charter peer 0 writes (`tessera init`; charter
+ * version 2's training fields), so every peer trains the same way: the peers get
+ * no training flags.
  *
  * Environment knobs: TESSERA_PEERS (8), TESSERA_ROUNDS (20), TESSERA_BYZANTINE (2),
+ * TESSERA_MODEL (mlp), TESSERA_FEATURES (none; e.g. scatter with TESSERA_MODEL=softmax),
  * TESSERA_STEPS (local steps per round, 60), TESSERA_OPTIMIZER (adam), TESSERA_LR
- * (0.003), TESSERA_BATCH (32), TESSERA_CLIP (8), TESSERA_TAU (= clip),
- * TESSERA_FULL_BUDGET (1), TESSERA_MOMENTUM (worker momentum, 0.5), TESSERA_SHARE_MS
+ * (0.003), TESSERA_BATCH (64), TESSERA_CLIP (8), TESSERA_TAU (= clip), TESSERA_ITERATIONS
+ * (centered clipping, 3), TESSERA_FULL_BUDGET (1), TESSERA_MOMENTUM (worker momentum, 0.5), TESSERA_SHARE_MS
  * (share phase in ms; default auto: measured on this machine, at least 8000), TESSERA_OUT (results dir, .tessera/npm-start),
  * TESSERA_KEEP=1 keeps the data dirs, TESSERA_DEBUG=1 echoes the peers' events.
  * Data dirs live under a temp folder that is removed at exit; every child is
@@ -37,6 +41,7 @@ import { run as init } from '../../src/node/commands/init.ts'
 import { Ledger, toHex } from '../../src/ledger/index.ts'
 import { nodeVerifier } from '../../src/ledger/signature-node.ts'
 import { peerEpsilonKnownRounds } from '../../src/model/privacy/index.ts'
+import { featureShape } from '../../src/node/peer/charter-params.ts'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const BIN = join(ROOT, 'bin', 'tessera.js')
@@ -51,6 +56,9 @@ const CLIP = Number(process.env.TESSERA_CLIP ?? 8)
 const TAU = Number(process.env.TESSERA_TAU ?? CLIP)
 const FULL_BUDGET = (process.env.TESSERA_FULL_BUDGET ?? '1') === '1'
 const MOMENTUM = Number(process.env.TESSERA_MOMENTUM ?? 0.5)
+const MODEL = process.env.TESSERA_MODEL ?? 'mlp'
+const FEATURES = process.env.TESSERA_FEATURES ?? 'none'
+const ITERATIONS = Number(process.env.TESSERA_ITERATIONS ?? 3)
 const OUT = process.env.TESSERA_OUT ?? join(ROOT, '.tessera', 'npm-start')
 const NOISE = 0
 const DELTA = 1e-5
@@ -116,13 +124,16 @@ async function calibrateShareMs (): Promise<{ ms: number, stepMs: number, load: 
     import('../../src/model/spec.ts'), import('../../src/util/rng.ts')
   ])
   await initBackend({ quiet: true })
-  const spec = mnistSpec('mlp')
+  // The model the charter will name: its input is the feature map's output (features are computed once, before round 1).
+  const shape = featureShape(FEATURES as Parameters<typeof featureShape>[0], [28, 28, 1], 10)
+  const spec = { ...mnistSpec(MODEL as 'softmax' | 'mlp' | 'cnn'), inputShape: shape }
+  const f = shape.reduce((a, b) => a * b, 1)
   const rng = seededRng('tessera-demo/calibrate')
   const n = BATCH * 25
-  const x = new Float32Array(n * 784)
+  const x = new Float32Array(n * f)
   for (let i = 0; i < x.length; i++) x[i] = rng.nextFloat()
   const y = Uint8Array.from({ length: n }, (_, i) => i % 10)
-  const data = makeDataset(x, y, [28, 28, 1], 10)
+  const data = makeDataset(x, y, shape, 10)
   const w = initialWeights(spec, rng)
   const opts = { batchSize: BATCH, lr: LR, optimizer: OPTIMIZER as 'sgd' | 'momentum' | 'adam', seed: 1 }
   const load = loadavg()[0] ?? 0
@@ -152,7 +163,7 @@ async function main (): Promise<number> {
   const ids = await Promise.all(dirs.map(async d => await loadOrCreateIdentity(d)))
   const names = ids.map(i => i.name)
   const byz = new Set(names.slice(N - BYZ))
-  console.log(`tessera: a local network of ${N} peers (separate processes on 127.0.0.1), MLP on MNIST, Dirichlet alpha 0.5, ${BYZ} sign-flip attackers, ${ROUNDS} rounds`)
+  console.log(`tessera: a local network of ${N} peers (separate processes on 127.0.0.1), ${MODEL}${FEATURES !== 'none' ? ` on ${FEATURES} features` : ''} on MNIST, Dirichlet alpha 0.5, ${BYZ} sign-flip attackers, ${ROUNDS} rounds`)
   let SHARE_MS = Number(SHARE_MS_ENV)
   if (SHARE_MS_ENV === undefined || SHARE_MS_ENV === '' || SHARE_MS_ENV === 'auto') {
     const cal = await calibrateShareMs()
@@ -163,14 +174,16 @@ async function main (): Promise<number> {
   SHARE_MS = Math.round(SHARE_MS)
   shareMs = SHARE_MS
   const DEADLINES = [SHARE_MS, ...LATER_DEADLINES]
-  console.log(`training: local ${OPTIMIZER} lr ${LR}, batch ${BATCH}, ${STEPS} steps per round; clip norm C ${CLIP}${FULL_BUDGET ? ' (honest updates rescaled to C)' : ''}; centered clipping tau ${TAU}; m 5, t 2, g 2; share phase ${SHARE_MS} ms`)
+  console.log(`training (the charter's): local ${OPTIMIZER} lr ${LR}, batch ${BATCH}, ${STEPS} steps per round, worker momentum ${MOMENTUM}; clip norm C ${CLIP}${FULL_BUDGET ? ' (honest updates rescaled to C)' : ''}; centered clipping tau ${TAU}, ${ITERATIONS} iterations; m 5, t 2, g 2; share phase ${SHARE_MS} ms`)
   console.log(`data dirs under ${root}`)
   // The founder (peer 0) writes the charter: every peer is a founder, so all of them are members from round 1.
   const origLog = console.log
   console.log = () => {}
   try {
-    const code = await init(['--dir', dirs[0]!, '--founders', names.join(','), '--model', 'mlp', '--m', '5', '--t', '2', '--g', '2',
-      '--clip', String(CLIP), '--noise', String(NOISE), '--rule', 'centered-clipping', '--tau', String(TAU), '--lr', String(LR), '--batch', String(BATCH),
+    const code = await init(['--dir', dirs[0]!, '--founders', names.join(','), '--model', MODEL, '--m', '5', '--t', '2', '--g', '2',
+      '--clip', String(CLIP), '--noise', String(NOISE), '--rule', 'centered-clipping', '--tau', String(TAU), '--iterations', String(ITERATIONS),
+      '--optimizer', OPTIMIZER, '--lr', String(LR), '--batch', String(BATCH), '--steps', String(STEPS), '--momentum', String(MOMENTUM),
+      '--full-budget', FULL_BUDGET ? 'yes' : 'no', '--features', FEATURES,
       '--deadlines', DEADLINES.join(','), '--network-id', 'tessera-demo'])
     if (code !== 0) throw new Error('tessera init failed')
   } finally {
@@ -221,9 +234,9 @@ async function main (): Promise<number> {
   }
 
   const spawnPeer = (i: number, bootstrap: string[]): Promise<string[]> => {
-    const args = [BIN, 'peer', '--dir', dirs[i]!, '--json', '--rounds', String(ROUNDS), '--start-file', startFile, '--steps', String(STEPS), '--optimizer', OPTIMIZER, '--momentum', String(MOMENTUM),
+    // No training flags: the charter fixes how every peer trains.
+    const args = [BIN, 'peer', '--dir', dirs[i]!, '--json', '--rounds', String(ROUNDS), '--start-file', startFile,
       '--data', `mnist:partition=${i}/${N},scheme=dirichlet,alpha=0.5,seed=1`]
-    if (FULL_BUDGET) args.push('--full-budget')
     for (const b of bootstrap) args.push('--bootstrap', b)
     if (i === 0) args.push('--evaluate', '10000')
     if (byz.has(names[i]!)) args.push('--attack', 'sign-flip')
@@ -303,7 +316,7 @@ async function main (): Promise<number> {
   await writeResults({
     code, peers: N, rounds: ROUNDS, byzantine: BYZ, attack: 'sign-flip', completed: summary.length, finalAccuracy: last?.acc ?? null,
     ledgersVerified: verifiedAll, sameLastCheckpoint: sameHead, seconds: (Date.now() - t0) / 1000,
-    training: { optimizer: OPTIMIZER, lr: LR, batch: BATCH, steps: STEPS, clip: CLIP, tau: TAU, fullBudget: FULL_BUDGET, workerMomentum: MOMENTUM, shareMs },
+    training: { model: MODEL, features: FEATURES, optimizer: OPTIMIZER, lr: LR, batch: BATCH, steps: STEPS, clip: CLIP, tau: TAU, iterations: ITERATIONS, fullBudget: FULL_BUDGET, workerMomentum: MOMENTUM, shareMs },
     perRound: summary.map(x => ({ ...x, acc: x.acc ?? null, trainMax: Number.isFinite(x.trainMax) ? x.trainMax : null }))
   })
   return code
