@@ -40,14 +40,22 @@ if (args.includes('--worker')) {
         const cpu0 = process.cpuUsage()
         const lat: number[] = []
         let failed = 0
+        const errors: Record<string, number> = {}
         await Promise.all(m.plan.map(async ({ from, to }) => {
           await Promise.all(to.map(async (a) => {
             const t0 = Date.now()
-            try { await nodes[from]!.dial(a, { signal: AbortSignal.timeout(30_000) }); lat.push(Date.now() - t0) } catch { failed++ }
+            try { await nodes[from]!.dial(a, { signal: AbortSignal.timeout(30_000) }); lat.push(Date.now() - t0) } catch (err) {
+              failed++
+              const e = err as Error & { cause?: Error, errors?: Error[] }
+              // The cause, without the address (one key per kind of failure).
+              const c = (e.cause ?? e) as Error & { errors?: Error[] }
+              const k = `${e.name} <- ${c.name}: ${String(c.message).replace(/\/ip4\S*/g, '<addr>').slice(0, 120)}${c.errors?.[0] !== undefined ? ` <- ${c.errors[0].name}: ${String(c.errors[0].message).slice(0, 80)}` : ''}`
+              errors[k] = (errors[k] ?? 0) + 1
+            }
           }))
         }))
         const c = process.cpuUsage(cpu0)
-        process.send!({ kind: 'dialled', lat, failed, cpuMs: (c.user + c.system) / 1000 })
+        process.send!({ kind: 'dialled', lat, failed, errors, cpuMs: (c.user + c.system) / 1000 })
       } else {
         await Promise.allSettled(nodes.map(async n => await n.stop()))
         process.exit(0)
@@ -80,8 +88,11 @@ if (args.includes('--worker')) {
   const out = {
     bench: 'round-dial', date: new Date().toISOString(), nodes: N, procs: K, targets: T === 0 ? 'all earlier' : T,
     dials: lat.length, failed: res.reduce((s: number, r: { failed: number }) => s + r.failed, 0),
+    errors: res.reduce((acc: Record<string, number>, r: { errors: Record<string, number> }) => { for (const [k, v] of Object.entries(r.errors)) acc[k] = (acc[k] ?? 0) + v; return acc }, {}),
     latencyMs: { median: median(lat), p90: pct(lat, 0.9), max: Math.max(...lat) },
-    wallMs: wall, cpuMsPerDial: Math.round(res.reduce((s: number, r: { cpuMs: number }) => s + r.cpuMs, 0) / Math.max(1, lat.length) * 10) / 10,
+    wallMs: wall,
+    cpuMsPerAttempt: Math.round(res.reduce((s: number, r: { cpuMs: number }) => s + r.cpuMs, 0) / Math.max(1, lat.length + res.reduce((s: number, r: { failed: number }) => s + r.failed, 0)) * 10) / 10,
+    cpuMsPerDial: Math.round(res.reduce((s: number, r: { cpuMs: number }) => s + r.cpuMs, 0) / Math.max(1, lat.length) * 10) / 10,
     loadavg: { start: load0.map(x => Math.round(x * 10) / 10), end: loadavg().map(x => Math.round(x * 10) / 10) }
   }
   await Promise.all(workers.map(async w => { w.p.send({ kind: 'stop' }); await new Promise(resolve => w.p.once('exit', resolve)) }))

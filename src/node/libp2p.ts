@@ -33,6 +33,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { InvalidParametersError } from '../util/errors.ts'
 import { tesseraGossip, gossipConfig, type GossipInit, type GossipService } from './gossip.ts'
+import { fastNoiseCrypto } from './noise-crypto.ts'
 import { streamRpc, streamRpcConfig, type StreamRpcInit, type StreamRpc } from './stream-rpc.ts'
 import { isNetworkId, networkProtocols } from './protocol-ids.ts'
 
@@ -385,7 +386,9 @@ export async function createTesseraLibp2p (options: Partial<TesseraLibp2pOptions
     privateKey: c.privateKey,
     addresses: { listen: [...c.listenTcp, ...c.listenWs], announce: c.announce },
     transports: [metered(tcp(), meter), metered(webSockets(), meter)],
-    connectionEncrypters: [noise()],
+    // Node crypto with key objects imported once per key instead of from DER per Diffie-Hellman
+    // (noise-crypto.ts): ~5 ms -> ~0.6 ms of CPU per handshake side.
+    connectionEncrypters: [noise({ crypto: fastNoiseCrypto })],
     streamMuxers: [yamux({ streamOptions: { initialStreamWindowSize: c.streamWindowBytes, maxStreamWindowSize: Math.max(c.streamWindowBytes, 16 * 1024 * 1024) } })],
     peerDiscovery,
     connectionManager: {
@@ -393,7 +396,12 @@ export async function createTesseraLibp2p (options: Partial<TesseraLibp2pOptions
       maxIncomingPendingConnections: c.maxIncomingPendingConnections,
       inboundConnectionThreshold: c.inboundConnectionThreshold,
       maxParallelDials: c.maxParallelDials,
-      dialTimeout: c.dialTimeoutMs
+      dialTimeout: c.dialTimeoutMs,
+      // libp2p aborts each address after 6 s by default, inside the dial's own timeout. A member
+      // that 40 contributors dial at once (round 1) finishes those handshakes in 3-6 s on a busy
+      // machine; aborting them wasted their CPU and brought a retry (bench/round-dial.ts: 110 of
+      // 195 dials failed so at 40 peers, load ~18). A peer has one or two addresses here.
+      addressDialTimeout: c.dialTimeoutMs
     },
     // Banned peers: no dial to them, no connection from them once they are identified.
     connectionGater: gate === undefined

@@ -1,0 +1,91 @@
+/**
+ * Node crypto for the Noise handshake (@chainsafe/libp2p-noise's
+ * `ICryptoInterface`), the same X25519 / HKDF-SHA-256 / ChaCha20-Poly1305 as
+ * the module's `defaultCrypto` with cheaper key handling.
+ *
+ * The default builds two node:crypto key objects from DER (PKCS#8, SPKI) for
+ * every Diffie-Hellman, and a Noise XX handshake does three per side
+ * (Noise spec §7.5, "ee", "es", "se"). With OpenSSL 3 importing a PKCS#8 key
+ * costs ~0.3-0.9 ms, an SPKI key ~0.1-0.2 ms: most of the CPU of a handshake,
+ * and in round 1 of a benchmark every contributor handshakes with the same m
+ * committee members at once (bench/round-dial.ts). Here:
+ *
+ *   - key pairs are generated as key objects and exported as JWK (raw bytes);
+ *   - the key object of each private key we generated (the static key, each
+ *     ephemeral) and of each remote public key is kept in a WeakMap keyed by
+ *     the byte array Noise passes back (the handshake state holds the same
+ *     Uint8Array for `e`, `s`, `re`), so a key is imported at most once and
+ *     forgotten with its handshake;
+ *   - anything not found is imported from JWK (~15x cheaper than DER);
+ *   - HKDF is node's RFC 5869 HKDF (salt = chaining key, empty info, 96 bytes),
+ *     which is Noise's HKDF(ck, ikm) with three outputs (Noise spec §4.3).
+ *
+ * Node-only (node:crypto); the browser keeps the module's default.
+ */
+import crypto, { type KeyObject } from 'node:crypto'
+import { defaultCrypto } from '@chainsafe/libp2p-noise/crypto'
+import type { ICryptoInterface } from '@chainsafe/libp2p-noise'
+// Noise's own Uint8ArrayList type (it may be another copy of the package than ours).
+type Bytes = Parameters<ICryptoInterface['generateX25519SharedKey']>[0]
+
+const privateKeys = new WeakMap<Uint8Array, KeyObject>()
+const publicKeys = new WeakMap<Uint8Array, KeyObject>()
+const EMPTY = new Uint8Array(0)
+
+const b64 = (u: Uint8Array): string => Buffer.from(u.buffer, u.byteOffset, u.byteLength).toString('base64url')
+const bytes = (x: Bytes): Uint8Array => x instanceof Uint8Array ? x : x.subarray()
+
+function keyPair (): { publicKey: Uint8Array, privateKey: Uint8Array } {
+  const { privateKey: priv, publicKey: pub } = crypto.generateKeyPairSync('x25519')
+  const jwk = priv.export({ format: 'jwk' })
+  const privateKey = new Uint8Array(Buffer.from(jwk.d!, 'base64url'))
+  const publicKey = new Uint8Array(Buffer.from(jwk.x!, 'base64url'))
+  privateKeys.set(privateKey, priv)
+  publicKeys.set(publicKey, pub)
+  return { publicKey, privateKey }
+}
+
+function privateKeyObject (key: Bytes): KeyObject {
+  if (key instanceof Uint8Array) {
+    const cached = privateKeys.get(key)
+    if (cached !== undefined) return cached
+  }
+  const raw = bytes(key)
+  if (raw.length !== 32) throw new Error(`X25519 private key must be 32 bytes, got ${raw.length}`)
+  // JWK import of a private OKP key needs its public half (RFC 8037 §2): derive it once.
+  const obj = crypto.createPrivateKey({ key: { kty: 'OKP', crv: 'X25519', d: b64(raw), x: b64(x25519Public(raw)) }, format: 'jwk' })
+  if (key instanceof Uint8Array) privateKeys.set(key, obj)
+  return obj
+}
+
+function x25519Public (priv: Uint8Array): Uint8Array {
+  return defaultCrypto.generateX25519KeyPairFromSeed(priv).publicKey
+}
+
+function publicKeyObject (key: Bytes): KeyObject {
+  if (key instanceof Uint8Array) {
+    const cached = publicKeys.get(key)
+    if (cached !== undefined) return cached
+  }
+  const raw = bytes(key)
+  if (raw.length !== 32) throw new Error(`X25519 public key must be 32 bytes, got ${raw.length}`)
+  const obj = crypto.createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: b64(raw) }, format: 'jwk' })
+  if (key instanceof Uint8Array) publicKeys.set(key, obj)
+  return obj
+}
+
+export const fastNoiseCrypto: ICryptoInterface = {
+  ...defaultCrypto,
+  getHKDF (ck: Uint8Array, ikm: Uint8Array): [Uint8Array, Uint8Array, Uint8Array] {
+    const okm = new Uint8Array(crypto.hkdfSync('sha256', ikm, ck, EMPTY, 96))
+    return [okm.subarray(0, 32), okm.subarray(32, 64), okm.subarray(64, 96)]
+  },
+  generateX25519KeyPair: keyPair,
+  generateX25519KeyPairFromSeed (seed: Uint8Array) {
+    const kp = defaultCrypto.generateX25519KeyPairFromSeed(seed)
+    return { publicKey: kp.publicKey, privateKey: kp.privateKey }
+  },
+  generateX25519SharedKey (privateKey: Bytes, publicKey: Bytes): Uint8Array {
+    return crypto.diffieHellman({ privateKey: privateKeyObject(privateKey), publicKey: publicKeyObject(publicKey) })
+  }
+}

@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict'
+import crypto from 'node:crypto'
+import { Uint8ArrayList } from 'uint8arraylist'
+import { defaultCrypto, pureJsCrypto } from '@chainsafe/libp2p-noise/crypto'
+import { fastNoiseCrypto as fast } from '../../src/node/noise-crypto.ts'
+
+const hex = (u: Uint8Array | Uint8ArrayList): string => Buffer.from(u instanceof Uint8Array ? u : u.subarray()).toString('hex')
+
+describe('node/noise-crypto', () => {
+  it('X25519 matches RFC 7748 §6.1 (Alice and Bob) and the module\'s default crypto', () => {
+    // RFC 7748 §6.1 test vectors.
+    const a = Buffer.from('77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a', 'hex')
+    const aPub = Buffer.from('8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a', 'hex')
+    const b = Buffer.from('5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb', 'hex')
+    const bPub = Buffer.from('de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f', 'hex')
+    const k = '4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742'
+    assert.equal(hex(fast.generateX25519SharedKey(new Uint8Array(a), new Uint8Array(bPub))), k)
+    assert.equal(hex(fast.generateX25519SharedKey(new Uint8Array(b), new Uint8ArrayList(new Uint8Array(aPub)))), k)
+    assert.equal(hex(fast.generateX25519KeyPairFromSeed(new Uint8Array(a)).publicKey), hex(aPub))
+    for (let i = 0; i < 20; i++) {
+      const x = fast.generateX25519KeyPair()
+      const y = defaultCrypto.generateX25519KeyPair()
+      assert.equal(x.privateKey.length, 32)
+      assert.equal(hex(fast.generateX25519KeyPairFromSeed(x.privateKey).publicKey), hex(x.publicKey), 'public key is the private key\'s')
+      const s = hex(defaultCrypto.generateX25519SharedKey(y.privateKey, x.publicKey))
+      assert.equal(hex(fast.generateX25519SharedKey(x.privateKey, y.publicKey)), s, 'cached key objects')
+      assert.equal(hex(fast.generateX25519SharedKey(new Uint8Array(x.privateKey), new Uint8Array(y.publicKey))), s, 'imported from bytes')
+    }
+  })
+
+  it('HKDF is Noise\'s HKDF(ck, ikm) with three outputs (the module\'s pure-JS one), empty ikm included', () => {
+    for (const n of [0, 32, 64]) {
+      const ck = crypto.randomBytes(32)
+      const ikm = crypto.randomBytes(n)
+      assert.deepEqual(fast.getHKDF(ck, ikm).map(hex), pureJsCrypto.getHKDF(ck, ikm).map(hex))
+    }
+  })
+
+  it('bad key lengths are refused, not silently used', () => {
+    assert.throws(() => fast.generateX25519SharedKey(new Uint8Array(31), fast.generateX25519KeyPair().publicKey))
+    assert.throws(() => fast.generateX25519SharedKey(fast.generateX25519KeyPair().privateKey, new Uint8Array(33)))
+  })
+})
