@@ -32,6 +32,12 @@ import { fileURLToPath } from 'node:url'
 import { decodeEnvelope, Ledger, LedgerState } from '../../src/ledger/index.ts'
 import { nodeVerifier } from '../../src/ledger/signature-node.ts'
 import { loadOrCreateIdentity } from '../../src/node/identity.ts'
+import { RoundMachine, type RoundOutput } from '../../src/gossip-fl/round/machine.ts'
+import { resolveRoundParams, phaseDeadlines } from '../../src/gossip-fl/round/params.ts'
+import { ed25519Signer, ed25519Verify } from '../../src/gossip-fl/round/signer.ts'
+import { selectCommittee } from '../../src/gossip-fl/committee.ts'
+import { retrySeed } from '../../src/gossip-fl/round/util.ts'
+import { seededRng } from '../../src/util/rng.ts'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const BIN = join(ROOT, 'bin', 'tessera.js')
@@ -153,5 +159,39 @@ describe('node: a committee member killed with SIGKILL mid-round (separate proce
       } finally { await l.close() }
     }
     assert.equal(heads.size, 1)
+  })
+
+  it('a round run again continues the retry numbering (new committees), so a dead member cannot block every re-run', () => {
+    // A machine that gave up is replaced by one that starts at the next grid point j of the round's
+    // schedule with firstRetry = j (maxRetries + 1) (src/node/peer/peer.ts): its committees are the
+    // ledger's seeds of retries it never ran. Before, every re-run started at retry 0 again.
+    const rng = seededRng('kill-member/first-retry')
+    const ids = Array.from({ length: 5 }, () => { const w = new Uint8Array(32); for (let i = 0; i < 32; i++) w[i] = Math.floor(rng.nextFloat() * 256); return Array.from(w, b => b.toString(16).padStart(2, '0')).join('') })
+    const candidates = ids.map(peer => ({ peer, weight: 1 }))
+    const s0 = new Uint8Array(32).fill(9)
+    const params = resolveRoundParams({ committeeSize: 4, threshold: 2, groupSize: 2, clipNorm: 1, maxRetries: 3, deadlines: { shareMs: 100, receiptMs: 100, planMs: 100, partialMs: 100, checkpointMs: 100 } })
+    const schedule = { seed: (k: number) => retrySeed(s0, k), committee: (k: number) => selectCommittee(retrySeed(s0, k), candidates, 4) }
+    const outsider = ed25519Signer(new Uint8Array(32).fill(1))
+    const start = 1_000_000
+    const m = new RoundMachine({
+      params, round: 3, seed: s0, prevModel: new Float32Array(4), candidates, contributors: ids, startTime: start, firstRetry: 8, schedule,
+      signer: outsider, verify: ed25519Verify, rng: seededRng('kill-member/first-retry/rng'), contribute: false
+    })
+    assert.equal(m.currentRetry, 8)
+    assert.deepEqual([...m.committee], schedule.committee(8))
+    const outs: RoundOutput[] = [...m.start()]
+    // Retry 8's deadlines are the machine's own start + one retry span, not 8 spans later.
+    const span = phaseDeadlines(params, start, 1).retryStart - start
+    outs.push(...m.step({ kind: 'tick', now: start + span - 1 }))
+    assert.equal(m.currentRetry, 8)
+    for (let k = 1; k <= 4; k++) outs.push(...m.step({ kind: 'tick', now: start + k * span }))
+    const retries = outs.filter((o): o is Extract<RoundOutput, { kind: 'retry' }> => o.kind === 'retry')
+    assert.deepEqual(retries.map(o => o.retry), [9, 10, 11])
+    for (const o of retries) assert.deepEqual(o.committee, schedule.committee(o.retry))
+    const failed = outs.find(o => o.kind === 'failed')
+    assert.ok(failed !== undefined && /after 4 attempts/.test(failed.reason), 'gives up after maxRetries + 1 attempts')
+    // Retries 0..11 draw different committees: among 5 candidates for 4 seats, new retries meet new committees.
+    assert.ok(new Set([0, 1, 2, 3, 8, 9, 10, 11].map(k => schedule.committee(k).join(','))).size > new Set([0, 1, 2, 3].map(k => schedule.committee(k).join(','))).size)
+    assert.throws(() => new RoundMachine({ params, round: 3, seed: s0, prevModel: new Float32Array(4), candidates, contributors: ids, startTime: start, firstRetry: -1, schedule, signer: outsider, verify: ed25519Verify, rng: seededRng('x') }), { name: 'RoundStateError' })
   })
 })

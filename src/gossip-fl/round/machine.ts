@@ -135,8 +135,16 @@ export interface RoundConfig {
   candidates: ReadonlyArray<{ peer: string, weight: number }>
   /** Eligible contributors this round. */
   contributors: readonly string[]
-  /** Start of retry 0 (ms, the host's clock). */
+  /** Start of the first retry this machine runs (ms, the host's clock). */
   startTime: number
+  /**
+   * Index of the first retry this machine runs (default 0); it runs firstRetry .. firstRetry +
+   * maxRetries. A host that runs round r again after a machine gave up continues the numbering,
+   * so the re-run draws new committees (seed(r, k) for new k) instead of the same maxRetries + 1:
+   * with the same ones, a round whose every committee could not finish (e.g. a dead member as the
+   * leader of each) never finished, however often it was re-run.
+   */
+  firstRetry?: number
   signer: RoundSigner
   verify: RoundVerify
   rng: Rng
@@ -228,6 +236,8 @@ export class RoundMachine {
   private trainRequested = false
   private started = false
   private finished = false
+  /** cfg.firstRetry (0 by default): retries first .. first + maxRetries */
+  private first = 0
   private buffered: Array<{ from: string, msg: RoundMessage }> = []
   private out: RoundOutput[] = []
   /** Messages to myself (shares, masks, partial sums, my own gossip): handled locally, never sent. */
@@ -242,7 +252,9 @@ export class RoundMachine {
     this.eligibleList = [...new Set(cfg.contributors)].sort(comparePeerIds)
     this.eligible = new Set(this.eligibleList)
     this.now = cfg.startTime
-    this.retry = this.newRetry(0)
+    this.first = cfg.firstRetry ?? 0
+    if (!Number.isSafeInteger(this.first) || this.first < 0 || this.first + cfg.params.maxRetries > LIMITS.maxRetry) throw new RoundStateError(`firstRetry must be an integer in [0, ${LIMITS.maxRetry} - maxRetries], got ${String(cfg.firstRetry)}`)
+    this.retry = this.newRetry(this.first)
   }
 
   /** The committee of the current retry, leader first. */
@@ -315,7 +327,7 @@ export class RoundMachine {
       throw new RoundStateError(`retry ${k}: committee of ${committee.length} distinct members, params.committeeSize = ${this.cfg.params.committeeSize}`)
     }
     return {
-      k, seed, committee, myIndex: committee.indexOf(this.self), deadlines: phaseDeadlines(this.cfg.params, this.cfg.startTime, k),
+      k, seed, committee, myIndex: committee.indexOf(this.self), deadlines: phaseDeadlines(this.cfg.params, this.cfg.startTime, k - this.first),
       contributions: new Map(), shares: new Map(), zeros: new Map(), receipts: new Map(), receiptSent: false, planSent: false,
       partialsSent: false, partials: new Map(), earlyPartials: [], earlyChecks: [], zchecks: new Map(), zeroBlame: new Map(), finalized: false, sigs: new Map(), bodies: new Map(), shared: false
     }
@@ -350,9 +362,9 @@ export class RoundMachine {
   }
 
   private nextRetry(reason: string): void {
-    if (this.retry.k >= this.cfg.params.maxRetries) {
+    if (this.retry.k - this.first >= this.cfg.params.maxRetries) {
       this.finished = true
-      this.out.push({ kind: 'failed', reason: `no checkpoint after ${this.retry.k + 1} attempts (${reason})` })
+      this.out.push({ kind: 'failed', reason: `no checkpoint after ${this.retry.k - this.first + 1} attempts (${reason})` })
       return
     }
     try {
@@ -644,7 +656,7 @@ export class RoundMachine {
     }
     if (msg.k < this.retry.k) ignore(from, 'stale-retry', new WrongRoundError(`message for retry ${msg.k}, now at ${this.retry.k}`))
     if (msg.k > this.retry.k) {
-      if (msg.k > this.cfg.params.maxRetries || this.buffered.length >= MAX_BUFFERED) ignore(from, 'future-retry', new WrongRoundError(`message for retry ${msg.k}`))
+      if (msg.k > this.first + this.cfg.params.maxRetries || this.buffered.length >= MAX_BUFFERED) ignore(from, 'future-retry', new WrongRoundError(`message for retry ${msg.k}`))
       this.buffered.push({ from, msg })
       return
     }

@@ -63,7 +63,7 @@ import { StatusService, type PeerStatus, type RoundInfo } from './status-service
 import { charterModelSpec, charterRoundParams } from './charter-params.ts'
 import { encodeRuleState, decodeRuleState, NO_RULE_STATE_HASH } from './rule-state.ts'
 import { NoGenesisError, PeerNotRunningError, PeerProtocolError } from './errors.ts'
-import { TOPIC_ZCHECK } from '../../gossip-fl/round/messages.ts'
+import { TOPIC_ZCHECK, LIMITS } from '../../gossip-fl/round/messages.ts'
 import { LocalReputation, type LocalReputationParams } from '../../reputation/local.ts'
 
 export const GENESIS_FILE = 'genesis.cbor'
@@ -578,10 +578,19 @@ export class Peer extends TypedEmitter<PeerEvents> {
     // stalled the 5-peer test for minutes). Start at the next point of a grid every peer derives from
     // the ledger alone (base + j * the machine's whole span), so the peers that gave up meet again.
     let start = base
+    let firstRetry = 0
     if (this.ranBefore.has(r)) {
       const d = setup.params.deadlines
       const span = (setup.params.maxRetries + 1) * (d.shareMs + d.receiptMs + d.planMs + d.partialMs + d.checkpointMs)
-      start = base + Math.max(1, Math.ceil((Date.now() + 1000 - base) / span)) * span
+      const j = Math.max(1, Math.ceil((Date.now() + 1000 - base) / span))
+      start = base + j * span
+      // ...and with the retries that follow the previous grid point's, not retry 0 again: the same
+      // seeds gave the same maxRetries + 1 committees at every re-run, so a round none of them could
+      // finish (a dead member leading each, an unreachable quorum) was never finished. Every peer that
+      // re-runs at grid point j uses the same numbers, hence the same new committees (ledger seeds).
+      // Retry indices are capped (round messages: LIMITS.maxRetry): past the last range, start again.
+      const ranges = Math.floor((LIMITS.maxRetry + 1) / (setup.params.maxRetries + 1))
+      firstRetry = (j % ranges) * (setup.params.maxRetries + 1)
     }
     this.ranBefore.add(r)
     for (const k of this.ranBefore) if (k < r) this.ranBefore.delete(k)
@@ -591,7 +600,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     try {
       machine = new RoundMachine({
       params: setup.params, round: r, seed: setup.seed, prevModel: prev.model, ruleState: prev.ruleState,
-      candidates: setup.candidates, contributors: setup.contributors, startTime: start,
+      candidates: setup.candidates, contributors: setup.contributors, startTime: start, firstRetry,
       schedule: { seed: (k) => st.seed(r, k), committee: (k) => st.committee(r, k) },
       signer: this.roundSigner, verify: this.roundVerify,
       rng: cryptoRng(), contribute, faults: o.faults,
