@@ -6,7 +6,10 @@
  */
 import { parseFlags, numberFlag } from '../../util/args.ts'
 import { InvalidParametersError } from '../../util/errors.ts'
-import { createPeer, type Trainer, type Evaluator, type PeerOptions } from '../peer/peer.ts'
+import { join } from 'node:path'
+import { readFile } from 'node:fs/promises'
+import { createPeer, GENESIS_FILE, type Trainer, type Evaluator, type PeerOptions } from '../peer/peer.ts'
+import { decodeEnvelope, type Charter } from '../../ledger/index.ts'
 import { charterTraining, type TrainingFlags, type TrainingPlan } from '../peer/charter-params.ts'
 import { LOCAL_OPTIMIZERS, type LocalOptimizer } from '../../ledger/charter.ts'
 import { isFeatureName, FEATURE_NAMES } from '../../model/features/index.ts'
@@ -93,8 +96,16 @@ export async function run (argv: string[]): Promise<number> {
     await initBackend({ quiet: true })
     // The charter's feature map, computed by this peer on its own data (memoised by applyFeatures).
     const mapped = (d: Dataset): Dataset => applyFeatures(plan!.features, d)
+    // A feature map is computed before the peer starts when the genesis file tells which (the usual
+    // case: a new peer, or a launcher that copies genesis.cbor into every data dir): it takes seconds to
+    // minutes (scattering) and blocks this process, so computed lazily in round 1's training it made
+    // every contribution, mask and receipt of round 1 late (npm start with scatter features: no round).
+    // The charter in the ledger decides (plan, at 'started'); this is only a head start.
+    const early = await genesisCharter(typeof values.genesis === 'string' ? values.genesis : join(values.dir, GENESIS_FILE))
+    const earlyFeatures = early?.training.features ?? 'none'
     if (typeof values.data === 'string') {
       const shard = await loadDataSpec(values.data)
+      if (earlyFeatures !== 'none') applyFeatures(earlyFeatures, shard)
       trainer = async (model, round, spec) => {
         if (plan === undefined) throw planError ?? new InvalidParametersError('training plan not resolved')
         const c = peer.charter
@@ -121,6 +132,7 @@ export async function run (argv: string[]): Promise<number> {
     }
     if (values.evaluate !== undefined) {
       const test = head(await loadMnist('test'), numberFlag(values, 'evaluate'))
+      if (earlyFeatures !== 'none') applyFeatures(earlyFeatures, test)
       evaluator = async (model, spec) => (await evaluate(spec, model, mapped(test))).accuracy
     }
   }
@@ -162,6 +174,16 @@ export async function run (argv: string[]): Promise<number> {
   await peer.stop()
   out({ event: 'finished', lastRound: last }, `finished at round ${last}`)
   return 0
+}
+
+/** The charter in a genesis file, or undefined (no file, or not a genesis: the ledger's charter decides anyway). */
+async function genesisCharter (file: string): Promise<Charter | undefined> {
+  try {
+    const e = decodeEnvelope(new Uint8Array(await readFile(file)))
+    return e.entry.type === 'genesis' ? e.entry.body as Charter : undefined
+  } catch {
+    return undefined
+  }
 }
 
 function describePlan (p: TrainingPlan): string {
