@@ -91,6 +91,12 @@ export interface LedgerSyncOptions {
   reannounceMaxTimes: number
   /** wait this long (ms) after a new subscriber before re-announcing: subscribers arriving meanwhile share one re-announcement */
   reannounceDelayMs: number
+  /**
+   * an own announcement whose publish (or a re-announcement) was handed to more than this
+   * many peers is not re-announced: it is in the gossip mesh, which carries it to every
+   * connected subscriber, and a peer that still missed it gets it by catch-up
+   */
+  reannounceMaxRecipients: number
 }
 
 export const LEDGER_SYNC_DEFAULTS: Readonly<Omit<LedgerSyncOptions, 'netId'>> = Object.freeze({
@@ -125,7 +131,12 @@ export const LEDGER_SYNC_DEFAULTS: Readonly<Omit<LedgerSyncOptions, 'netId'>> = 
   reannounceMaxTimes: 2,
   // Gossipsub opens its stream to a peer asynchronously: a subscription can reach us before we
   // can send to that peer. 250 ms also folds a burst of subscribers into one re-announcement.
-  reannounceDelayMs: 250
+  reannounceDelayMs: 250,
+  // Re-announcing is for an entry published to (almost) nobody: a late joiner's join. At 20-40
+  // peers every new connection (committee dials each round) brought re-announcements of
+  // entries the mesh had already delivered, each one a new message for the whole network:
+  // ledger announcements were twice the contributions (bench/round.ts, 20 peers).
+  reannounceMaxRecipients: 1
 })
 
 export type SyncMisbehaviourKind =
@@ -186,6 +197,7 @@ export function ledgerSyncConfig (options: Partial<LedgerSyncOptions> & Pick<Led
   int('reannounceMaxEntries', 1, 1024)
   int('reannounceMaxTimes', 1, 100)
   int('reannounceDelayMs', 0, 60_000)
+  int('reannounceMaxRecipients', 0, 1_000_000)
   if (c.announce !== 'own' && c.announce !== 'local') throw new InvalidParametersError(`announce must be 'own' or 'local', got ${String(c.announce)}`)
   if (typeof c.catchUpOnStart !== 'boolean') throw new InvalidParametersError('catchUpOnStart must be a boolean')
   if (c.genesisCid !== undefined && (typeof c.genesisCid !== 'string' || c.genesisCid.length > 128)) throw new InvalidParametersError('genesisCid must be a CID string')
@@ -357,22 +369,22 @@ export class LedgerSync extends TypedEmitter<LedgerSyncEvents> {
         this.emit('announced', { cid: id, inline, recipients })
         n++
       } catch { /* no peers or stopping: a new subscriber brings a re-announcement, catch-up the rest */ }
-      this.remember(id, msg)
+      this.remember(id, msg, recipients)
     }
     return n
   }
 
   /** Keep an own announcement for re-announcing to peers that subscribe within the window. */
-  private remember (cid: string, msg: Uint8Array): void {
-    if (this.options.reannounceWindowMs === 0) return
-    this.recent.push({ cid, msg, at: Date.now(), times: 0 })
+  private remember (cid: string, msg: Uint8Array, recipients: number): void {
+    if (this.options.reannounceWindowMs === 0 || recipients > this.options.reannounceMaxRecipients) return
+    this.recent.push({ cid, msg, at: Date.now(), times: 0, reached: recipients })
     this.recent = this.eligible(Date.now())
   }
 
   /** Kept announcements still inside the window and under their re-announcement cap, newest last. */
   private eligible (now: number): Recent[] {
     const o = this.options
-    return this.recent.filter((e) => now - e.at <= o.reannounceWindowMs && e.times < o.reannounceMaxTimes).slice(-o.reannounceMaxEntries)
+    return this.recent.filter((e) => now - e.at <= o.reannounceWindowMs && e.times < o.reannounceMaxTimes && e.reached <= o.reannounceMaxRecipients).slice(-o.reannounceMaxEntries)
   }
 
   /**
@@ -420,6 +432,7 @@ export class LedgerSync extends TypedEmitter<LedgerSyncEvents> {
       try { r = (await this.c.transport.publish(this.topic.name, e.msg)).recipients } catch { /* stopping, or no peers */ }
       // A send that reached nobody does not use up the entry's re-announcements.
       if (r > 0) e.times++
+      e.reached = Math.max(e.reached, r)
       recipients += r
     }
     this.emit('reannounced', { cids: list.map((e) => e.cid), subscribers, recipients })
@@ -720,7 +733,7 @@ export class LedgerSync extends TypedEmitter<LedgerSyncEvents> {
 }
 
 /** An own announcement kept for re-announcing. */
-interface Recent { cid: string, msg: Uint8Array, at: number, times: number }
+interface Recent { cid: string, msg: Uint8Array, at: number, times: number, reached: number }
 
 /** Bound on remembered announce-topic subscribers. */
 const MAX_SUBSCRIBERS_SEEN = 4096

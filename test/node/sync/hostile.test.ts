@@ -167,7 +167,7 @@ describe('sync under hostile peers (in-memory network)', function () {
     const { ledger } = await openLedger()
     stops.push(async () => { await ledger.close() })
     assert.throws(() => createLedgerSync({ transport: t, ledger }, { netId: 'nope' }), named('InvalidParametersError'))
-    for (const bad of [{ inlineMaxBytes: -1 }, { windowEntries: 0 }, { catchUpPeers: Number.NaN }, { announce: 'all' as 'own' }, { requestTimeoutMs: 1e12 }, { reannounceWindowMs: -1 }, { reannounceMaxEntries: 0 }, { reannounceMaxTimes: 1.5 }, { reannounceDelayMs: Number.NaN }]) {
+    for (const bad of [{ inlineMaxBytes: -1 }, { windowEntries: 0 }, { catchUpPeers: Number.NaN }, { announce: 'all' as 'own' }, { requestTimeoutMs: 1e12 }, { reannounceWindowMs: -1 }, { reannounceMaxEntries: 0 }, { reannounceMaxTimes: 1.5 }, { reannounceDelayMs: Number.NaN }, { reannounceMaxRecipients: -1 }]) {
       assert.throws(() => createLedgerSync({ transport: t, ledger }, { netId: h.netId, ...bad }), named('InvalidParametersError'))
     }
     assert.throws(() => createLedgerSync({ transport: t } as never, { netId: h.netId }), named('InvalidParametersError'))
