@@ -3,28 +3,40 @@
  * groups whose sum lies far from the aggregate (random regrouping each round lets this
  * evidence single out a persistent attacker)", and reputation "gates eligibility").
  *
- * Evidence per round: the groups of the plan and which of them lay in the FAR HALF,
- * i.e. whose mean is farther from the robust aggregate than the median group mean
- * (`farGroupIndices(means, aggregate, 1)`, computed by anyone from the published group
- * sums). By construction about half of all contributor slots are "far" each round. An
- * honest peer lands in the far half when its group is far: by chance (rate ~1/2 or less,
- * since attackers' groups take far places), through an attacker partner, or through its
- * own non-IID drift. A coherent attacker (IPM, sign flip at the full norm budget) is in
- * the far half nearly every round, whoever its random partner is.
+ * Evidence per round: the plan's groups and each group mean's projection on the
+ * aggregate's direction, p_j = <mean_j, agg> / ||agg|| (`projectionsOnAggregate`,
+ * computed by anyone from the published group sums). A group mean is the average of its
+ * members' updates, so a contributor c in group j of size g_j gets the estimate of its
+ * OWN projection
  *
- * The test: over each contributor's last `window` planned rounds with n observations
- * and k far ones, exclude it when n >= minObservations and the one-sided binomial tail
- * P[Binom(n, baseRate) >= k] <= alpha. With baseRate = 1/2 (the far half's average
- * share over all contributors, an upper bound for honest peers when attackers exist)
- * and alpha = 1e-3, an always-far contributor is excluded after 10 observations
- * (2^-10 = 9.8e-4). The window counts the peer's own planned rounds, not calendar
- * rounds, so an excluded contributor (no longer planned) keeps the evidence that
- * excluded it: exclusion is sticky, as it must be (re-admitting it would let an
- * attacker act in bursts). The limit on false exclusions is the test's alpha per
- * evaluation; the harness reports every honest peer excluded.
+ *     x = g_j p_j - (g_j - 1) M,      M = the round's median group projection
  *
- * Pure and deterministic: integer counts, a tail computed with +, *, / only, peers in
- * peer-id order. Same inputs, same bits, on every peer.
+ * (its partners, drawn at random, contribute about M each). Random regrouping makes the
+ * partners' share noise that averages out over rounds; what stays is c's own alignment
+ * with the aggregate. An IPM attacker at the full norm budget sends -C u (u the honest
+ * mean direction): x is about -C every round. A sign flipper sends minus its honest
+ * update: x is about -a C, a > 0 its honest alignment. An honest peer, however non-IID
+ * its shard, pulls along the aggregate on average (x >= 0 in expectation).
+ *
+ * The test (one-sided t-test of "mean own projection >= 0"): over each contributor's
+ * last `window` planned rounds, n observations of mean m and sample variance s^2,
+ * exclude when n >= minObservations, m < 0 and m^2 n > tCritical^2 s^2, i.e.
+ * t = m sqrt(n) / s < -tCritical. Default tCritical 4.3 is Student's t at 0.999 with 9
+ * degrees of freedom (10 observations): alpha about 1e-3 per evaluation for an honest
+ * peer at exactly zero alignment, less for any positively aligned one.
+ *
+ * Why not a count of "far" rounds: the ledger's distance test never flags full-budget IPM
+ * groups (their means are SHORT, so near a small aggregate), and a rank test (the low half
+ * of the projections, tried first) excluded 4 honest non-IID peers of 20 in 30 rounds
+ * without any attack: peers with little alignment are in the low half every round, and a
+ * frequency cannot tell "little" from "negative". The sign of the own projection can.
+ *
+ * Sticky: the window counts the peer's own planned rounds, so an excluded contributor (no
+ * longer planned) keeps the evidence that excluded it; re-admission after a pause would
+ * let an attacker act in bursts.
+ *
+ * Pure and deterministic: +, -, *, / only (no sqrt: the test is squared), rounds oldest
+ * first, peers in peer-id order. Same inputs, same bits, on every peer.
  */
 import { InvalidParametersError } from '../util/errors.ts'
 import { assertPeerId, comparePeerIds } from './peer-id.ts'
@@ -34,18 +46,16 @@ export interface OutlierParams {
   window: number
   /** No verdict before this many observations. */
   minObservations: number
-  /** Largest tail probability P[Binom(n, baseRate) >= k] that excludes. */
-  alpha: number
-  /** Far-half rate assumed for an honest contributor (the null hypothesis). */
-  baseRate: number
+  /** Exclude when the t statistic of the mean own projection is below -tCritical. */
+  tCritical: number
 }
 
-export const DEFAULT_OUTLIER_PARAMS: Readonly<OutlierParams> = Object.freeze({ window: 20, minObservations: 10, alpha: 1e-3, baseRate: 0.5 })
+export const DEFAULT_OUTLIER_PARAMS: Readonly<OutlierParams> = Object.freeze({ window: 20, minObservations: 10, tCritical: 4.3 })
 
-/** One round's evidence: the plan's groups (contributor ids) and the indices of the groups in the far half. */
+/** One round's evidence: the plan's groups (contributor ids) and each group mean's projection on the aggregate's direction. */
 export interface OutlierRound {
   groups: readonly (readonly string[])[]
-  far: readonly number[]
+  projections: readonly number[]
 }
 
 const MAX_WINDOW = 10_000
@@ -54,68 +64,65 @@ export function resolveOutlierParams(p: Partial<OutlierParams> = {}): OutlierPar
   if (p === null || typeof p !== 'object' || Array.isArray(p)) throw new InvalidParametersError('outlier params must be an object')
   for (const k of Object.keys(p)) if (!(k in DEFAULT_OUTLIER_PARAMS)) throw new InvalidParametersError(`unknown outlier parameter '${k}'`)
   const o: OutlierParams = { ...DEFAULT_OUTLIER_PARAMS, ...Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined)) }
-  if (!Number.isInteger(o.window) || o.window < 1 || o.window > MAX_WINDOW) throw new InvalidParametersError(`outliers.window must be an integer in [1, ${MAX_WINDOW}], got ${String(o.window)}`)
-  if (!Number.isInteger(o.minObservations) || o.minObservations < 1 || o.minObservations > o.window) throw new InvalidParametersError(`outliers.minObservations must be an integer in [1, window], got ${String(o.minObservations)}`)
-  if (typeof o.alpha !== 'number' || !(o.alpha > 0 && o.alpha < 1)) throw new InvalidParametersError(`outliers.alpha must be in (0, 1), got ${String(o.alpha)}`)
-  if (typeof o.baseRate !== 'number' || !(o.baseRate > 0 && o.baseRate < 1)) throw new InvalidParametersError(`outliers.baseRate must be in (0, 1), got ${String(o.baseRate)}`)
+  if (!Number.isInteger(o.window) || o.window < 2 || o.window > MAX_WINDOW) throw new InvalidParametersError(`outliers.window must be an integer in [2, ${MAX_WINDOW}], got ${String(o.window)}`)
+  if (!Number.isInteger(o.minObservations) || o.minObservations < 2 || o.minObservations > o.window) throw new InvalidParametersError(`outliers.minObservations must be an integer in [2, window], got ${String(o.minObservations)}`)
+  if (typeof o.tCritical !== 'number' || !Number.isFinite(o.tCritical) || o.tCritical < 0 || o.tCritical > 1e6) throw new InvalidParametersError(`outliers.tCritical must be a number in [0, 1e6], got ${String(o.tCritical)}`)
   return o
 }
 
-/**
- * P[Binom(n, p) >= k], summed from the top term down with the ratio
- * C(n, j-1) p^(j-1) q^(n-j+1) = C(n, j) p^j q^(n-j) * j q / ((n - j + 1) p): +, *, / only.
- */
-export function binomialUpperTail(n: number, k: number, p: number): number {
-  if (!Number.isInteger(n) || n < 0 || n > MAX_WINDOW) throw new InvalidParametersError(`n must be an integer in [0, ${MAX_WINDOW}], got ${String(n)}`)
-  if (!Number.isInteger(k)) throw new InvalidParametersError(`k must be an integer, got ${String(k)}`)
-  if (!(p > 0 && p < 1)) throw new InvalidParametersError(`p must be in (0, 1), got ${String(p)}`)
-  if (k <= 0) return 1
-  if (k > n) return 0
-  const q = 1 - p
-  let top = 1
-  for (let i = 0; i < n; i++) top *= p // P[X = n]
-  let term = top
-  let sum = top
-  for (let j = n; j > k; j--) {
-    term = term * j * q / ((n - j + 1) * p)
-    sum += term
-  }
-  return sum > 1 ? 1 : sum
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  const n = s.length
+  return n % 2 === 1 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2
 }
 
-/** Per contributor: observations and far ones in its last `window` planned rounds (history oldest first). */
-export function farCounts(history: readonly OutlierRound[], window: number): Map<string, { n: number, far: number }> {
+/** Per contributor: its own-projection estimates x in its last `window` planned rounds, oldest first. */
+export function ownProjections(history: readonly OutlierRound[], window: number): Map<string, number[]> {
   if (!Array.isArray(history)) throw new InvalidParametersError('history must be an array')
-  const out = new Map<string, { n: number, far: number }>()
+  const out = new Map<string, number[]>()
   for (let r = history.length - 1; r >= 0; r--) {
     const ev = history[r]
-    if (ev === null || typeof ev !== 'object' || !Array.isArray(ev.groups) || !Array.isArray(ev.far)) throw new InvalidParametersError(`history[${r}] must have groups and far arrays`)
-    const far = new Set<number>()
-    for (const j of ev.far) {
-      if (!Number.isInteger(j) || j < 0 || j >= ev.groups.length) throw new InvalidParametersError(`history[${r}].far: bad group index ${String(j)}`)
-      far.add(j)
-    }
+    if (ev === null || typeof ev !== 'object' || !Array.isArray(ev.groups) || !Array.isArray(ev.projections)) throw new InvalidParametersError(`history[${r}] must have groups and projections arrays`)
+    if (ev.projections.length !== ev.groups.length) throw new InvalidParametersError(`history[${r}]: ${ev.projections.length} projections for ${ev.groups.length} groups`)
+    if (ev.groups.length === 0) continue
+    for (const v of ev.projections) if (typeof v !== 'number' || !Number.isFinite(v)) throw new InvalidParametersError(`history[${r}].projections: not a finite number`)
+    const M = median(ev.projections)
     ev.groups.forEach((grp: readonly string[], j: number) => {
-      if (!Array.isArray(grp)) throw new InvalidParametersError(`history[${r}].groups[${j}] must be an array`)
+      if (!Array.isArray(grp) || grp.length === 0) throw new InvalidParametersError(`history[${r}].groups[${j}] must be a non-empty array`)
+      const g = grp.length
+      const x = g * ev.projections[j]! - (g - 1) * M
       for (const p of grp) {
         assertPeerId(p, `history[${r}].groups[${j}]`)
-        const c = out.get(p) ?? { n: 0, far: 0 }
-        if (c.n >= window) continue
-        c.n++
-        if (far.has(j)) c.far++
-        out.set(p, c)
+        const xs = out.get(p) ?? []
+        if (xs.length >= window) continue
+        xs.unshift(x)
+        out.set(p, xs)
       }
     })
   }
   return out
 }
 
-/** Contributors whose far-half count is conclusive under the binomial test, in peer-id order. */
+/** True when the observations' mean is conclusively negative: m < 0 and m^2 n > t^2 s^2 (s^2 the sample variance). */
+export function conclusivelyNegative(xs: readonly number[], tCritical: number): boolean {
+  const n = xs.length
+  if (n < 2) return false
+  let sum = 0
+  for (const x of xs) sum += x
+  const m = sum / n
+  if (!(m < 0)) return false
+  let ss = 0
+  for (const x of xs) ss += (x - m) * (x - m)
+  const s2 = ss / (n - 1)
+  return m * m * n > tCritical * tCritical * s2
+}
+
+/** Contributors whose mean own projection on the aggregate is conclusively negative, in peer-id order. */
 export function persistentOutliers(history: readonly OutlierRound[], params: Partial<OutlierParams> = {}): string[] {
   const P = resolveOutlierParams(params)
   const out: string[] = []
-  for (const [peer, c] of farCounts(history, P.window)) {
-    if (c.n >= P.minObservations && binomialUpperTail(c.n, c.far, P.baseRate) <= P.alpha) out.push(peer)
+  for (const [peer, xs] of ownProjections(history, P.window)) {
+    if (xs.length >= P.minObservations && conclusivelyNegative(xs, P.tCritical)) out.push(peer)
   }
   return out.sort(comparePeerIds)
 }

@@ -42,32 +42,30 @@ export function relativeDistancesToAggregate(inputs: readonly Float32Array[], ag
 }
 
 /**
- * Indices of the inputs whose projection on the aggregate, <x_i, aggregate> (float64, index
- * order), lies strictly below the median projection: the "far half" evidence of
- * src/reputation/outliers.ts. Why a projection and not a distance: with every update at the
- * norm bound C, a group holding an honest update h and an IPM update -C u (u the unit honest
- * mean) has mean (h - C u) / 2, of norm C sqrt((1 - a) / 2) for a = cos(h, u): SHORTER than an
- * honest pair's C sqrt((1 + cos) / 2), so nearer a small aggregate (measured: the distance
- * test never flagged an IPM group after round 3). Its projection on the aggregate, C (a - 1) / 2,
- * is negative whoever the partner is, while an honest pair's is about C a > 0.
- * Median of n values: the middle one (odd n) or the mean of the two middle ones (even n), so
- * about half of the inputs are flagged; none when all projections are equal (e.g. a zero aggregate).
+ * <x_i, aggregate> / ||aggregate|| for every input (float64, index order): each input's
+ * component along the aggregate's direction (all 0 for a zero aggregate). The per-group
+ * evidence of src/reputation/outliers.ts. Why a projection and not a distance: with every
+ * update at the norm bound C, a group holding an honest update h and an IPM update -C u
+ * (u the unit honest mean) has mean (h - C u) / 2, of norm C sqrt((1 - a) / 2) for
+ * a = cos(h, u): SHORTER than an honest pair's C sqrt((1 + cos) / 2), so nearer a small
+ * aggregate (measured: the distance test never flagged an IPM group after round 3). Its
+ * projection, C (a - 1) / 2, is negative whoever the partner is.
  */
-export function lowAlignmentIndices(inputs: readonly Float32Array[], aggregate: Float32Array): number[] {
+export function projectionsOnAggregate(inputs: readonly Float32Array[], aggregate: Float32Array): Float64Array {
   const { n, d } = checkInputs(inputs)
   if (!(aggregate instanceof Float32Array)) throw new AggregationInputError('aggregate is not a Float32Array')
   if (aggregate.length !== d) throw new AggregationInputError(`aggregate has length ${aggregate.length}, inputs have ${d}`)
   checkFinite(aggregate, 'aggregate')
-  const proj = new Float64Array(n)
+  let a2 = 0
+  for (let j = 0; j < d; j++) a2 += aggregate[j]! * aggregate[j]!
+  const norm = Math.sqrt(a2)
+  const out = new Float64Array(n)
+  if (norm === 0) return out
   for (let i = 0; i < n; i++) {
     const x = inputs[i]!
     let s = 0
     for (let j = 0; j < d; j++) s += x[j]! * aggregate[j]!
-    proj[i] = s
+    out[i] = s / norm
   }
-  const sorted = proj.slice().sort()
-  const med = n % 2 === 1 ? sorted[(n - 1) / 2]! : (sorted[n / 2 - 1]! + sorted[n / 2]!) / 2
-  const out: number[] = []
-  for (let i = 0; i < n; i++) if (proj[i]! < med) out.push(i)
   return out
 }

@@ -8,7 +8,7 @@ export { trimmedMean, trimmedMeanRule, resolveTrimmedMeanParams, trimCountFor, t
 export { krum, multiKrum, krumScores, krumRule, multiKrumRule, resolveKrumParams, resolveMultiKrumParams, type KrumParams, type MultiKrumParams } from './krum.ts'
 export { geometricMedian, geometricMedianRule, resolveGeometricMedianParams, type GeometricMedianParams } from './geometric-median.ts'
 export { centeredClipping, centeredClippingRule, resolveCenteredClippingParams, type CenteredClippingParams } from './centered-clipping.ts'
-export { distancesToAggregate, relativeDistancesToAggregate, lowAlignmentIndices } from './distances.ts'
+export { distancesToAggregate, relativeDistancesToAggregate, projectionsOnAggregate } from './distances.ts'
 export { l2Norm, l2NormSquared, dot, distance, squaredDistance, scale, clipToNorm, scaleToNorm, meanOf, checkInputs, checkFinite, MAX_INPUTS } from './vector.ts'
 export { pairwiseSquaredDistances } from './pairwise.ts'
 export { batcherNetwork, selectionNetwork, fuseComparators, expandOps, selectionSchedule } from './network.ts'

@@ -109,10 +109,10 @@ export interface ExperimentConfig {
   /** censoring-leader: how many contributors (the first honest peers) a censoring leader omits (0 = min(5, honest peers)). */
   censorTargets: number
   /**
-   * Fast engine: exclude persistent far-group contributors from the plan (src/reputation/outliers.ts, binomial test
-   * on each contributor's far-half record); undefined = off. Values are OutlierParams overrides ({} = the defaults).
+   * Fast engine: exclude persistent far-group contributors from the plan (src/reputation/outliers.ts, t-test
+   * of each contributor's own projection on the aggregate); undefined = off. Values are OutlierParams overrides ({} = the defaults).
    */
-  exclusion?: { window?: number, minObservations?: number, alpha?: number, baseRate?: number } | false
+  exclusion?: { window?: number, minObservations?: number, tCritical?: number } | false
 }
 
 export const DEFAULTS: Readonly<ExperimentConfig> = Object.freeze({

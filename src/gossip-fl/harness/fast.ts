@@ -37,7 +37,7 @@ import { ruleByName, type RuleState } from '../round/rules.ts'
 import { clipL2, gaussianFill } from '../../model/update.ts'
 import { attackByName, type AttackFn } from '../sim/attacks.ts'
 import { getAttack } from '../attacks/registry.ts'
-import { lowAlignmentIndices } from '../aggregation/distances.ts'
+import { projectionsOnAggregate } from '../aggregation/distances.ts'
 import { persistentOutliers, resolveOutlierParams, type OutlierParams, type OutlierRound } from '../../reputation/outliers.ts'
 import type { SimConfig } from '../sim/simulator.ts'
 
@@ -78,7 +78,7 @@ export interface FastConfig extends Omit<SimConfig, 'observe' | 'maxStepsPerRoun
   genesisSeed?: Uint8Array
   /**
    * Persistent-outlier exclusion (src/reputation/outliers.ts): before each plan, contributors
-   * whose far-half record over earlier rounds is conclusive are refused ('excluded'). The
+   * whose mean own projection on the aggregate over earlier rounds is conclusively negative are refused ('excluded'). The
    * evidence is a function of the published group sums and plans, so every member computes
    * the same set. Undefined = off (the protocol as before).
    */
@@ -234,9 +234,9 @@ export async function fastSimulate(cfg: FastConfig): Promise<FastResult> {
       const decoded = sums.map(s => decodeFixed(s, fixed.scale))
       const res = recomputeModel(model, decoded, sizes, rule, ruleState, { serverLr: params.serverLr, meanNormBound: fixed.normBound })
       if (outlierParams !== undefined) {
-        // The far half: group means whose projection on the aggregate is below the median one (aggregation/distances.ts).
+        // Each group mean's projection on the aggregate's direction (aggregation/distances.ts): the outlier evidence.
         const means = decoded.map((s, j) => groupMean(s, sizes[j]!, fixed.normBound))
-        outlierHistory.push({ groups: plan.groups.map(x => x.members), far: lowAlignmentIndices(means, res.aggregate) })
+        outlierHistory.push({ groups: plan.groups.map(x => x.members), projections: Array.from(projectionsOnAggregate(means, res.aggregate)) })
       }
       const body: CheckpointBody = {
         round, retry: 0, prev, committee: [...committee], groups: plan.groups, farGroups: res.far,

@@ -58,8 +58,8 @@ export const MATRIX_ATTACK_PARAMS: Readonly<Record<string, Record<string, unknow
 
 /**
  * Persistent-outlier exclusion (src/reputation/outliers.ts, its defaults: the last 20 planned
- * rounds of each contributor, 10 observations at least, alpha 1e-3 against a far-half rate of
- * 1/2) in every defended row of the robustness matrix: it is part of the protocol's defence
+ * rounds of each contributor, 10 observations at least, excluded when the t statistic of its
+ * mean own projection on the aggregate is below -4.3) in every defended row of the robustness matrix: it is part of the protocol's defence
  * (reputation gating eligibility, DESIGN.md). Not in the undefended row nor in "norm check
  * only" (the norm check and nothing else). `--exclusion off` (base.exclusion = false) removes it.
  */

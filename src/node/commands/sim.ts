@@ -35,8 +35,8 @@ const HELP = `usage: tessera sim [options]            one run
   --backdoor-fraction F model-replacement: share of the attackers' examples copied with the trigger (default ${DEFAULTS.backdoorFraction})
   --backdoor-target C   model-replacement: the backdoor's target class (default ${DEFAULTS.backdoorTarget})
   --reputation-committees  committees weighted by the reputation of the audited evidence so far (E's rule; default weight 1)
-  --exclusion on|off|JSON  exclude persistent far-group contributors from the plan (binomial test, src/reputation/outliers.ts);
-                        JSON overrides {window, minObservations, alpha, baseRate} (fast engine)
+  --exclusion on|off|JSON  exclude contributors whose own projection on the aggregate is conclusively negative
+                        (t-test, src/reputation/outliers.ts); JSON overrides {window, minObservations, tCritical} (fast engine)
   --censor-targets K    censoring-leader: contributors (the first honest peers) a Byzantine leader omits (default min(5, honest))
   --dataset D           mnist | fashion-mnist (default mnist)
   --partition P         iid | dirichlet:ALPHA | shards:K (default ${DEFAULTS.partition})

@@ -17,11 +17,11 @@ describe('harness: persistent far-group contributors are excluded from the plan'
     data = await loadHarnessData()
   })
 
-  it('IPM attackers (always in the far half) are excluded after minObservations rounds, no honest peer is; the rounds before are bit-identical to a run without exclusion', async () => {
+  it('IPM attackers (own projection on the aggregate about -C) are excluded after minObservations rounds, no honest peer is; the rounds before are bit-identical to a run without exclusion', async () => {
     const base = { trainExamples: 3000, testExamples: 500, partition: 'dirichlet:1', rounds: 12, evalEvery: 12, seed: 'excl-ci', model: 'softmax' as const, peers: 10, byzantine: 2, committee: 5, threshold: 2 }
     const [cfg] = robustnessMatrix({ base: { ...base, localSteps: 10, batchSize: 32 }, attacks: ['ipm'], rules: ['centered-clipping'], groups: [2] })
-    // 6 observations at alpha 0.02 (2^-6 = 0.016): a short run can decide.
-    const exclusion = { minObservations: 6, window: 12, alpha: 0.02 }
+    // 6 observations, t below -3.4 (Student's t at 0.99 with 5 degrees of freedom): a short run can decide.
+    const exclusion = { minObservations: 6, window: 12, tCritical: 3.4 }
     const on = await runExperiment({ ...cfg!, exclusion }, data)
     const off = await runExperiment({ ...cfg!, exclusion: false, rounds: 6 }, data)
     const first = on.records.findIndex(r => (r.excluded ?? 0) > 0)
@@ -39,10 +39,10 @@ describe('harness: persistent far-group contributors are excluded from the plan'
   })
 
   it('exclusion: bad parameters and other engines are typed errors', () => {
-    const ok = { exclusion: { alpha: 0.001 } }
+    const ok = { exclusion: { tCritical: 3 } }
     assert.doesNotThrow(() => resolveExperiment(ok))
     assert.doesNotThrow(() => resolveExperiment({ exclusion: false }))
-    for (const bad of [{ exclusion: { alpha: 2 } }, { exclusion: { window: 0 } }, { exclusion: { bogus: 1 } }, { exclusion: [] }, { exclusion: { }, engine: 'full' }]) {
+    for (const bad of [{ exclusion: { tCritical: -1 } }, { exclusion: { window: 0 } }, { exclusion: { bogus: 1 } }, { exclusion: [] }, { exclusion: { }, engine: 'full' }]) {
       assert.throws(() => resolveExperiment(bad as never), (e: Error) => e.name === 'InvalidParametersError', JSON.stringify(bad))
     }
   })
