@@ -48,7 +48,7 @@ const DEADLINES = '5000,2500,2500,3000,3000'
 /** Kill the victim this long after round 1's start if its receipt was not seen (debug output changed?): past the share deadline and the members' wait for masks (5000 + 2500 / 2 ms), before the plan (7500 ms). */
 const FALLBACK_KILL_MS = 6750
 
-interface Line { event: string, round?: number, committee?: string[], ledgerCid?: string, retries?: number, addresses?: string[] }
+interface Line { event: string, round?: number, retry?: number, reason?: string, committee?: string[], ledgerCid?: string, retries?: number, addresses?: string[] }
 
 describe('node: a committee member killed with SIGKILL mid-round (separate processes, real libp2p, MNIST)', function () {
   this.timeout(300_000)
@@ -84,6 +84,7 @@ describe('node: a committee member killed with SIGKILL mid-round (separate proce
     const rounds = new Map<number, Map<number, Line>>()
     const exits = new Map<number, number | null>()
     const stderr = new Map<number, string>()
+    const retryReasons = new Map<string, string>()
     let receiptSeen: () => void = () => {}
     const victimReceipt = new Promise<void>(resolve => { receiptSeen = resolve })
     const spawnPeer = async (i: number, bootstrap: string[]): Promise<string[]> => {
@@ -106,6 +107,8 @@ describe('node: a committee member killed with SIGKILL mid-round (separate proce
           let o: Line
           try { o = JSON.parse(line) as Line } catch { return }
           if (o.event === 'started') resolve(o.addresses ?? [])
+          // Why a retry happened (the first survivor that reports it), printed with the result.
+          if (o.event === 'retry' && typeof o.round === 'number' && !retryReasons.has(`${o.round}/${String(o.retry)}`)) retryReasons.set(`${o.round}/${String(o.retry)}`, `peer ${i}: ${String(o.reason).slice(0, 240)}`)
           if (o.event === 'round' && typeof o.round === 'number') {
             const m = rounds.get(o.round) ?? new Map<number, Line>()
             m.set(i, o)
@@ -148,6 +151,7 @@ describe('node: a committee member killed with SIGKILL mid-round (separate proce
     const r1 = rounds.get(1)!.get(survivors[0]!)!
     assert.ok(r1.retries === 0 ? r1.committee!.includes(names[victim]!) : true)
     console.log(`      killed peer ${victim} (round 1 committee member) ${how}, ${killedAt} ms into round 1; rounds: ${[1, 2, 3].map(r => { const l = rounds.get(r)!.get(survivors[0]!)!; return `${r}${l.retries! > 0 ? ` (retry ${l.retries})` : ''}` }).join(', ')}; ${((Date.now() - t0) / 1000).toFixed(0)} s from init to the last exit`)
+    for (const [k, why] of retryReasons) console.log(`      retry ${k} (round/retry) because ${why}`)
 
     // Every survivor's ledger re-verifies entry by entry and ends at the same checkpoint.
     const heads = new Set<string>()
