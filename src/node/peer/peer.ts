@@ -108,8 +108,9 @@ export interface PeerOptions {
   /** how long to wait for checkpoint r to reach the ledger after the round (ms) */
   ledgerWaitMs: number
   /**
-   * The share phase lasts at least 1.5 s + this x N (N contributors; 0 = the charter's deadline
-   * only): `shareFloorMs`. Every peer derives N from the same ledger, so all use one deadline.
+   * The share phase lasts at least 1.5 s + this x N (N contributors; twice this in round 1, whose
+   * connections are all cold; 0 = the charter's deadline only): `shareFloorMs`. Every peer derives
+   * N from the same ledger, so all use one deadline.
    */
   shareMsPerPeer: number
   /** Byzantine contributor (research and demos only): B's attack name, e.g. 'sign-flip' */
@@ -133,7 +134,9 @@ export interface PeerOptions {
  * median dial 2.2 s at 20 nodes, 3.9 s at 40, on 2 cores); a share that misses the deadline costs
  * a whole retry with a new committee and new cold connections (30 peers: no round with 3 s, 4 of 4
  * with 10 s). With early receipts a longer deadline costs nothing when every share is in. At
- * 75 ms: 10 peers 2.25 s (under the benchmark's 3 s, unchanged), 40 peers 4.5 s, 100 peers 9 s.
+ * 75 ms: 10 peers 2.25 s (under the benchmark's 3 s, unchanged), 40 peers 4.5 s, 100 peers 9 s;
+ * round 1 (150 ms, all cold): 40 peers 7.5 s, 100 peers 16.5 s. Round 1's ~N x m handshakes
+ * cost ~N x 175 ms of CPU in all (35 ms at both ends), ~N x 90 ms on two idle cores.
  */
 export function shareFloorMs (contributors: number, perPeerMs: number): number {
   if (!(perPeerMs > 0) || !(contributors > 0)) return 0
@@ -551,7 +554,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
     }
     const contributors = st.memberInfo(r - 1).filter(m => m.excludedAtRound === undefined).map(m => m.peer)
     let params = charterRoundParams(charter, candidates.length, this.options.maxRetries)
-    const floor = shareFloorMs(contributors.length, this.options.shareMsPerPeer)
+    // Round 1: every connection to the committee is new (no earlier checkpoint to warm them from).
+    const floor = shareFloorMs(contributors.length, r === 1 ? 2 * this.options.shareMsPerPeer : this.options.shareMsPerPeer)
     if (params.deadlines.shareMs < floor) params = { ...params, deadlines: { ...params.deadlines, shareMs: floor } }
     return { params, seed: st.seed(r, 0), candidates, contributors }
   }

@@ -32,8 +32,14 @@ export const ROUND_TOPICS = [TOPIC_CONTRIBUTION, TOPIC_RECEIPT, TOPIC_PLAN, TOPI
 export const ROUND_GOSSIP_MAX_BYTES = 1024 * 1024
 /** Attempts of one direct round send (see sendWithRetry). */
 const SEND_ATTEMPTS = 4
-/** A direct send that failed after this long (ms) is not tried again (see sendWithRetry). */
-const SLOW_FAILURE_MS = 2000
+/**
+ * A direct send that failed after this long (ms) is not tried again (see sendWithRetry): a dial
+ * that timed out (libp2p: 6 s per address, 10 s in all). Below it, failures under load (no
+ * address yet, a reset stream on a starved process) are still retried.
+ */
+const SLOW_FAILURE_MS = 5000
+/** After a dial timed out, no new dial to that peer for this long (ms): the rest of the phase. */
+const UNREACHABLE_MS = 3000
 /** Messages held for later rounds, at most. */
 const MAX_HELD = 8192
 
@@ -87,6 +93,8 @@ export class RoundRouter {
   /** bytes this peer wrote (requests + publications), reset by the caller per round */
   bytesSent = 0
   sendFailures = 0
+  /** peer -> until when (ms) no new dial is started to it: its last dial timed out (sendWithRetry) */
+  private readonly unreachable = new Map<string, number>()
 
   constructor (c: RoundRouterComponents, o: RoundRouterOptions) {
     this.c = c
@@ -153,11 +161,18 @@ export class RoundRouter {
    * is tried again, at most SEND_ATTEMPTS times, 250, 500 and 750 ms later. A refusal by the remote
    * (RemoteError) or a timeout is final. A duplicate that does arrive is ignored by the
    * receiver's machine ('duplicate', never charged). So is a failure that took
-   * SLOW_FAILURE_MS or more (a dial that timed out, typically 6-10 s, under load): by then the
+   * SLOW_FAILURE_MS or more (a dial that timed out, 6-10 s, under load): by then the
    * phase the message was for is over, and another dial only adds a handshake to a member
    * that is already saturated (40+ peers dialling the same committee).
    */
   private async sendWithRetry (to: string, family: Family, bytes: Uint8Array): Promise<void> {
+    // A peer whose dial just timed out is not dialled again for UNREACHABLE_MS (the same phase);
+    // a connection that is open meanwhile is still used.
+    const until = this.unreachable.get(to)
+    if (until !== undefined) {
+      if (Date.now() < until && !this.c.transport.peers().includes(to)) { this.sendFailures++; return }
+      this.unreachable.delete(to)
+    }
     for (let attempt = 1; ; attempt++) {
       const t0 = Date.now()
       try {
@@ -166,7 +181,12 @@ export class RoundRouter {
       } catch (err) {
         const name = (err as Error).name
         if (process.env.TESSERA_PEER_DEBUG === '2') console.error(`[send] ${family} -> ${to.slice(0, 6)} attempt ${attempt}: ${name}: ${(err as Error).message.slice(0, 160)}`)
-        if (!this.started || attempt >= SEND_ATTEMPTS || name === 'RemoteError' || name === 'RpcTimeoutError' || name === 'TransportNotStartedError' || Date.now() - t0 >= SLOW_FAILURE_MS) { this.sendFailures++; return }
+        const slow = Date.now() - t0 >= SLOW_FAILURE_MS
+        if (slow && name === 'PeerUnreachableError') {
+          this.unreachable.set(to, Date.now() + UNREACHABLE_MS)
+          if (this.unreachable.size > 1024) for (const [p, u] of this.unreachable) if (u < Date.now()) this.unreachable.delete(p)
+        }
+        if (!this.started || attempt >= SEND_ATTEMPTS || name === 'RemoteError' || name === 'RpcTimeoutError' || name === 'TransportNotStartedError' || slow) { this.sendFailures++; return }
         await new Promise(resolve => setTimeout(resolve, 250 * attempt))
       }
     }
