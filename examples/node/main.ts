@@ -283,10 +283,16 @@ async function main (): Promise<number> {
   const a0 = await spawnPeer(0, [])
   const boot = a0.filter(a => !a.includes('/ws')).slice(0, 1)
   await Promise.all(dirs.slice(1).map(async (_, k) => await spawnPeer(k + 1, boot)))
-  // Give gossipsub a few heartbeats to form its mesh, then set the start of round 1.
+  // Give gossipsub a few heartbeats to form its mesh, and let every peer finish round 1's local
+  // training (each starts it as soon as it is up, before the barrier), then set the start of round 1.
+  // A round 1 that starts while peers still train runs its share phase on starved event loops: at
+  // load 12 the slowest peer trained 20.8 s against a 19 s share deadline, every member's masks came
+  // late, the receipts split by dealer set and round 1 was re-run (82 s). Bounded: 90 s at most.
+  const upAt = Date.now()
   await new Promise(resolve => setTimeout(resolve, 3000))
+  for (let i = 0; i < 900 && (trained.get(1)?.length ?? 0) < N && exited.size === 0; i++) await new Promise(resolve => setTimeout(resolve, 100))
   await writeFile(startFile, String(Date.now() + 1000))
-  console.log(`${N} peers up in ${((Date.now() - t0) / 1000).toFixed(1)} s; round 1 starts now\n`)
+  console.log(`${N} peers up in ${((upAt - t0) / 1000).toFixed(1)} s, round 1 trained by ${trained.get(1)?.length ?? 0} of them ${((Date.now() - upAt) / 1000).toFixed(1)} s later; round 1 starts now\n`)
   await Promise.all(children.map(async c => await new Promise(resolve => { if (c.exitCode !== null) resolve(null); else c.on('exit', resolve) })))
   tryPrint()
 
