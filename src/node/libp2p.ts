@@ -129,9 +129,12 @@ export const LIBP2P_DEFAULTS: Readonly<Omit<TesseraLibp2pOptions, 'privateKey' |
   heartbeatStartupMs: 10_000,
   floodPublish: false,
   // Below gossipsub's 6/4/12: meshes filled up to Dhi = 12, and forwarding those copies was the
-  // largest single cost at 30 peers in one process (profile, bench/round.ts). D = 4 keeps a mesh of
-  // N peers connected with diameter ~log_4 N and tolerates the loss of Dlo - 1 = 2 links per peer.
-  mesh: { D: 4, Dlo: 3, Dhi: 6 },
+  // largest single cost at 30 peers in one process (profile, bench/round.ts). Each first copy
+  // arrives about D + 0.5 times (measured 4.5 at 4/3/6, 3.3-3.5 at 3/2/4: 22% fewer gossip copies
+  // at 30 peers, every round completed; docs/architecture/benchmarks-round.md). D = 3 keeps a mesh
+  // of N peers connected with diameter ~log_2 N; a lost link is repaired at the next heartbeat,
+  // and IHAVE gossip to Dlazy non-mesh peers covers what a broken path missed.
+  mesh: { D: 3, Dlo: 2, Dhi: 4 },
   // Loopback: a local network of more than 10 peers (tests, benchmarks, `npm start`) shares
   // 127.0.0.1; with the penalty every peer scored below zero, nobody grafted anybody, and gossip
   // stopped at 11+ peers (measured: no round completed at 20 peers).

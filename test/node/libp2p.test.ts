@@ -91,11 +91,11 @@ describe('node/libp2p', function () {
     }
   })
 
-  it('gossip settings: no flood publishing, mesh 4/3/6, loopback exempt from the IP colocation penalty', async () => {
+  it('gossip settings: no flood publishing, mesh 3/2/4, loopback exempt from the IP colocation penalty', async () => {
     const privateKey = await generateKeyPair('Ed25519')
     const c = libp2pConfig({ privateKey, netId: NET.netId })
     assert.equal(c.floodPublish, false)
-    assert.deepEqual(c.mesh, { D: 4, Dlo: 3, Dhi: 6 })
+    assert.deepEqual(c.mesh, { D: 3, Dlo: 2, Dhi: 4 })
     assert.ok(c.ipColocationWhitelist.includes('127.0.0.1'))
   })
 
