@@ -170,14 +170,14 @@ export async function trainLocal(specIn: ModelSpec, weights: Float32Array, data:
   const t0 = performance.now()
   const yieldEvery = options.yieldEvery ?? 1
   try {
-    outer:
     for (let epoch = 0; epoch < o.epochs; epoch++) {
       const te = performance.now()
       const perm = dp === undefined ? permutation(data.n, rng) : undefined
       let lossSum = 0
       let lossCount = 0
+      let stop = false
       for (let s = 0; s < stepsPerEpoch; s++) {
-        if (options.maxSteps !== undefined && steps >= options.maxSteps) break outer
+        if (options.maxSteps !== undefined && steps >= options.maxSteps) { stop = true; break }
         const idx = perm !== undefined ? perm.subarray(s * o.batchSize, Math.min(data.n, (s + 1) * o.batchSize)) : poissonSample(data.n, q, rng)
         if (dp === undefined) {
           const { x, onehot } = batchTensors(spec, data, idx)
@@ -215,8 +215,12 @@ export async function trainLocal(specIn: ModelSpec, weights: Float32Array, data:
         // which made committee members miss each other's masks and shares.
         if (yieldEvery > 0 && steps % yieldEvery === 0) await yieldToEventLoop()
       }
+      // A step limit that ends an epoch early still reports the loss of the steps it
+      // ran (the last epoch's loss was NaN whenever maxSteps cut it short).
+      if (stop && lossCount === 0) break
       epochLosses.push(lossCount === 0 ? NaN : lossSum / lossCount)
       if (options.onEpoch !== undefined) await options.onEpoch(epoch, { loss: epochLosses[epoch]!, seconds: (performance.now() - te) / 1000, weights: () => readWeights(vars, layout) })
+      if (stop) break
     }
     const out = readWeights(vars, layout)
     const seconds = (performance.now() - t0) / 1000

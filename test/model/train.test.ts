@@ -83,7 +83,15 @@ describe('model/train: local training and evaluation', () => {
     const seen: number[] = []
     const r = await trainLocal(spec, initialWeights(spec, seededRng(1)), head(train, 1000), { epochs: 3, batchSize: 100, maxSteps: 15, onEpoch: (e) => { seen.push(e) } })
     assert.equal(r.metrics.steps, 15)
-    assert.deepEqual(seen, [0])
+    // Epoch 1 was cut after 5 of its 10 steps: it is reported, with the loss of those steps.
+    assert.deepEqual(seen, [0, 1])
+    assert.equal(r.metrics.epochs, 2)
+    assert.ok(Number.isFinite(r.metrics.loss) && r.metrics.loss > 0, `loss ${r.metrics.loss}`)
+    // A limit on an epoch boundary reports no empty epoch.
+    const seen2: number[] = []
+    const r2 = await trainLocal(spec, initialWeights(spec, seededRng(1)), head(train, 1000), { epochs: 3, batchSize: 100, maxSteps: 10, onEpoch: (e) => { seen2.push(e) } })
+    assert.deepEqual(seen2, [0])
+    assert.ok(Number.isFinite(r2.metrics.loss))
   })
 
   it('does not leak tensors across repeated rounds (tf.memory().numTensors stable)', async () => {
