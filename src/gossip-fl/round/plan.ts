@@ -142,13 +142,14 @@ export function buildPlan(v: NormVerdicts, committee: readonly string[], seed: U
 }
 
 /**
- * Contributors excluded by reputation (src/reputation/outliers.ts: persistent members of
- * far groups, a deterministic function of earlier checkpoints) are refused with reason
+ * Contributors excluded by reputation (src/reputation/outliers.ts: a conclusively negative
+ * own projection on the aggregate, a deterministic function of earlier checkpoints' group
+ * sums and plans) are refused with reason
  * 'excluded' before the groups are cut; the rest is planned as usual. Additive: an empty
  * set gives exactly the plan without it.
  */
 function excludeThenPlan(v: NormVerdicts, committee: readonly string[], seed: Uint8Array, g: number, t: number, exclude: ReadonlySet<string>, recut: boolean): Plan {
-  const out = exclude.size === 0 ? [] : v.admitted.filter(c => exclude.has(c))
+  const out = v.admitted.filter(c => exclude.has(c))
   const kept: NormVerdicts = { ...v, admitted: v.admitted.filter(c => !exclude.has(c)) }
   const plan = buildPlan(kept, committee, seed, g, t, { recut })
   const refused = [...plan.refused, ...out.map(peer => ({ peer, reason: 'excluded' }))].sort((a, b) => comparePeerIds(a.peer, b.peer))
