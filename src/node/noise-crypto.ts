@@ -45,33 +45,28 @@ function keyPair (): { publicKey: Uint8Array, privateKey: Uint8Array } {
   return { publicKey, privateKey }
 }
 
-function privateKeyObject (key: Bytes): KeyObject {
+/** The cached key object of `key`, else `make(raw 32 bytes)`, cached when Noise passed a Uint8Array. */
+function keyObject (cache: WeakMap<Uint8Array, KeyObject>, key: Bytes, what: string, make: (raw: Uint8Array) => KeyObject): KeyObject {
   if (key instanceof Uint8Array) {
-    const cached = privateKeys.get(key)
+    const cached = cache.get(key)
     if (cached !== undefined) return cached
   }
   const raw = bytes(key)
-  if (raw.length !== 32) throw new Error(`X25519 private key must be 32 bytes, got ${raw.length}`)
-  // JWK import of a private OKP key needs its public half (RFC 8037 §2): derive it once.
-  const obj = crypto.createPrivateKey({ key: { kty: 'OKP', crv: 'X25519', d: b64(raw), x: b64(x25519Public(raw)) }, format: 'jwk' })
-  if (key instanceof Uint8Array) privateKeys.set(key, obj)
+  if (raw.length !== 32) throw new Error(`X25519 ${what} key must be 32 bytes, got ${raw.length}`)
+  const obj = make(raw)
+  if (key instanceof Uint8Array) cache.set(key, obj)
   return obj
 }
+
+// JWK import of a private OKP key needs its public half (RFC 8037 §2): derive it once.
+const privateKeyObject = (key: Bytes): KeyObject => keyObject(privateKeys, key, 'private', (raw) =>
+  crypto.createPrivateKey({ key: { kty: 'OKP', crv: 'X25519', d: b64(raw), x: b64(x25519Public(raw)) }, format: 'jwk' }))
+
+const publicKeyObject = (key: Bytes): KeyObject => keyObject(publicKeys, key, 'public', (raw) =>
+  crypto.createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: b64(raw) }, format: 'jwk' }))
 
 function x25519Public (priv: Uint8Array): Uint8Array {
   return defaultCrypto.generateX25519KeyPairFromSeed(priv).publicKey
-}
-
-function publicKeyObject (key: Bytes): KeyObject {
-  if (key instanceof Uint8Array) {
-    const cached = publicKeys.get(key)
-    if (cached !== undefined) return cached
-  }
-  const raw = bytes(key)
-  if (raw.length !== 32) throw new Error(`X25519 public key must be 32 bytes, got ${raw.length}`)
-  const obj = crypto.createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: b64(raw) }, format: 'jwk' })
-  if (key instanceof Uint8Array) publicKeys.set(key, obj)
-  return obj
 }
 
 export const fastNoiseCrypto: ICryptoInterface = {
