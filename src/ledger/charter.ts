@@ -12,17 +12,35 @@
  * before (`V1_TRAINING`: SGD, 50 steps, no worker momentum, no rescaling, raw
  * pixels) and reports `version: 1`, and a peer of a v1 network may still set
  * them by flag (src/node/peer/charter-params.ts). `makeCharter` writes version 2.
+ * Version 3 adds `exclusion`, the persistent-outlier exclusion (src/reputation/outliers.ts)
+ * made binding by the ledger: its checkpoints carry each group's projection on the aggregate
+ * and LedgerState derives who is excluded from each round. v1 and v2 charters load with
+ * exclusion off (their checkpoints never carried projections); `makeCharter` writes v3 with
+ * the outliers.ts defaults, enabled only when asked (`exclusion: { enabled: true }`);
+ * `tessera init` asks by default, so new networks have it.
  * A genesis of a later version is refused (`malformed`, "unsupported version").
  */
 import { InvalidParametersError } from '../util/errors.ts'
 import { LedgerVerificationError } from './errors.ts'
 import { resolveReputationParams } from '../reputation/index.ts'
+import { DEFAULT_OUTLIER_PARAMS, resolveOutlierParams, type OutlierParams } from '../reputation/outliers.ts'
 import * as s from './schema.ts'
 import { getRule } from '../gossip-fl/aggregation/registry.ts'
 import { FEATURE_NAMES, type FeatureName } from '../model/features/index.ts'
 
-/** The charter schema version `makeCharter` writes; `parseCharter` reads 1 and 2. */
-export const CHARTER_VERSION = 2
+/** The charter schema version `makeCharter` writes; `parseCharter` reads 1, 2 and 3. */
+export const CHARTER_VERSION = 3
+
+/**
+ * Persistent-outlier exclusion (version 3): when `enabled`, contributors whose mean own
+ * projection on the aggregate over their last `window` planned rounds is conclusively
+ * negative (t < -tCritical after >= minObservations rounds) are refused from every later
+ * plan (src/reputation/outliers.ts; the ledger derives the set, docs/architecture/reputation.md).
+ */
+export interface CharterExclusion extends OutlierParams { enabled: boolean }
+
+/** What a v1 / v2 charter means: no exclusion (their checkpoints carry no projections). */
+export const NO_EXCLUSION: Readonly<CharterExclusion> = Object.freeze({ enabled: false, ...DEFAULT_OUTLIER_PARAMS })
 
 export const LOCAL_OPTIMIZERS = ['sgd', 'momentum', 'adam'] as const
 export type LocalOptimizer = typeof LOCAL_OPTIMIZERS[number]
@@ -68,8 +86,8 @@ export type AdmissionPolicy =
   | { mode: 'consortium', founders: Uint8Array[], k: number }
 
 export interface Charter {
-  /** schema version: 2 for charters `makeCharter` writes, 1 for older genesis bodies (no `version` key) */
-  version: 1 | 2
+  /** schema version: 3 for charters `makeCharter` writes; 2 and 1 (no `version` key) for older genesis bodies */
+  version: 1 | 2 | 3
   networkId: string
   /** `inputShape`: one raw example's shape (the data's); the model's input is `training.features` of it */
   model: { arch: string, inputShape: number[], classes: number }
@@ -84,6 +102,8 @@ export interface Charter {
   watermark: { required: boolean, schemes: string[] }
   /** Parameters handed to the reputation function (src/reputation), by name. */
   reputation: Record<string, number>
+  /** Persistent-outlier exclusion (version 3; v1 / v2: NO_EXCLUSION). */
+  exclusion: CharterExclusion
 }
 
 /** Hard caps that keep decoding and verification finite whatever a charter says. */
@@ -110,11 +130,15 @@ export function defaultCharter(): Charter {
     deadlines: { share: 30_000, receipt: 10_000, plan: 10_000, partial: 20_000, checkpoint: 20_000 },
     admission: { mode: 'open', founders: [] },
     watermark: { required: false, schemes: ['trigger-set', 'weight-signature'] },
-    reputation: {}
+    reputation: {},
+    // Off in the library default, so ledgers built by hand (test fixtures: checkpoints without the
+    // evidence) stay valid; `tessera init`, which creates real networks, turns it on by default.
+    exclusion: { enabled: false, ...DEFAULT_OUTLIER_PARAMS }
   }
 }
 
-export type CharterInput = Partial<Omit<Charter, 'version' | 'model' | 'training' | 'dp' | 'committee' | 'aggregation' | 'deadlines' | 'watermark'>> & {
+export type CharterInput = Partial<Omit<Charter, 'version' | 'model' | 'training' | 'dp' | 'committee' | 'aggregation' | 'deadlines' | 'watermark' | 'exclusion'>> & {
+  exclusion?: Partial<CharterExclusion>
   /** only CHARTER_VERSION (makeCharter writes the current version) */
   version?: number
   model?: Partial<Charter['model']>
@@ -145,7 +169,8 @@ export function makeCharter(input: CharterInput = {}): Charter {
     deadlines: { ...d.deadlines, ...input.deadlines },
     admission: input.admission ?? d.admission,
     watermark: { ...d.watermark, ...input.watermark },
-    reputation: input.reputation ?? d.reputation
+    reputation: input.reputation ?? d.reputation,
+    exclusion: { ...d.exclusion, ...Object.fromEntries(Object.entries(input.exclusion ?? {}).filter(([, x]) => x !== undefined)) }
   }
   let parsed: Charter
   try {
@@ -162,10 +187,27 @@ const founderKey = (v: unknown, p: string): Uint8Array => s.bytes(v, p, 32)
 
 /** Validate a decoded charter (the genesis body); throws LedgerVerificationError('malformed'). */
 export function parseCharter(v: unknown, path = 'charter'): Charter {
-  const o = s.obj(v, path, ['networkId', 'model', 'training', 'dp', 'committee', 'aggregation', 'deadlines', 'admission', 'watermark', 'reputation'], ['version'])
+  const o = s.obj(v, path, ['networkId', 'model', 'training', 'dp', 'committee', 'aggregation', 'deadlines', 'admission', 'watermark', 'reputation'], ['version', 'exclusion'])
   // No `version` key: a version 1 charter. `version: 1` is not written by anyone: refused, so
   // that each charter has one encoding.
-  const version = o.version === undefined ? 1 : s.int(o.version, `${path}.version`, 2, CHARTER_VERSION) as 2
+  const version = o.version === undefined ? 1 : s.int(o.version, `${path}.version`, 2, CHARTER_VERSION) as 2 | 3
+  // `exclusion` exists from version 3 on, and there it is required (one encoding per charter).
+  if (version < 3 && o.exclusion !== undefined) s.fail(`${path}.exclusion`, `unexpected field in a version ${version} charter`)
+  if (version >= 3 && o.exclusion === undefined) s.fail(`${path}.exclusion`, 'missing')
+  let exclusion: CharterExclusion = { ...NO_EXCLUSION }
+  if (version >= 3) {
+    const ex = s.obj(o.exclusion, `${path}.exclusion`, ['enabled', 'window', 'minObservations', 'tCritical'])
+    const enabled = s.bool(ex.enabled, `${path}.exclusion.enabled`)
+    const window = s.int(ex.window, `${path}.exclusion.window`, 0, 1 << 30)
+    const minObservations = s.int(ex.minObservations, `${path}.exclusion.minObservations`, 0, 1 << 30)
+    const tCritical = s.num(ex.tCritical, `${path}.exclusion.tCritical`)
+    try {
+      resolveOutlierParams({ window, minObservations, tCritical })
+    } catch (err) {
+      s.fail(`${path}.exclusion`, (err as Error).message)
+    }
+    exclusion = { enabled, window, minObservations, tCritical }
+  }
   const model = s.obj(o.model, `${path}.model`, ['arch', 'inputShape', 'classes'])
   const v1Keys = ['epochs', 'batchSize', 'learningRate']
   const training = s.obj(o.training, `${path}.training`, version === 1 ? v1Keys : [...v1Keys, ...Object.keys(V1_TRAINING)])
@@ -257,7 +299,8 @@ export function parseCharter(v: unknown, path = 'charter'): Charter {
       required: s.bool(wm.required, `${path}.watermark.required`),
       schemes: s.list(wm.schemes, `${path}.watermark.schemes`, 16, (x, p) => s.str(x, p, 64, 1))
     },
-    reputation
+    reputation,
+    exclusion
   }
 }
 

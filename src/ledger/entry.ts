@@ -68,6 +68,13 @@ export interface CheckpointCore {
   farGroups: number[]
   /** Author chain heads this checkpoint covers, sorted by author bytes. */
   heads: Head[]
+  /**
+   * Persistent-outlier evidence: per group (same positions), the group mean's projection on
+   * the aggregate's direction as a fixed-point integer q = round(p * 2^20), 0 for an empty
+   * group (src/reputation/outlier-evidence.ts). Present exactly when the charter enables
+   * exclusion (version 3); absent (no key) otherwise.
+   */
+  projections?: number[]
 }
 export interface CheckpointBody extends CheckpointCore { cosigs: Cosignature[] }
 export interface WatermarkBody { commitment: Uint8Array, modelHash: Uint8Array }
@@ -121,8 +128,11 @@ export function signingMessage(entryBytes: Uint8Array, genesisCid: CID | null): 
 
 /** The bytes each committee member co-signs for a checkpoint: the body without `cosigs`. */
 export function cosigningMessage(core: CheckpointCore, genesisCid: CID): Uint8Array {
-  const { round, retry, prev, modelHash, groups, groupSumsHash, blame, refused, farGroups, heads } = core
-  return concatBytes(COSIGN_DOMAIN, genesisCid.bytes, dagCbor.encode({ round, retry, prev, modelHash, groups, groupSumsHash, blame, refused, farGroups, heads }))
+  const { round, retry, prev, modelHash, groups, groupSumsHash, blame, refused, farGroups, heads, projections } = core
+  const o: Record<string, unknown> = { round, retry, prev, modelHash, groups, groupSumsHash, blame, refused, farGroups, heads }
+  // The evidence is co-signed with the rest; without it the bytes are exactly the pre-v3 ones.
+  if (projections !== undefined) o.projections = projections
+  return concatBytes(COSIGN_DOMAIN, genesisCid.bytes, dagCbor.encode(o))
 }
 
 export function encodeEntry(entry: Entry): Uint8Array {
@@ -257,8 +267,8 @@ export function parseBody(type: EntryType, v: unknown): BodyOf[EntryType] {
       return { round: round(o.round, `${p}.round`), retry: retry(o.retry, `${p}.retry`), groups: s.list(o.groups, `${p}.groups`, LIMITS.maxGroups, keyList) }
     }
     case 'checkpoint': {
-      const o = s.obj(v, p, ['round', 'retry', 'prev', 'modelHash', 'groups', 'groupSumsHash', 'blame', 'refused', 'farGroups', 'heads', 'cosigs'])
-      return {
+      const o = s.obj(v, p, ['round', 'retry', 'prev', 'modelHash', 'groups', 'groupSumsHash', 'blame', 'refused', 'farGroups', 'heads', 'cosigs'], ['projections'])
+      const body: CheckpointBody = {
         round: round(o.round, `${p}.round`),
         retry: retry(o.retry, `${p}.retry`),
         prev: s.cid(o.prev, `${p}.prev`),
@@ -277,6 +287,15 @@ export function parseBody(type: EntryType, v: unknown): BodyOf[EntryType] {
           return { signer: key32(c.signer, `${q}.signer`), sig: s.bytes(c.sig, `${q}.sig`, 64) }
         })
       }
+      if (o.projections !== undefined) {
+        // One safe integer per group (length and the zero of empty groups: checked here too, so a
+        // malformed evidence list is 'malformed' before any ledger rule runs).
+        const ps = s.list(o.projections, `${p}.projections`, LIMITS.maxGroups, (x, q) => s.int(x, q, -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER))
+        if (ps.length !== body.groups.length) s.fail(`${p}.projections`, `${ps.length} entries for ${body.groups.length} groups`)
+        ps.forEach((x, j) => { if (body.groups[j]!.length === 0 && x !== 0) s.fail(`${p}.projections[${j}]`, 'must be 0 for an empty group') })
+        body.projections = ps
+      }
+      return body
     }
     case 'watermark': {
       const o = s.obj(v, p, ['commitment', 'modelHash'])

@@ -26,6 +26,7 @@ export type LedgerRule =
   | 'charter-limit' // a value exceeds what the charter allows
   | 'commitment' // a dispute's opening does not match the registered commitment
   | 'proof' // an equivocation proof does not prove equivocation
+  | 'outlier' // a plan or checkpoint groups a contributor excluded as a persistent outlier, or a checkpoint lacks (or wrongly carries) the outlier evidence its charter requires
 
 export class LedgerVerificationError extends TesseraError {
   readonly rule: LedgerRule

@@ -24,6 +24,8 @@ import type { CID } from 'multiformats/cid'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { assignGroups, selectCommittee } from '../gossip-fl/committee.ts'
 import { committeeCandidates, computeReputation, ReputationAccumulator } from '../reputation/index.ts'
+import { persistentOutliers, type OutlierRound } from '../reputation/outliers.ts'
+import { checkpointEvidence } from '../reputation/outlier-evidence.ts'
 import type { MemberInfo, RoundEvidence } from '../reputation/index.ts'
 import { bytesEqual, compareBytes, concatBytes, toHex } from './bytes.ts'
 import type { Charter } from './charter.ts'
@@ -133,6 +135,12 @@ export class LedgerState {
   private readonly admits = new Map<string, Set<string>>()
   private readonly joined = new Set<string>()
   private readonly committeeCache = new Map<string, string[]>()
+  /**
+   * Persistent-outlier evidence of each checkpointed round, index r-1 (charter.exclusion
+   * enabled only): the checkpoint's non-empty groups and their decoded projections.
+   */
+  readonly outlierHistory: OutlierRound[] = []
+  private readonly outlierCache = new Map<number, string[]>()
 
   get lastRound(): number { return this.checkpoints.length === 0 ? 0 : this.checkpoints.length - 1 }
 
@@ -244,6 +252,32 @@ export class LedgerState {
       fail('committee', `committee of round ${round} cannot be drawn: ${(err as Error).message}`)
     }
     return committee
+  }
+
+  /** Whether the charter makes persistent-outlier exclusion binding (v3 with exclusion.enabled). */
+  get exclusionEnabled(): boolean { return this.charter?.exclusion.enabled === true }
+
+  /**
+   * Contributors excluded from round `round` as persistent outliers, in peer-id order:
+   * `persistentOutliers` (src/reputation/outliers.ts) with the charter's parameters over the
+   * evidence of checkpoints 1 .. round-1 (their groups and projections). A function of the
+   * checkpoints alone, so every peer and every verifier replaying the ledger gets the same
+   * set; sticky (an excluded contributor is no longer planned, so its window keeps the rounds
+   * that excluded it). Empty when the charter does not enable exclusion. Needs checkpoint
+   * round-1 ('reference' otherwise).
+   */
+  outlierExclusion(round: number): string[] {
+    if (this.charter === null) fail('genesis', 'no genesis')
+    if (!Number.isSafeInteger(round) || round < 1) fail('reference', `no round ${round}`)
+    if (!this.exclusionEnabled) return []
+    if (round - 1 > this.lastRound) fail('reference', `round ${round}: no checkpoint for round ${round - 1}`)
+    const cached = this.outlierCache.get(round)
+    if (cached !== undefined) return cached
+    const { window, minObservations, tCritical } = this.charter.exclusion
+    const out = persistentOutliers(this.outlierHistory.slice(0, round - 1), { window, minObservations, tCritical })
+    if (this.outlierCache.size >= MAX_CACHE) this.outlierCache.delete(this.outlierCache.keys().next().value!)
+    this.outlierCache.set(round, out)
+    return out
   }
 
   /** ceil(2|C|/3): co-signatures a checkpoint needs, counting its author. */
@@ -421,6 +455,7 @@ export class LedgerState {
         if (rec?.plan !== undefined) fail('duplicate', `round ${b.round} retry ${b.retry} already has a plan`, cid)
         const groups = b.groups.map((g) => g.map(toHex))
         this.checkGroups(groups, b.round, b.retry, rec, cid)
+        this.checkNotExcluded(groups, b.round, cid)
         return (meta) => { this.roundRecord(b.round, b.retry, true)!.plan = { author, seq: meta.seq, cid: cidStr, groups } }
       }
       case 'checkpoint':
@@ -460,6 +495,19 @@ export class LedgerState {
     }
     const same = expected.length === groups.length && expected.every((g, j) => g.length === groups[j]!.length && g.every((p, i) => p === groups[j]![i]))
     if (!same) fail('group', `groups of round ${round} retry ${retry} are not assignGroups(seed, contributors, g)`, cid)
+  }
+
+  /** No planned contributor may be one the ledger excludes from `round` as a persistent outlier. */
+  private checkNotExcluded(groups: string[][], round: number, cid: CID): void {
+    if (!this.exclusionEnabled) return
+    let excluded: Set<string>
+    try {
+      excluded = new Set(this.outlierExclusion(round))
+    } catch (err) {
+      if (err instanceof LedgerVerificationError) throw err
+      fail('outlier', `outlier exclusion of round ${round} cannot be computed: ${(err as Error).message}`, cid)
+    }
+    for (const g of groups) for (const p of g) if (excluded.has(p)) fail('outlier', `round ${round} groups ${p}, excluded as a persistent outlier`, cid)
   }
 
   private checkCheckpoint(signed: SignedEntry<'checkpoint'>, author: string): (meta: EntryMeta) => void {
@@ -510,6 +558,20 @@ export class LedgerState {
       for (const p of g) if (!covered({ author: p, seq: rec!.contributions.get(p)!.seq })) fail('heads', `the checkpoint does not cover ${p}'s contribution`, cid)
     }
     for (const j of b.farGroups) if (j >= groups.length) fail('group', `far group ${j} does not exist`, cid)
+    // Persistent-outlier exclusion (charter v3): the evidence is required (and forbidden without
+    // it), and no included contributor may be one the ledger excludes from this round.
+    let outlierRound: OutlierRound | undefined
+    if (this.exclusionEnabled) {
+      if (b.projections === undefined) fail('outlier', `round ${b.round}: the charter enables exclusion but the checkpoint carries no projections`, cid)
+      try {
+        outlierRound = checkpointEvidence(groups, b.projections)
+      } catch (err) {
+        fail('malformed', `round ${b.round}: ${(err as Error).message}`, cid)
+      }
+      this.checkNotExcluded(groups, b.round, cid)
+    } else if (b.projections !== undefined) {
+      fail('outlier', `round ${b.round}: projections on a checkpoint of a network without exclusion`, cid)
+    }
     const named = (list: Uint8Array[], what: string): string[] => list.map((k) => {
       const p = toHex(k)
       const m = this.members.get(p)
@@ -568,6 +630,7 @@ export class LedgerState {
       const { cosigs: _cosigs, ...core } = b
       this.checkpoints[b.round] = { round: b.round, retry: b.retry, cid, author, coverage, committee, signers: [...signers], body: b, seed: checkpointSeed(core, this.genesisCid!) }
       this.evidence.push(evidence)
+      if (outlierRound !== undefined) this.outlierHistory.push(outlierRound)
       if (this.reputation !== null) {
         try {
           this.reputation.addRound(evidence, this.memberInfo(b.round))

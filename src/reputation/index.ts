@@ -11,3 +11,4 @@ export { computeReputation, committeeCandidates, ReputationAccumulator } from '.
 export { InvalidPeerIdError, isPeerId, assertPeerId, peerIdBytes, comparePeerIds } from './peer-id.ts'
 export { LocalReputation, DEFAULT_LOCAL_REPUTATION, resolveLocalReputationParams, type LocalReputationParams, type LocalPeerScore } from './local.ts'
 export { persistentOutliers, ownProjections, conclusivelyNegative, resolveOutlierParams, DEFAULT_OUTLIER_PARAMS, type OutlierParams, type OutlierRound } from './outliers.ts'
+export { PROJECTION_SCALE, PROJECTION_SCALE_BITS, MAX_PROJECTION_Q, InvalidProjectionsError, encodeProjection, decodeProjection, checkpointProjections, checkProjections, checkpointEvidence } from './outlier-evidence.ts'

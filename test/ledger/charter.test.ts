@@ -20,26 +20,26 @@ const signer = nodeSigner(new Uint8Array(32).fill(7))
 
 /** A charter as a version 1 genesis body: no `version`, training { epochs, batchSize, learningRate }. */
 function v1Body (): Record<string, unknown> {
-  const { version: _v, training, ...rest } = defaultCharter()
+  const { version: _v, training, exclusion: _e, ...rest } = defaultCharter()
   return { ...rest, aggregation: { rule: 'centered-clipping', params: { tau: 2 } }, training: { epochs: 1, batchSize: 32, learningRate: 0.05 } }
 }
 
 describe('ledger: charter versions and training fields', () => {
-  it('makeCharter writes version 2 with the default recipe (Adam, 60 steps, worker momentum 0.5, full budget, raw pixels)', () => {
+  it('makeCharter writes version 3 with the default recipe (Adam, 60 steps, worker momentum 0.5, full budget, raw pixels)', () => {
     const c = makeCharter()
     assert.equal(c.version, CHARTER_VERSION)
-    assert.equal(CHARTER_VERSION, 2)
+    assert.equal(CHARTER_VERSION, 3)
     assert.deepEqual(c.training, { epochs: 1, batchSize: 64, learningRate: 0.003, optimizer: 'adam', localMomentum: 0.9, steps: 60, workerMomentum: 0.5, fullBudget: true, features: 'none' })
     assert.deepEqual(c.aggregation, { rule: 'centered-clipping', params: { tau: 8, iterations: 3 } })
     assert.equal(c.dp.clipNorm, 8)
   })
 
-  it('a version 2 genesis round-trips: the decoded charter equals the one written', async () => {
+  it('a version 3 genesis round-trips: the decoded charter equals the one written', async () => {
     const c = makeCharter({ training: { optimizer: 'momentum', localMomentum: 0.8, steps: 7, workerMomentum: 0, fullBudget: false, features: 'pool2' } })
     const g = await makeGenesis(signer, c)
     const back = decodeEnvelope(g.envelope).entry.body as Charter
     assert.deepEqual(back, c)
-    assert.equal((dagCbor.decode(g.bytes) as { body: { version: number } }).body.version, 2)
+    assert.equal((dagCbor.decode(g.bytes) as { body: { version: number } }).body.version, 3)
   })
 
   it('a version 1 genesis (written before the training fields) still loads, as version 1 with V1_TRAINING', async () => {
@@ -62,7 +62,7 @@ describe('ledger: charter versions and training fields', () => {
     const tr = (extra: Record<string, unknown>): Record<string, unknown> => ({ ...v2, training: { ...(v2.training as object), ...extra } })
     const cases: Array<[string, unknown, RegExp]> = [
       ['explicit version 1 (one encoding per charter)', { ...v1Body(), version: 1 }, /version/],
-      ['a later version', { ...v2, version: 3 }, /version/],
+      ['a later version', { ...v2, version: 4 }, /version/],
       ['version as a string', { ...v2, version: '2' }, /version/],
       ['v1 body with a v2 field', { ...v1Body(), training: { epochs: 1, batchSize: 32, learningRate: 0.05, steps: 10 } }, /training\.steps/],
       ['v2 body without steps', { ...v2, training: { ...(v2.training as object), steps: undefined } }, /steps/],
@@ -93,7 +93,7 @@ describe('ledger: charter versions and training fields', () => {
 
   it('makeCharter refuses bad training values with InvalidParametersError', () => {
     const bad: unknown[] = [
-      { version: 1 }, { version: 3 },
+      { version: 1 }, { version: 2 }, { version: 4 },
       { training: { optimizer: 'adamw' } }, { training: { steps: 0 } }, { training: { steps: -3 } }, { training: { workerMomentum: 1.5 } },
       { training: { localMomentum: Number.NaN } }, { training: { fullBudget: 1 } }, { training: { features: 'SCATTER' } }, { training: { features: '' } }
     ]

@@ -109,10 +109,18 @@ export interface ExperimentConfig {
   /** censoring-leader: how many contributors (the first honest peers) a censoring leader omits (0 = min(5, honest peers)). */
   censorTargets: number
   /**
-   * Fast engine: exclude persistent far-group contributors from the plan (src/reputation/outliers.ts, t-test
-   * of each contributor's own projection on the aggregate); undefined = off. Values are OutlierParams overrides ({} = the defaults).
+   * Exclude persistent outliers from the plan (src/reputation/outliers.ts, t-test of each contributor's own
+   * projection on the aggregate); undefined = off. Values are OutlierParams overrides ({} = the defaults).
+   * Every engine: the full one runs the live protocol's rule (machines record `projections` on each
+   * checkpoint, round r excludes from checkpoints < r), a libp2p network puts it in its charter (v3).
    */
   exclusion?: { window?: number, minObservations?: number, tCritical?: number } | false
+  /**
+   * Fast engine with `exclusion`: record the evidence on the checkpoint as the live protocol does
+   * (fast.ts `exclusionOnCheckpoint`; the full and libp2p engines always do). Unset = false: the
+   * harness's earlier variant, so archived fast-engine results stay reproducible.
+   */
+  exclusionOnCheckpoint?: boolean
 }
 
 export const DEFAULTS: Readonly<ExperimentConfig> = Object.freeze({
@@ -222,9 +230,9 @@ export function resolveExperiment(partial: Partial<ExperimentConfig>): Experimen
   int('backdoorTarget', 0, 9)
   int('censorTargets', 0, c.peers - c.byzantine)
   if (typeof c.reputationCommittees !== 'boolean') bad('reputationCommittees must be a boolean')
+  if (c.exclusionOnCheckpoint !== undefined && typeof c.exclusionOnCheckpoint !== 'boolean') bad('exclusionOnCheckpoint must be a boolean')
   if (c.exclusion !== undefined && c.exclusion !== false) {
     if (c.exclusion === null || typeof c.exclusion !== 'object' || Array.isArray(c.exclusion)) bad('exclusion must be an object of outlier parameters')
-    if (c.engine !== 'fast') bad('exclusion needs the fast engine (the round machines do not compute it yet)')
     try { resolveOutlierParams(c.exclusion) } catch (e) { bad((e as Error).message) }
   }
   if (c.reputationCommittees && c.engine !== 'fast') bad('reputationCommittees needs the fast engine (the full engine is H\'s simulate, weight 1; a libp2p network always weighs by reputation)')

@@ -302,6 +302,7 @@ export async function runExperiment(partial: Partial<ExperimentConfig>, data: Ex
     const ruleParams = params.ruleParams as Record<string, number | string | boolean>
     const run = await hooks.network!({
       peers: c.peers, rounds: c.rounds, seed: c.seed, spec, committee: c.committee, threshold: c.threshold, group: c.group, rule: c.rule, ruleParams, clip: c.clip, noise: c.noise,
+      ...(c.exclusion === undefined || c.exclusion === false ? {} : { exclusion: c.exclusion }),
       train: own,
       onRound: async (r) => {
         const a = await evalFn(r.round, r.model)
@@ -315,7 +316,7 @@ export async function runExperiment(partial: Partial<ExperimentConfig>, data: Ex
   } else if (c.engine === 'fast') {
     const res = await fastSimulate({
       peers: c.peers, rounds: c.rounds, seed: c.seed, initialModel: init, params, faults, normCheck: c.normCheck, undefendedBudget: c.undefendedBudget, train: trainFn,
-      signerFor: hooks.signerFor, keepReports: false, censor, exclusion: c.exclusion === false ? undefined : c.exclusion,
+      signerFor: hooks.signerFor, keepReports: false, censor, exclusion: c.exclusion === false ? undefined : c.exclusion, exclusionOnCheckpoint: c.exclusionOnCheckpoint === true,
       // E's rule: the committee of round r from the reputation of the evidence of rounds < r (committeeCandidates).
       committeeWeights: c.reputationCommittees ? (r, ids) => r === 1 ? undefined : committeeCandidates(reputationAfter(history, ids)) : undefined,
       evaluate: async (m) => { round++; hooks.onModel?.(round, m); const a = await evalFn(round, m); accs.set(round, a); return a ?? Number.NaN },
@@ -339,9 +340,13 @@ export async function runExperiment(partial: Partial<ExperimentConfig>, data: Ex
   } else {
     const res = await simulate({
       peers: c.peers, rounds: c.rounds, seed: c.seed, initialModel: init, params, faults, train: trainFn,
-      signerFor: hooks.signerFor, verify: hooks.verify,
+      signerFor: hooks.signerFor, verify: hooks.verify, ...(c.exclusion === undefined || c.exclusion === false ? {} : { exclusion: c.exclusion }),
       evaluate: async (m) => { round++; hooks.onModel?.(round, m); const a = await evalFn(round, m); accs.set(round, a); return a ?? Number.NaN },
-      onRound: (rep) => record(rep.round, accs.get(rep.round) ?? null, rep)
+      onPeers: (ids) => { peerIds = ids },
+      onRound: (rep) => {
+        const byzIds = new Set(byz.map(i => peerIds[i]!))
+        record(rep.round, accs.get(rep.round) ?? null, rep, c.exclusion !== undefined && c.exclusion !== false ? { excluded: rep.excluded.length, honestExcluded: rep.excluded.filter(p => !byzIds.has(p)).length } : {})
+      }
     })
     model = res.model
   }

@@ -31,7 +31,7 @@ import { comparePeerIds } from '../../reputation/peer-id.ts'
 import { buildPlan, type NormVerdicts } from '../round/plan.ts'
 import { dealZeroMasks, encodeFixed, decodeFixed, sumShares } from '../round/sharing.ts'
 import { normSquarePoint } from '../../secret-sharing/norm-check.ts'
-import { encodeGroupSums, groupSumsHash, modelHash, recomputeModel, ruleStateHash, groupMean, farGroupIndices } from '../round/aggregate.ts'
+import { encodeGroupSums, groupSumsHash, modelHash, recomputeModel, ruleStateHash, groupMean, farGroupIndices, projectionsForCheckpoint } from '../round/aggregate.ts'
 import { checkpointBodyHash, type CheckpointBody } from '../round/messages.ts'
 import { ruleByName, type RuleState } from '../round/rules.ts'
 import { clipL2, gaussianFill } from '../../model/update.ts'
@@ -39,6 +39,7 @@ import { attackByName, type AttackFn } from '../sim/attacks.ts'
 import { getAttack } from '../attacks/registry.ts'
 import { projectionsOnAggregate } from '../aggregation/distances.ts'
 import { persistentOutliers, resolveOutlierParams, type OutlierParams, type OutlierRound } from '../../reputation/outliers.ts'
+import { checkpointEvidence } from '../../reputation/outlier-evidence.ts'
 import type { SimConfig } from '../sim/simulator.ts'
 
 export interface FastConfig extends Omit<SimConfig, 'observe' | 'maxStepsPerRound' | 'onRound' | 'verify'> {
@@ -83,6 +84,15 @@ export interface FastConfig extends Omit<SimConfig, 'observe' | 'maxStepsPerRoun
    * the same set. Undefined = off (the protocol as before).
    */
   exclusion?: Partial<OutlierParams>
+  /**
+   * With `exclusion`: record the evidence on the checkpoint as the live protocol does (a charter
+   * v3 network, the full engine `simulate` with `exclusion`): the body carries `projections`
+   * (fixed point, src/reputation/outlier-evidence.ts) and the test runs on the decoded values,
+   * so checkpoints (hence seeds, committees, groups) are bit-identical to `simulate`'s. Default
+   * false: the harness's earlier variant (float projections, body without evidence), which
+   * keeps every archived fast-engine result reproducible.
+   */
+  exclusionOnCheckpoint?: boolean
 }
 
 export interface FastRoundReport {
@@ -233,7 +243,13 @@ export async function fastSimulate(cfg: FastConfig): Promise<FastResult> {
       const blob = encodeGroupSums({ round, retry: 0, bits: fixed.bits, sizes, sums })
       const decoded = sums.map(s => decodeFixed(s, fixed.scale))
       const res = recomputeModel(model, decoded, sizes, rule, ruleState, { serverLr: params.serverLr, meanNormBound: fixed.normBound })
-      if (outlierParams !== undefined) {
+      const onCheckpoint = outlierParams !== undefined && cfg.exclusionOnCheckpoint === true
+      let projections: number[] | undefined
+      if (onCheckpoint) {
+        // The live protocol's evidence: the machines' projectionsForCheckpoint over the same means (every group reconstructed here).
+        projections = projectionsForCheckpoint(res, plan.groups.length, plan.groups.map((_, j) => j))
+        outlierHistory.push(checkpointEvidence(plan.groups.map(x => x.members), projections))
+      } else if (outlierParams !== undefined) {
         // Each group mean's projection on the aggregate's direction (aggregation/distances.ts): the outlier evidence.
         const means = decoded.map((s, j) => groupMean(s, sizes[j]!, fixed.normBound))
         outlierHistory.push({ groups: plan.groups.map(x => x.members), projections: Array.from(projectionsOnAggregate(means, res.aggregate)) })
@@ -241,7 +257,7 @@ export async function fastSimulate(cfg: FastConfig): Promise<FastResult> {
       const body: CheckpointBody = {
         round, retry: 0, prev, committee: [...committee], groups: plan.groups, farGroups: res.far,
         groupSumsHash: groupSumsHash(blob), modelHash: modelHash(res.model), ruleStateHash: ruleStateHash(res.ruleState),
-        blamed: [], refused: plan.refused
+        blamed: [], refused: plan.refused, ...(projections === undefined ? {} : { projections })
       }
       const bodyHash = checkpointBodyHash(body)
       model = res.model

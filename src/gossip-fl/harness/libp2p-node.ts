@@ -71,6 +71,11 @@ export interface Libp2pRunConfig {
   timeoutMs?: number
   /** Called once per round, with peer 0's view, in round order. */
   onRound?: (r: Libp2pRound) => void | Promise<void>
+  /**
+   * Persistent-outlier exclusion in the network's charter (v3 `exclusion`, enabled with these
+   * OutlierParams overrides); undefined = disabled, as the fast engine without `exclusion`.
+   */
+  exclusion?: { window?: number, minObservations?: number, tCritical?: number }
 }
 
 export const DEFAULT_DEADLINES = Object.freeze({ share: 3000, receipt: 1500, plan: 1500, partial: 2000, checkpoint: 2500 })
@@ -136,7 +141,8 @@ export async function runOverLibp2p(c: Libp2pRunConfig): Promise<Libp2pRunResult
       committee: { m: c.committee, t: c.threshold, g: c.group },
       aggregation: { rule: c.rule, params: c.ruleParams },
       deadlines: c.deadlines ?? DEFAULT_DEADLINES,
-      admission: { mode: 'open', founders: ids.map(i => peerIdBytes(i.name)) }
+      admission: { mode: 'open', founders: ids.map(i => peerIdBytes(i.name)) },
+      exclusion: c.exclusion === undefined ? { enabled: false } : { ...c.exclusion, enabled: true }
     })
     const genesis = await writeGenesis(ids[0]!, charter, GENESIS_TS)
     for (const d of dirs) await writeFile(join(d, GENESIS_FILE), genesis)

@@ -16,6 +16,8 @@ import { ruleByName, type RuleState } from './rules.ts'
 import { bytesToVector, vectorToBytes, LIMITS, LITTLE_ENDIAN, type Hash } from './messages.ts'
 import { MessageDecodeError, MessageTooLargeError } from './errors.ts'
 import { InvalidParametersError } from '../../util/errors.ts'
+import { projectionsOnAggregate } from '../aggregation/distances.ts'
+import { checkpointProjections, checkProjections } from '../../reputation/outlier-evidence.ts'
 
 export interface GroupSums {
   round: number
@@ -141,6 +143,8 @@ export function groupMean(sum: Float64Array, size: number, bound: number): Float
 export interface Recomputed {
   model: Float32Array
   aggregate: Float32Array
+  /** The group means the rule aggregated (input order): the outlier evidence's inputs. */
+  means: Float32Array[]
   ruleState: RuleState
   /** Indices (into the inputs) of group means far from the aggregate: reputation evidence. */
   far: number[]
@@ -197,11 +201,50 @@ function fromMeans(prevModel: Float32Array, means: Float32Array[], rule: RuleSpe
   const r = ruleByName(rule.name).aggregate(means, ruleState, rule.params ?? {})
   const model = new Float32Array(prevModel.length)
   for (let i = 0; i < model.length; i++) model[i] = prevModel[i]! + opts.serverLr * r.aggregate[i]!
-  return { model, aggregate: r.aggregate, ruleState: r.state, far: farGroupIndices(means, r.aggregate) }
+  return { model, aggregate: r.aggregate, means, ruleState: r.state, far: farGroupIndices(means, r.aggregate) }
 }
 
 /** The same from a published blob (exact field vectors), as any verifier runs it. */
 export function recomputeFromBlob(prevModel: Float32Array, blob: Uint8Array, rule: RuleSpec, ruleState: RuleState | undefined, opts: RecomputeOptions): Recomputed {
   const g = decodeGroupSums(blob)
   return recomputeModelFromField(prevModel, g.sums, 2 ** g.bits, g.sizes, rule, ruleState, opts)
+}
+
+/**
+ * The checkpoint's `projections` (src/reputation/outlier-evidence.ts): each reconstructed
+ * group mean's projection on the aggregate's direction, fixed point, at its plan position
+ * `included[i]`; 0 for the plan's other groups. Every member computes it from the same
+ * means and aggregate (float64 sums in index order, one IEEE sqrt and divide): same bits.
+ */
+export function projectionsForCheckpoint(r: Pick<Recomputed, 'means' | 'aggregate'>, groupCount: number, included: readonly number[]): number[] {
+  return checkpointProjections(groupCount, included, projectionsOnAggregate(r.means, r.aggregate))
+}
+
+/**
+ * What a verifier holding the published group sums checks about a checkpoint's outlier
+ * evidence: recompute the round from the blob and compare the projections (and the model
+ * hash, which fixes the aggregate they project on). `groups`: the checkpoint's groups in
+ * plan order ([] = not reconstructed; the blob holds the others' sums in that order).
+ * Returns null when they match, else the reason. Throws only on a malformed blob.
+ */
+export function checkCheckpointProjections(
+  body: { groups: ReadonlyArray<{ members: readonly string[] }>, projections?: readonly number[], modelHash: Uint8Array },
+  blob: Uint8Array, prevModel: Float32Array, rule: RuleSpec, ruleState: RuleState | undefined, opts: RecomputeOptions, hash: Hash = sha256
+): string | null {
+  if (body.projections === undefined) return 'projections-missing'
+  try {
+    checkProjections(body.groups.map(g => g.members), body.projections)
+  } catch (err) {
+    return `projections-malformed: ${(err as Error).message}`
+  }
+  const included: number[] = []
+  body.groups.forEach((g, j) => { if (g.members.length > 0) included.push(j) })
+  const sums = decodeGroupSums(blob)
+  if (sums.sizes.length !== included.length || included.some((j, i) => body.groups[j]!.members.length !== sums.sizes[i])) return 'group-sums-do-not-match-groups'
+  const re = recomputeModelFromField(prevModel, sums.sums, 2 ** sums.bits, sums.sizes, rule, ruleState, opts)
+  const mh = modelHash(re.model, hash)
+  if (mh.length !== body.modelHash.length || mh.some((b, i) => b !== body.modelHash[i])) return 'model-hash-mismatch'
+  const expected = projectionsForCheckpoint(re, body.groups.length, included)
+  for (let j = 0; j < expected.length; j++) if (expected[j] !== body.projections[j]) return `projection-mismatch: group ${j}`
+  return null
 }

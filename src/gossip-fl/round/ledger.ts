@@ -26,10 +26,11 @@ export function planBody(round: number, retry: number, groups: readonly PlanGrou
  * E's checkpoint core for a round checkpoint body. `prev`: CID of checkpoint r-1
  * (or the genesis); `heads`: the author chain heads the checkpoint covers.
  * Groups keep the plan's positions (empty = not reconstructed), as E's LedgerState
- * requires; blame and refusals become key lists.
+ * requires; blame and refusals become key lists; `projections` (outlier evidence)
+ * is copied when the body has it.
  */
 export function checkpointCore(body: CheckpointBody, prev: CID, heads: Head[]): CheckpointCore {
-  return {
+  const core: CheckpointCore = {
     round: body.round,
     retry: body.retry,
     prev,
@@ -41,4 +42,7 @@ export function checkpointCore(body: CheckpointBody, prev: CID, heads: Head[]): 
     farGroups: [...body.farGroups],
     heads
   }
+  // The outlier evidence, when the network records it (charter v3 with exclusion): the key is absent otherwise.
+  if (body.projections !== undefined) core.projections = [...body.projections]
+  return core
 }

@@ -35,7 +35,7 @@ import {
 import { checkpointQuorum, fixedPointPlan, perContributorNoiseStd, phaseDeadlines, type FixedPointPlan, type RoundParams } from './params.ts'
 import { zeroCheckChallenge, zeroCheckPoint, decodeNormSquared, dealZeroMasks, encodeFixed, holderX, robustReconstructVector, shareVector, sumOfSquares, sumSharesInto, P } from './sharing.ts'
 import { buildPlan, checkPlan, normVerdicts, type NormVerdicts } from './plan.ts'
-import { encodeGroupSums, groupSumsHash, modelHash, recomputeModelFromField, ruleStateHash } from './aggregate.ts'
+import { encodeGroupSums, groupSumsHash, modelHash, projectionsForCheckpoint, recomputeModelFromField, ruleStateHash } from './aggregate.ts'
 import type { RuleState } from './rules.ts'
 import type { RoundSigner, RoundVerify } from './signer.ts'
 import { bytesEqual, retrySeed, toHex } from './util.ts'
@@ -175,6 +175,15 @@ export interface RoundConfig {
    * (same digests; the pure-JS hash of 400 KB vectors was ~8% of an MLP round's CPU).
    */
   sha256?: Hash
+  /**
+   * Persistent-outlier exclusion, when the network's charter enables it (issue #5; the node
+   * passes its ledger's `LedgerState.outlierExclusion(r)`, the simulator the same rule over
+   * its checkpoints). With it: the leader refuses `excluded` contributors in its plan (reason
+   * 'excluded'), members refuse a plan that groups one ('bad-plan:groups-excluded'), and the
+   * checkpoint body carries `projections`, the evidence of later rounds' exclusions. Without
+   * it (default), bodies and plans are exactly as before.
+   */
+  outliers?: { excluded: readonly string[] }
 }
 
 const MAX_BUFFERED = 4096
@@ -230,6 +239,8 @@ export class RoundMachine {
   private readonly hash: Hash
   private readonly eligible: Set<string>
   private readonly eligibleList: string[]
+  /** RoundConfig.outliers.excluded (empty without exclusion) */
+  private readonly excluded: ReadonlySet<string>
   private now: number
   private retry!: RetryState
   private encoded?: Uint32Array
@@ -251,6 +262,7 @@ export class RoundMachine {
     this.fixed = fixedPointPlan(cfg.params, this.dim)
     this.eligibleList = [...new Set(cfg.contributors)].sort(comparePeerIds)
     this.eligible = new Set(this.eligibleList)
+    this.excluded = new Set(cfg.outliers?.excluded ?? [])
     this.now = cfg.startTime
     this.first = cfg.firstRetry ?? 0
     if (!Number.isSafeInteger(this.first) || this.first < 0 || this.first + cfg.params.maxRetries > LIMITS.maxRetry) throw new RoundStateError(`firstRetry must be an integer in [0, ${LIMITS.maxRetry} - maxRetries], got ${String(cfg.firstRetry)}`)
@@ -505,9 +517,10 @@ export class RoundMachine {
     const v = this.verdicts()
     // Default: groups from the ROUND seed (a retry with the same admitted set re-forms the same groups,
     // so no new sums are revealed). With a schedule: retry k's seed, as the ledger checks.
+    const exclude = this.excluded
     const plan = this.cfg.schedule === undefined
-      ? buildPlan(v, R.committee, this.cfg.seed, p.groupSize, p.threshold)
-      : buildPlan(v, R.committee, R.seed, p.groupSize, p.threshold, { recut: true })
+      ? buildPlan(v, R.committee, this.cfg.seed, p.groupSize, p.threshold, { exclude })
+      : buildPlan(v, R.committee, R.seed, p.groupSize, p.threshold, { recut: true, exclude })
     if (plan.groups.length === 0) return // nothing to aggregate: the deadline will trigger a retry
     const msg = this.signed<PlanMsg>({ type: 'plan', r: this.cfg.round, k: R.k, from: this.self, dealers: v.dealers, groups: plan.groups, refused: plan.refused, blamed: plan.blamed })
     this.publish(TOPIC_PLAN, msg)
@@ -596,6 +609,9 @@ export class RoundMachine {
       blamed: [...blamed].map(([peer, reason]) => ({ peer, reason })).sort((a, b) => comparePeerIds(a.peer, b.peer)),
       refused: plan.refused
     }
+    // The outlier evidence (src/reputation/outlier-evidence.ts): each reconstructed group mean's
+    // projection on the aggregate, fixed point, at its plan position; every member gets the same bits.
+    if (this.cfg.outliers !== undefined) body.projections = projectionsForCheckpoint(result, plan.groups.length, included)
     const bodyHash = checkpointBodyHash(body, this.hash)
     R.body = body
     R.bodyHash = toHex(bodyHash)
@@ -743,7 +759,7 @@ export class RoundMachine {
     this.requireSig(msg)
     if (R.plan !== undefined) ignore(msg.from, 'duplicate', new DuplicateMessageError('second plan'))
     const p = this.cfg.params
-    const why = checkPlan(msg, R.committee, this.eligible, p.groupSize, p.threshold, this.verdicts(), this.cfg.schedule === undefined ? undefined : R.seed)
+    const why = checkPlan(msg, R.committee, this.eligible, p.groupSize, p.threshold, this.verdicts(), this.cfg.schedule === undefined ? undefined : R.seed, this.excluded)
     if (why !== null) reject(msg.from, `bad-plan:${why}`, new ProtocolViolationError(`plan refused: ${why}`))
     if (this.isMember) {
       for (const grp of msg.groups) {

@@ -106,6 +106,13 @@ export interface CheckpointBody {
   ruleStateHash: Uint8Array
   blamed: Refusal[]
   refused: Refusal[]
+  /**
+   * Persistent-outlier evidence (present exactly when the network's charter enables exclusion,
+   * RoundConfig.outliers): per plan group, its mean's projection on the aggregate's direction
+   * as a fixed-point integer, 0 for a group not reconstructed (src/reputation/outlier-evidence.ts).
+   * Absent, the body encodes exactly as before (same hash).
+   */
+  projections?: number[]
 }
 /** Member -> gossip: its signature on a checkpoint body. */
 export interface CheckpointSigMsg extends Header { type: 'ckpt', body: CheckpointBody, sig: Uint8Array }
@@ -193,6 +200,11 @@ export function signingBytes(m: SignedMessage | Omit<SignedMessage, 'sig'>, hash
 
 /** Canonical bytes of a checkpoint body (what its hash and the members' signatures cover). */
 export function encodeCheckpointBody(b: CheckpointBody): Uint8Array {
+  // dag-cbor has no undefined: a body without evidence encodes without the key (the pre-exclusion bytes).
+  if (b.projections === undefined && 'projections' in b) {
+    const { projections: _p, ...rest } = b
+    return dagCbor.encode(rest)
+  }
   return dagCbor.encode(b)
 }
 
@@ -282,10 +294,13 @@ function planGroups(v: unknown, what: string): PlanGroup[] {
   })
 }
 
+const BODY_KEYS = ['blamed', 'committee', 'farGroups', 'groupSumsHash', 'groups', 'modelHash', 'prev', 'refused', 'retry', 'round', 'ruleStateHash']
+
 function checkpointBody(v: unknown): CheckpointBody {
   const o = obj(v, 'body')
-  expectKeys(o, ['blamed', 'committee', 'farGroups', 'groupSumsHash', 'groups', 'modelHash', 'prev', 'refused', 'retry', 'round', 'ruleStateHash'], 'body')
-  return {
+  const withProjections = Object.prototype.hasOwnProperty.call(o, 'projections')
+  expectKeys(o, withProjections ? [...BODY_KEYS, 'projections'] : BODY_KEYS, 'body')
+  const body: CheckpointBody = {
     round: int(o.round, 'body.round', 0, LIMITS.maxRound),
     retry: int(o.retry, 'body.retry', 0, LIMITS.maxRetry),
     prev: bytes(o.prev, 'body.prev', 32),
@@ -298,6 +313,14 @@ function checkpointBody(v: unknown): CheckpointBody {
     blamed: refusals(o.blamed, 'body.blamed'),
     refused: refusals(o.refused, 'body.refused')
   }
+  if (withProjections) {
+    // One safe integer per group (fixed point, src/reputation/outlier-evidence.ts), 0 for an empty group.
+    const ps = arr(o.projections, 'body.projections', LIMITS.maxGroups).map((q, i) => int(q, `body.projections[${i}]`, -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER))
+    if (ps.length !== body.groups.length) fail(`body.projections has ${ps.length} entries for ${body.groups.length} groups`)
+    ps.forEach((q, j) => { if (body.groups[j]!.members.length === 0 && q !== 0) fail(`body.projections[${j}] must be 0 for an empty group`) })
+    body.projections = ps
+  }
+  return body
 }
 
 const VECTOR_TYPES = new Set(['share', 'partial'])

@@ -198,7 +198,12 @@ function buildRecutPlan(v: NormVerdicts, committee: readonly string[], seed: Uin
  * the plan is provably wrong, or null. Differences explained by message timing
  * (a receipt the member has not seen) are not grounds to refuse.
  */
-export function checkPlan(plan: Pick<PlanMsg, 'groups' | 'dealers'>, committee: readonly string[], eligible: ReadonlySet<string>, g: number, t: number, mine: NormVerdicts, groupSeed?: Uint8Array): string | null {
+/**
+ * `excluded`: contributors the ledger excludes from this round as persistent outliers
+ * (src/reputation/outliers.ts, derived by every member from the same checkpoints): a plan
+ * that groups one is refused ('groups-excluded').
+ */
+export function checkPlan(plan: Pick<PlanMsg, 'groups' | 'dealers'>, committee: readonly string[], eligible: ReadonlySet<string>, g: number, t: number, mine: NormVerdicts, groupSeed?: Uint8Array, excluded?: ReadonlySet<string>): string | null {
   const members = new Set(committee)
   const seen = new Set<string>()
   const overNorm = new Set(mine.refused.filter(r => r.reason === 'over-norm').map(r => r.peer))
@@ -213,6 +218,7 @@ export function checkPlan(plan: Pick<PlanMsg, 'groups' | 'dealers'>, committee: 
       if (!eligible.has(c)) return 'not-contributor'
       if (seen.has(c)) return 'contributor-twice'
       if (overNorm.has(c)) return 'admits-over-norm'
+      if (excluded?.has(c) === true) return 'groups-excluded'
       seen.add(c)
     }
   }

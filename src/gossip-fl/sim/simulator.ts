@@ -15,6 +15,8 @@ import type { RuleState } from '../round/rules.ts'
 import { bytesEqual, toHex } from '../round/util.ts'
 import { attackByName, type AttackFn } from './attacks.ts'
 import { Bus, type Delivery } from './bus.ts'
+import { persistentOutliers, resolveOutlierParams, type OutlierParams, type OutlierRound } from '../../reputation/outliers.ts'
+import { checkpointEvidence } from '../../reputation/outlier-evidence.ts'
 
 export interface SimFaults {
   /** Byzantine contributors (peer indices) and their attack. */
@@ -52,6 +54,15 @@ export interface SimConfig {
    * ledger). Default: none, the machines' own (what the harness's fast engine reproduces).
    */
   schedule?: (round: number, seed: Uint8Array) => RoundSchedule
+  /**
+   * Persistent-outlier exclusion as the live protocol runs it (a charter v3 network): the
+   * machines record each group's projection on their checkpoints (`projections`), and round r
+   * excludes `persistentOutliers` of the evidence of checkpoints < r, decoded exactly as the
+   * ledger's LedgerState.outlierExclusion does. Undefined = off (bodies as before).
+   */
+  exclusion?: Partial<OutlierParams>
+  /** Told the peer ids (index order) before round 1. */
+  onPeers?: (ids: string[]) => void
 }
 
 export interface RoundReport {
@@ -78,6 +89,8 @@ export interface RoundReport {
   virtualMs: number
   /** direct messages received per peer per family */
   directReceived: Map<string, Map<string, number>>
+  /** Contributors excluded from this round as persistent outliers (empty without `exclusion`). */
+  excluded: string[]
 }
 
 export interface SimResult {
@@ -104,6 +117,7 @@ export async function simulate(cfg: SimConfig): Promise<SimResult> {
     signers.push((cfg.signerFor ?? ed25519Signer)(s))
   }
   const ids = signers.map(s => s.peer)
+  cfg.onPeers?.([...ids])
   const indexOf = new Map(ids.map((p, i) => [p, i]))
   const verify = cfg.verify ?? ed25519Verify
   const bus = new Bus(ids)
@@ -119,6 +133,8 @@ export async function simulate(cfg: SimConfig): Promise<SimResult> {
   let prev = seed32(childRng(String(cfg.seed), 'genesis'))
   let now = 0
   const reports: RoundReport[] = []
+  const outlierParams = cfg.exclusion === undefined ? undefined : resolveOutlierParams(cfg.exclusion)
+  const outlierHistory: OutlierRound[] = []
 
   for (let r = 1; r <= cfg.rounds; r++) {
     bus.resetStats()
@@ -138,11 +154,13 @@ export async function simulate(cfg: SimConfig): Promise<SimResult> {
     const badDeal = new Map<string, number>()
     for (const b of cfg.faults?.badZeroDeal ?? []) if (inRound(b.rounds) && committee0[b.member] !== undefined) badDeal.set(committee0[b.member]!, b.delta)
     const silenced = new Set<string>([...silentAt].filter(([, a]) => a === 'start').map(([p]) => p))
+    const excluded = outlierParams === undefined ? [] : persistentOutliers(outlierHistory, outlierParams)
+    const outliers = outlierParams === undefined ? {} : { outliers: { excluded } }
 
     const machines = ids.map((peer, i) => new RoundMachine({
       params, round: r, seed: prev, prevModel: model, ruleState,
       candidates: ids.map(p => ({ peer: p, weight: 1 })), contributors: ids, startTime: start,
-      signer: signers[i]!, verify, rng: childRng(String(cfg.seed), `peer/${i}/round/${r}`), ...(schedule === undefined ? {} : { schedule }),
+      signer: signers[i]!, verify, rng: childRng(String(cfg.seed), `peer/${i}/round/${r}`), ...(schedule === undefined ? {} : { schedule }), ...outliers,
       faults: { skipClip: overNorm.has(i), corruptPartials: corrupt.has(peer) ? 12345 : undefined, badZeroDeal: badDeal.has(peer) ? { delta: badDeal.get(peer)!, retry: 0 } : undefined }
     }))
     const done = new Map<string, CompletedCheckpoint>()
@@ -217,6 +235,7 @@ export async function simulate(cfg: SimConfig): Promise<SimResult> {
     model = ck.model!
     ruleState = ck.ruleState
     prev = ck.bodyHash
+    if (outlierParams !== undefined) outlierHistory.push(checkpointEvidence(ck.body.groups.map(g => g.members), ck.body.projections))
     const report: RoundReport = {
       round: r,
       retries,
@@ -231,7 +250,8 @@ export async function simulate(cfg: SimConfig): Promise<SimResult> {
       checkpoint: ck,
       model,
       recomputedEqual,
-      virtualMs: now - start
+      virtualMs: now - start,
+      excluded
     }
     if (cfg.evaluate !== undefined) report.accuracy = await cfg.evaluate(model)
     reports.push(report)

@@ -37,6 +37,9 @@ const HELP = `usage: tessera init --dir DIR [options]
   --tau X              centered-clipping radius (default: the clip norm)
   --iterations L       centered-clipping iterations (default 3)
   --deadlines S,R,P,Q,C  phase deadlines in ms: share, receipt, plan, partial, checkpoint
+  --exclusion on|off|JSON  persistent-outlier exclusion, binding on every checkpoint (charter v3;
+                       default on, window 20, minObservations 10, tCritical 4.3); JSON: overrides
+                       of { "window", "minObservations", "tCritical" } (turns it on)
   --json               print the result as JSON
 
 Local training, the same for every peer (charter.training; defaults: the charter's, the
@@ -57,6 +60,23 @@ function parseFounders (v: unknown, where: string): string[] {
   return list as string[]
 }
 
+/**
+ * The charter's `exclusion` (v3): on by default for a new network (the --charter file's
+ * value, if any, then the flag): `on`, `off`, or JSON overrides of the outlier parameters
+ * (which turn it on). Validated by makeCharter (InvalidParametersError).
+ */
+export function initExclusion (flag: unknown, fromFile: CharterInput['exclusion']): NonNullable<CharterInput['exclusion']> {
+  const base = { enabled: true, ...(fromFile ?? {}) }
+  if (flag === undefined) return base
+  if (flag === 'on') return { ...base, enabled: true }
+  if (flag === 'off') return { ...base, enabled: false }
+  let o: unknown
+  try { o = JSON.parse(String(flag)) } catch { throw new InvalidParametersError(`--exclusion takes on, off or a JSON object, got '${String(flag).slice(0, 80)}'`) }
+  if (o === null || typeof o !== 'object' || Array.isArray(o)) throw new InvalidParametersError('--exclusion JSON must be an object of { window, minObservations, tCritical }')
+  for (const k of Object.keys(o)) if (!['window', 'minObservations', 'tCritical'].includes(k)) throw new InvalidParametersError(`--exclusion: unknown parameter '${k}'`)
+  return { ...base, ...(o as object), enabled: true }
+}
+
 export async function run (argv: string[]): Promise<number> {
   const { values } = parseFlags(argv, {
     dir: { type: 'string' }, charter: { type: 'string' }, 'peers-file': { type: 'string' }, founders: { type: 'string' },
@@ -64,6 +84,7 @@ export async function run (argv: string[]): Promise<number> {
     m: { type: 'string' }, t: { type: 'string' }, g: { type: 'string' }, clip: { type: 'string' }, noise: { type: 'string' },
     rule: { type: 'string' }, tau: { type: 'string' }, iterations: { type: 'string' }, lr: { type: 'string' }, batch: { type: 'string' }, deadlines: { type: 'string' },
     optimizer: { type: 'string' }, steps: { type: 'string' }, momentum: { type: 'string' }, 'local-momentum': { type: 'string' }, 'full-budget': { type: 'string' }, features: { type: 'string' },
+    exclusion: { type: 'string' },
     json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }
   })
   if (values.help === true) { console.log(HELP); return 0 }
@@ -131,6 +152,7 @@ export async function run (argv: string[]): Promise<number> {
       ? { mode: 'open', founders: founders.map(peerIdBytes) }
       : { mode: 'consortium', founders: founders.map(peerIdBytes), k: numberFlag(values, 'k', 1) }
   }
+  input.exclusion = initExclusion(values.exclusion, base.exclusion)
   if (typeof values.deadlines === 'string') {
     const d = values.deadlines.split(',').map(Number)
     if (d.length !== 5 || d.some(x => !Number.isInteger(x) || x <= 0)) throw new InvalidParametersError('--deadlines takes five positive integers (ms): share,receipt,plan,partial,checkpoint')

@@ -80,7 +80,9 @@ export async function run (argv: string[]): Promise<number> {
     const ch = st.charter!
     // How every peer trains (charter v2); a v1 charter leaves all but lr and batch to the peers' flags.
     const training = { charterVersion: ch.version, ...ch.training }
-    const out = { network: ch.networkId, genesis: st.genesisCid!.toString(), netId: networkIdFromGenesis(st.genesisCid!.bytes), entries: ledger.size, members: st.memberInfo(st.lastRound).length, lastRound: st.lastRound, training, rounds }
+    // Persistent-outlier exclusion (charter v3): who the ledger excludes from the next round.
+    const exclusion = ch.exclusion.enabled ? { ...ch.exclusion, excludedNextRound: st.outlierExclusion(st.lastRound + 1) } : { enabled: false }
+    const out = { network: ch.networkId, genesis: st.genesisCid!.toString(), netId: networkIdFromGenesis(st.genesisCid!.bytes), entries: ledger.size, members: st.memberInfo(st.lastRound).length, lastRound: st.lastRound, training, exclusion, rounds }
     if (json) console.log(JSON.stringify(out))
     else {
       const t = ch.training
@@ -88,6 +90,10 @@ export async function run (argv: string[]): Promise<number> {
         ? `${t.optimizer} lr ${t.learningRate} batch ${t.batchSize}, ${t.steps} steps, worker momentum ${t.workerMomentum}${t.fullBudget ? ', full budget' : ''}, features ${t.features}`
         : `lr ${t.learningRate} batch ${t.batchSize}; optimizer, steps, momentum, budget and features are each peer's flags`
       console.log(`network ${out.network} (${out.netId}), genesis ${out.genesis}\ncharter v${ch.version}: ${how}\nledger: ${out.entries} entries, verified; ${out.members} members; last round ${out.lastRound}`)
+      const ex = ch.exclusion
+      console.log(ex.enabled
+        ? `outlier exclusion: on (window ${ex.window}, min ${ex.minObservations} observations, t ${ex.tCritical}); excluded from round ${st.lastRound + 1}: ${st.outlierExclusion(st.lastRound + 1).map(short).join(',') || '-'}`
+        : 'outlier exclusion: off')
       for (const r of rounds) console.log(`round ${r.round}${r.retry > 0 ? ` (retry ${r.retry})` : ''}: committee ${r.committee.map(short).join(',')} (${r.signers} signatures) | groups ${r.groups.map(g => g.map(short).join('+')).join(' ')} | refused ${r.refused.map(short).join(',') || '-'} | blamed ${r.blamed.map(short).join(',') || '-'} | model ${r.modelHash.slice(0, 12)}`)
     }
   } finally {

@@ -542,7 +542,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     }
   }
 
-  private roundSetup (r: number): { params: RoundParams, seed: Uint8Array, candidates: Array<{ peer: string, weight: number }>, contributors: string[] } {
+  private roundSetup (r: number): { params: RoundParams, seed: Uint8Array, candidates: Array<{ peer: string, weight: number }>, contributors: string[], outliers?: { excluded: string[] } } {
     const st = this.ledger.state
     const charter = this.charter
     let candidates: Array<{ peer: string, weight: number }>
@@ -557,7 +557,10 @@ export class Peer extends TypedEmitter<PeerEvents> {
     // Round 1: every connection to the committee is new (no earlier checkpoint to warm them from).
     const floor = shareFloorMs(contributors.length, r === 1 ? 2 * this.options.shareMsPerPeer : this.options.shareMsPerPeer)
     if (params.deadlines.shareMs < floor) params = { ...params, deadlines: { ...params.deadlines, shareMs: floor } }
-    return { params, seed: st.seed(r, 0), candidates, contributors }
+    // Persistent-outlier exclusion (charter v3): the same set as E's LedgerState checks plans and
+    // checkpoints against, from the checkpoints of rounds < r; the machine records the evidence.
+    const outliers = st.exclusionEnabled ? { excluded: st.outlierExclusion(r) } : undefined
+    return { params, seed: st.seed(r, 0), candidates, contributors, ...(outliers === undefined ? {} : { outliers }) }
   }
 
   /** Run round r; true when it emitted the round's 'round' event (checkpoint r is in the ledger). */
@@ -565,7 +568,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
     const o = this.options
     const st = this.ledger.state
     const setup = this.roundSetup(r)
-    const contribute = this.components.trainer !== undefined && setup.contributors.includes(this.self)
+    // A peer the ledger excludes as a persistent outlier would be refused by every plan: it does not train.
+    const contribute = this.components.trainer !== undefined && setup.contributors.includes(this.self) && setup.outliers?.excluded.includes(this.self) !== true
     this.warmCommittee(r)
     // Train as soon as model r-1 is known, before waiting for the round's start (round 1: the launcher's
     // barrier): local training only needs that model, must be done by the share deadline, and blocks this
@@ -605,6 +609,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
       machine = new RoundMachine({
       params: setup.params, round: r, seed: setup.seed, prevModel: prev.model, ruleState: prev.ruleState,
       candidates: setup.candidates, contributors: setup.contributors, startTime: start, firstRetry,
+      ...(setup.outliers === undefined ? {} : { outliers: setup.outliers }),
       schedule: { seed: (k) => st.seed(r, k), committee: (k) => st.committee(r, k) },
       signer: this.roundSigner, verify: this.roundVerify,
       rng: cryptoRng(), contribute, faults: o.faults,
