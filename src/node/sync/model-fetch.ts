@@ -12,6 +12,8 @@
  * and the size's consistency, hashes incrementally, and stores the bytes only
  * when SHA-256 matches. Wrong bytes raise ModelHashMismatchError, are reported
  * (`misbehaviour` event, `onMisbehaviour` hook) and the next peer is tried.
+ * A server asked for a blob it does not hold yet answers once it stores it, within
+ * `holdMs` (round overhead, issue #4: see model-store.ts "Recently stored blobs").
  */
 import * as dagCbor from '@ipld/dag-cbor'
 import { bytesEqual, toHex } from '../../ledger/bytes.ts'
@@ -41,14 +43,32 @@ export interface ModelFetchOptions {
   requestTimeoutMs: number
   /** peers tried per fetch */
   maxPeers: number
+  /**
+   * A request for a blob this peer does not hold is answered when the blob is stored, if that
+   * happens within this many ms (else "not held"); 0 answers at once. Bounded by the store's
+   * `maxWaiters`. Keep it well below the clients' request deadline.
+   */
+  holdMs: number
+  /**
+   * Try the given peers starting at a position derived from this peer's id (then in order,
+   * wrapping around), so that the N peers fetching one blob from the same holders spread over
+   * them instead of all asking the first; false: in the order given.
+   */
+  spreadPeers: boolean
 }
 
 export const MODEL_FETCH_DEFAULTS: Readonly<Omit<ModelFetchOptions, 'netId'>> = Object.freeze({
-  chunkBytes: 1 << 20,
+  // One request for blobs up to 4 MiB (the MLP's group sums are 2 MB): each chunk is a round
+  // trip through both peers' event loops, and the protocol's cap is 64 MiB.
+  chunkBytes: 4 << 20,
   serveChunkBytes: 4 << 20,
   maxModelBytes: 256 * 1024 * 1024,
   requestTimeoutMs: 30_000,
-  maxPeers: 8
+  maxPeers: 8,
+  // Members store a round's group sums within about a second of finishing it (bench/round.ts);
+  // the Peer's fetch deadline is 10 s.
+  holdMs: 2000,
+  spreadPeers: true
 })
 
 export type ModelMisbehaviourKind = 'wrong-model-bytes' | 'bad-response'
@@ -79,6 +99,9 @@ export function modelFetchConfig (options: Partial<ModelFetchOptions> & Pick<Mod
   int('maxModelBytes', 1, 4 * 1024 * 1024 * 1024)
   int('requestTimeoutMs', 100, 600_000)
   int('maxPeers', 1, 256)
+  int('holdMs', 0, 60_000)
+  if (c.holdMs >= c.requestTimeoutMs) throw new InvalidParametersError(`holdMs (${c.holdMs}) must be below requestTimeoutMs (${c.requestTimeoutMs})`)
+  if (typeof c.spreadPeers !== 'boolean') throw new InvalidParametersError('spreadPeers must be a boolean')
   return c
 }
 
@@ -155,7 +178,10 @@ export class ModelFetch extends TypedEmitter<ModelFetchEvents> {
 
   private async serve (req: Uint8Array): Promise<Uint8Array> {
     const r = decodeChunkRequest(req, this.protocol.maxRequestBytes)
-    const size = await this.c.store.blobs.size(r.hash)
+    const blobs = this.c.store.blobs
+    // A blob about to be stored (a round's group sums, asked for by the other peers the moment
+    // the round ends): answer when it is, rather than "not held" and a retry sweep later.
+    const size = this.options.holdMs > 0 && blobs.waitFor !== undefined && this.started ? await blobs.waitFor(r.hash, this.options.holdMs) : await blobs.size(r.hash)
     if (size === undefined) return encodeChunkResponse({ size: null, data: new Uint8Array(0) })
     const length = Math.min(r.length, this.options.serveChunkBytes)
     const data = await this.c.store.blobs.read(r.hash, r.offset, length)
@@ -227,7 +253,7 @@ export class ModelFetch extends TypedEmitter<ModelFetchEvents> {
 
   /**
    * The verified bytes of blob `hash`: from the local store, else from the
-   * given peers (default: every connected peer), one after another until one
+   * given peers (default: every connected peer; rotated by this peer's id, `spreadPeers`), one after another until one
    * serves bytes with that hash; those are stored. Throws ModelNotFoundError
    * listing each peer's failure when none does.
    */
@@ -239,9 +265,20 @@ export class ModelFetch extends TypedEmitter<ModelFetchEvents> {
     if (local !== undefined) return local
     const running = this.inflight.get(hex)
     if (running !== undefined) return await running
-    const p = this.fetchAny(hash, opts.peers ?? this.c.transport.peers()).finally(() => { this.inflight.delete(hex) })
+    const p = this.fetchAny(hash, this.order(opts.peers ?? this.c.transport.peers())).finally(() => { this.inflight.delete(hex) })
     this.inflight.set(hex, p)
     return await p
+  }
+
+  /** `peers` rotated to start at a position derived from this peer's id (`spreadPeers`). */
+  order (peers: readonly string[]): string[] {
+    if (!this.options.spreadPeers || peers.length < 2) return [...peers]
+    // FNV-1a of the id: any fixed spread works, it only has to differ between fetchers.
+    let x = 0x811c9dc5
+    const self = this.c.transport.self
+    for (let i = 0; i < self.length; i++) x = Math.imul(x ^ self.charCodeAt(i), 0x01000193) >>> 0
+    const k = x % peers.length
+    return [...peers.slice(k), ...peers.slice(0, k)]
   }
 
   private async fetchAny (hash: Uint8Array, peers: string[]): Promise<Uint8Array> {
@@ -251,7 +288,8 @@ export class ModelFetch extends TypedEmitter<ModelFetchEvents> {
       if (!this.started) break
       try {
         const bytes = await this.fetchFrom(peer, hash)
-        await this.c.store.putVerified(bytes, hash)
+        // fetchFrom has just checked SHA-256(bytes) = hash: no second digest.
+        await this.c.store.blobs.put(bytes, hash)
         return bytes
       } catch (err) {
         attempts.push({ peer, error: `${(err as Error).name}: ${(err as Error).message}` })

@@ -45,6 +45,11 @@ export interface BlobStore {
   /** hashes of every stored blob */
   list(): Promise<Uint8Array[]>
   close(): Promise<void>
+  /**
+   * Resolve with the blob's size as soon as it is stored (at once if it is), or with
+   * undefined after `ms` (optional: a store without it makes servers answer "not held" at once)
+   */
+  waitFor?(hash: Uint8Array, ms: number): Promise<number | undefined>
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1
@@ -104,21 +109,56 @@ export interface LevelBlobStoreOptions {
   location?: string
   db?: Level<string, Uint8Array>
   maxBlobBytes?: number
+  /** bytes of the most recently stored blobs kept in memory and served from there (0: none; default 32 MiB) */
+  recentBytes?: number
+  /** callers of waitFor waiting at once, at most (more get undefined at once; default 256) */
+  maxWaiters?: number
 }
+
+/** Default memory for recently stored blobs: a round's model and group sums (2.4 MB for the MLP) many times over. */
+export const DEFAULT_RECENT_BYTES = 32 * 1024 * 1024
+
+/**
+ * Recently stored blobs stay in memory (issue #4, round overhead). Every peer that is not on a
+ * round's committee fetches the round's group sums (2 MB for the MLP) from the members right
+ * after the machines finish, often before a member's own put has reached LevelDB: those
+ * requests were answered "not held" and the fetcher slept 400 ms per sweep over the
+ * members (bench/round.ts: non-members adopted the model 1.5-4 s after the ledger
+ * checkpoint, and the next round waits for them). So a put is visible (size, read, waitFor)
+ * from the moment its hash is known, while its synced batch is written; reads of recent
+ * blobs need no LevelDB read; and `waitFor` lets a server answer a request for a blob it is
+ * about to store as soon as it has it. The memory copy is the one being written (chunk
+ * copies made by put), so what is served is what is stored; a failed write removes it.
+ * Bounded: `recentBytes` (oldest dropped first) and `maxWaiters`.
+ */
+interface Recent { size: number, chunks: Uint8Array[] }
 
 export class LevelBlobStore implements BlobStore {
   readonly db: Level<string, Uint8Array>
   readonly maxBlobBytes: number
   private closed = false
+  private readonly recentBytes: number
+  private readonly maxWaiters: number
+  /** hex hash -> recently stored blob, oldest first */
+  private readonly recent = new Map<string, Recent>()
+  private recentTotal = 0
+  private readonly waiters = new Map<string, Set<(size: number | undefined) => void>>()
+  private waiting = 0
 
-  private constructor (db: Level<string, Uint8Array>, maxBlobBytes: number) {
+  private constructor (db: Level<string, Uint8Array>, maxBlobBytes: number, recentBytes: number, maxWaiters: number) {
     this.db = db
     this.maxBlobBytes = maxBlobBytes
+    this.recentBytes = recentBytes
+    this.maxWaiters = maxWaiters
   }
 
   static async open (opts: LevelBlobStoreOptions): Promise<LevelBlobStore> {
     const max = opts.maxBlobBytes ?? DEFAULT_MAX_BLOB_BYTES
     if (!Number.isSafeInteger(max) || max < 1) throw new InvalidParametersError('maxBlobBytes must be a positive integer')
+    const recentBytes = opts.recentBytes ?? DEFAULT_RECENT_BYTES
+    if (!Number.isSafeInteger(recentBytes) || recentBytes < 0) throw new InvalidParametersError('recentBytes must be a non-negative integer')
+    const maxWaiters = opts.maxWaiters ?? 256
+    if (!Number.isSafeInteger(maxWaiters) || maxWaiters < 0 || maxWaiters > 1_000_000) throw new InvalidParametersError('maxWaiters must be an integer in [0, 1e6]')
     if (opts.db === undefined && (typeof opts.location !== 'string' || opts.location === '')) throw new InvalidParametersError('a model store needs a location or a db')
     const db = opts.db ?? new Level<string, Uint8Array>(opts.location!, { keyEncoding: 'utf8', valueEncoding: 'view' })
     try {
@@ -126,14 +166,17 @@ export class LevelBlobStore implements BlobStore {
     } catch (err) {
       throw new ModelStoreError(`cannot open model store: ${(err as Error).message}`, { cause: err })
     }
-    return new LevelBlobStore(db, max)
+    return new LevelBlobStore(db, max, recentBytes, maxWaiters)
   }
 
   private live (): void { if (this.closed) throw new ModelStoreError('the model store is closed') }
 
   async size (hash: Uint8Array): Promise<number | undefined> {
     this.live()
-    const v = await this.db.get(`size!${toHex(checkHash(hash))}`)
+    const h = toHex(checkHash(hash))
+    const r = this.recent.get(h)
+    if (r !== undefined) return r.size
+    const v = await this.db.get(`size!${h}`)
     return v === undefined ? undefined : Number(dec.decode(v))
   }
 
@@ -145,8 +188,9 @@ export class LevelBlobStore implements BlobStore {
     if (offset >= end) return new Uint8Array(0)
     const out = new Uint8Array(end - offset)
     const h = toHex(hash)
+    const recent = this.recent.get(h)
     for (let i = Math.floor(offset / MODEL_CHUNK_BYTES); i * MODEL_CHUNK_BYTES < end; i++) {
-      const raw = await this.db.get(`chunk!${h}!${pad(i)}`)
+      const raw = recent !== undefined ? recent.chunks[i] : await this.db.get(`chunk!${h}!${pad(i)}`)
       if (raw === undefined) throw new ModelStoreError(`model ${h} is missing chunk ${i}`)
       const chunk = plain(raw)
       const base = i * MODEL_CHUNK_BYTES
@@ -165,22 +209,75 @@ export class LevelBlobStore implements BlobStore {
     if (await this.size(hash) === bytes.length) return hash
     const h = toHex(hash)
     const ops: Array<{ type: 'put', key: string, value: Uint8Array }> = []
+    const chunks: Uint8Array[] = []
     for (let i = 0; i * MODEL_CHUNK_BYTES < bytes.length; i++) {
-      ops.push({ type: 'put', key: `chunk!${h}!${pad(i)}`, value: bytes.slice(i * MODEL_CHUNK_BYTES, (i + 1) * MODEL_CHUNK_BYTES) })
+      const chunk = bytes.slice(i * MODEL_CHUNK_BYTES, (i + 1) * MODEL_CHUNK_BYTES)
+      chunks.push(chunk)
+      ops.push({ type: 'put', key: `chunk!${h}!${pad(i)}`, value: chunk })
     }
     ops.push({ type: 'put', key: `size!${h}`, value: enc.encode(String(bytes.length)) })
+    const mine: Recent = { size: bytes.length, chunks }
+    this.remember(h, mine)
     try {
       await this.db.batch(ops, { sync: true })
     } catch (err) {
+      if (this.recent.get(h) === mine) this.forget(h)
       throw new ModelStoreError(`model write failed: ${(err as Error).message}`, { cause: err })
     }
     return hash
+  }
+
+  /** Keep a blob being stored in memory (bounded, oldest dropped first) and wake its waiters. */
+  private remember (h: string, r: Recent): void {
+    if (r.size <= this.recentBytes) {
+      this.forget(h)
+      this.recent.set(h, r)
+      this.recentTotal += r.size
+      for (const [k, v] of this.recent) {
+        if (this.recentTotal <= this.recentBytes) break
+        this.recent.delete(k)
+        this.recentTotal -= v.size
+      }
+    }
+    const w = this.waiters.get(h)
+    if (w !== undefined) {
+      this.waiters.delete(h)
+      for (const wake of w) wake(r.size)
+    }
+  }
+
+  private forget (h: string): void {
+    const old = this.recent.get(h)
+    if (old === undefined) return
+    this.recent.delete(h)
+    this.recentTotal -= old.size
+  }
+
+  async waitFor (hash: Uint8Array, ms: number): Promise<number | undefined> {
+    const now = await this.size(hash)
+    if (now !== undefined || this.closed || !(ms > 0) || this.waiting >= this.maxWaiters) return now
+    const h = toHex(hash)
+    return await new Promise<number | undefined>((resolve) => {
+      let set = this.waiters.get(h)
+      if (set === undefined) { set = new Set(); this.waiters.set(h, set) }
+      const s = set
+      const wake = (size: number | undefined): void => {
+        clearTimeout(t)
+        if (s.delete(wake)) this.waiting--
+        if (s.size === 0 && this.waiters.get(h) === s) this.waiters.delete(h)
+        resolve(size)
+      }
+      const t = setTimeout(() => { wake(undefined) }, Math.min(ms, 60_000))
+      s.add(wake)
+      this.waiting++
+    })
   }
 
   async delete (hash: Uint8Array): Promise<void> {
     const size = await this.size(hash)
     if (size === undefined) return
     const h = toHex(hash)
+    this.forget(h)
     const ops: Array<{ type: 'del', key: string }> = [{ type: 'del', key: `size!${h}` }]
     for (let i = 0; i * MODEL_CHUNK_BYTES < size; i++) ops.push({ type: 'del', key: `chunk!${h}!${pad(i)}` })
     await this.db.batch(ops, { sync: true })
@@ -201,6 +298,9 @@ export class LevelBlobStore implements BlobStore {
   async close (): Promise<void> {
     if (this.closed) return
     this.closed = true
+    for (const [, set] of [...this.waiters]) for (const wake of [...set]) wake(undefined)
+    this.recent.clear()
+    this.recentTotal = 0
     await this.db.close()
   }
 }

@@ -72,7 +72,8 @@ describe('model store', function () {
   })
 
   it('putVerified stores only bytes with the expected hash; damage on disk is detected', async () => {
-    const blobs = await LevelBlobStore.open({ location: dir, maxBlobBytes: 1 << 20 })
+    // recentBytes 0: no memory copy, so reads go to the (damaged) disk.
+    const blobs = await LevelBlobStore.open({ location: dir, maxBlobBytes: 1 << 20, recentBytes: 0 })
     const store = new ModelStore(blobs)
     const bytes = new Uint8Array(5000).map((_, i) => i * 7)
     await assert.rejects(store.putVerified(bytes, new Uint8Array(32)), named('ModelHashMismatchError'))
@@ -100,5 +101,51 @@ describe('model store', function () {
     await store.close()
     await assert.rejects(ModelStore.open({}), named('InvalidParametersError'))
     await assert.rejects(ModelStore.open({ location: dir, maxBlobBytes: -1 }), named('InvalidParametersError'))
+  })
+
+  it('recent blobs: visible and served from memory while and after they are written; waitFor wakes on put; bounds', async () => {
+    const blobs = await LevelBlobStore.open({ location: dir, recentBytes: 3 * MODEL_CHUNK_BYTES, maxWaiters: 2 })
+    const a = new Uint8Array(2 * MODEL_CHUNK_BYTES + 5).map((_, i) => (i * 13) & 255)
+    const ha = sha256(a)
+    // waitFor before the put: resolves with the size as soon as put starts writing, not after the timeout
+    const t0 = Date.now()
+    const waiting = blobs.waitFor(ha, 5000)
+    const put = blobs.put(a)
+    assert.equal(await waiting, a.length)
+    assert.ok(Date.now() - t0 < 4000)
+    assert.equal(await blobs.size(ha), a.length)
+    const mid = await blobs.read(ha, MODEL_CHUNK_BYTES - 2, 10)
+    assert.ok(mid !== undefined && bytesEqual(mid, a.subarray(MODEL_CHUNK_BYTES - 2, MODEL_CHUNK_BYTES + 8)))
+    assert.ok(bytesEqual((await put), ha))
+    // the memory copy is private: changing the caller's bytes changes nothing stored
+    a[0] = a[0]! ^ 0xff
+    const r0 = await blobs.read(ha, 0, 1)
+    assert.equal(r0![0], (0 * 13) & 255)
+    // absent blob: undefined after the timeout; the waiter bound answers at once beyond it
+    const missing = new Uint8Array(32).fill(9)
+    const w1 = blobs.waitFor(missing, 1500)
+    const w2 = blobs.waitFor(missing, 1500)
+    await new Promise((resolve) => setTimeout(resolve, 50)) // both registered
+    const third = blobs.waitFor(missing, 10_000).then((v) => ({ who: 'third', v }))
+    const first = await Promise.race([third, w1.then((v) => ({ who: 'w1', v }))])
+    assert.deepEqual(first, { who: 'third', v: undefined }, 'a third waiter must not wait (maxWaiters 2)')
+    assert.deepEqual(await Promise.all([w1, w2]), [undefined, undefined])
+    // eviction past recentBytes: the older blob is read back from LevelDB, unchanged
+    const b = new Uint8Array(2 * MODEL_CHUNK_BYTES).fill(3)
+    const hb = await blobs.put(b)
+    const back = await blobs.read(ha, 0, 2 * MODEL_CHUNK_BYTES + 5)
+    assert.ok(back !== undefined && back[0] === 0 && back[back.length - 1] === ((2 * MODEL_CHUNK_BYTES + 4) * 13 & 255))
+    assert.equal(await blobs.size(hb), b.length)
+    // close wakes pending waiters with undefined
+    const w3 = blobs.waitFor(new Uint8Array(32).fill(1), 30_000)
+    await blobs.close()
+    assert.equal(await w3, undefined)
+    // persisted: a fresh store (empty memory) reads both from disk
+    const again = await LevelBlobStore.open({ location: dir })
+    assert.equal(await again.size(ha), 2 * MODEL_CHUNK_BYTES + 5)
+    assert.equal(await again.size(hb), b.length)
+    await again.close()
+    await assert.rejects(LevelBlobStore.open({ location: dir, recentBytes: -1 }), named('InvalidParametersError'))
+    await assert.rejects(LevelBlobStore.open({ location: dir, maxWaiters: 1.5 }), named('InvalidParametersError'))
   })
 })

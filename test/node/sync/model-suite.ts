@@ -45,12 +45,13 @@ export function modelFetchSuite (label: string, factory: PeerNetFactory): void {
       await Promise.all(dirs.splice(0).map(async (d) => { await rm(d, { recursive: true, force: true }) }))
     })
 
-    async function node (name: string): Promise<Node> {
+    // spreadPeers false: the fallback test below depends on the order of the peers it gives.
+    async function node (name: string, opts: { spreadPeers?: boolean } = { spreadPeers: false }): Promise<Node> {
       const transport = await net.add(seedOf(name))
       const dir = await mkdtemp(join(tmpdir(), 'tessera-models-'))
       dirs.push(dir)
       const store = await ModelStore.open({ location: join(dir, 'models') })
-      const fetch = createModelFetch({ transport, store }, { netId: NET_ID })
+      const fetch = createModelFetch({ transport, store }, { netId: NET_ID, ...opts })
       const mis: Node['mis'] = []
       fetch.on('misbehaviour', (m) => { mis.push(m) })
       await fetch.start()
@@ -78,6 +79,37 @@ export function modelFetchSuite (label: string, factory: PeerNetFactory): void {
       await net.remove(a.transport)
       assert.ok(bytesEqual(modelHash((await b.fetch.fetchModel(hash))), hash))
       assert.equal(b.mis.length, 0)
+    })
+
+    it('a holder answers a request for a blob it stores a moment later (holdMs); spreadPeers rotates the holders by fetcher id', async () => {
+      const a = await node('model-hold-a')
+      const b = await node('model-hold-b')
+      await waitFor(() => b.transport.peers().includes(a.transport.self), 10_000, 'connection')
+      const small = randomModel(300_000, 'model-hold')
+      const h = modelHash(small)
+      const fetched: Array<ModelFetchEvents['fetched']> = []
+      b.fetch.on('fetched', (e) => { fetched.push(e) })
+      // b asks before a has the model; a stores it 300 ms later and answers then (one attempt, no "not held")
+      const t0 = Date.now()
+      const pending = b.fetch.fetchModel(h, { peers: [a.transport.self] })
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      await a.store.putModel(small)
+      const got = await pending
+      assert.ok(bytesEqual(modelHash(got), h))
+      assert.equal(fetched.length, 1)
+      assert.ok(Date.now() - t0 < 1900, `answered when stored, not at the ${b.fetch.options.holdMs} ms hold bound`)
+      // spreadPeers: a deterministic rotation of the given holders, differing between fetchers
+      const spread = createModelFetch({ transport: a.transport, store: a.store }, { netId: NET_ID })
+      const other = createModelFetch({ transport: b.transport, store: b.store }, { netId: NET_ID })
+      const holders = ['p0', 'p1', 'p2', 'p3', 'p4', 'p5', 'p6']
+      const o1 = spread.order(holders)
+      assert.deepEqual([...o1].sort(), holders)
+      assert.deepEqual(spread.order(holders), o1)
+      const k = holders.indexOf(o1[0]!)
+      assert.deepEqual(o1, [...holders.slice(k), ...holders.slice(0, k)])
+      void other
+      assert.deepEqual(b.fetch.order(holders), holders, 'spreadPeers false keeps the order given')
+      assert.throws(() => createModelFetch({ transport: a.transport, store: a.store }, { netId: NET_ID, holdMs: 40_000, requestTimeoutMs: 30_000 }), (e: Error) => e.name === 'InvalidParametersError')
     })
 
     it('wrong bytes are rejected (ModelHashMismatchError, misbehaviour report, nothing stored), then an honest peer serves it', async () => {
