@@ -7,7 +7,7 @@
 import { sha256 } from '@noble/hashes/sha2.js'
 import { assignGroups } from '../../src/gossip-fl/committee.ts'
 import { fromHex, toHex, utf8 } from '../../src/ledger/bytes.ts'
-import { makeCharter, type Charter } from '../../src/ledger/charter.ts'
+import { makeCharter, type Charter, type CharterExclusion } from '../../src/ledger/charter.ts'
 import { cosignCheckpoint, makeCheckpoint, makeEntry, makeGenesis } from '../../src/ledger/author.ts'
 import type { CheckpointCore, SignedEntry } from '../../src/ledger/entry.ts'
 import type { Signer, Verifier } from '../../src/ledger/signature.ts'
@@ -47,6 +47,8 @@ export interface NetOptions {
   t?: number
   g?: number
   reputation?: Record<string, number>
+  /** The charter's persistent-outlier exclusion (default: makeCharter's, off). */
+  exclusion?: Partial<CharterExclusion>
 }
 
 export async function makeNet(o: NetOptions = {}): Promise<Net> {
@@ -57,7 +59,8 @@ export async function makeNet(o: NetOptions = {}): Promise<Net> {
     networkId: 'test-net',
     committee: { m: o.m ?? 3, t: o.t ?? 2, g: o.g ?? 2 },
     admission: mode === 'open' ? { mode, founders: founders.map((f) => f.publicKey) } : { mode, founders: founders.map((f) => f.publicKey), k: o.k ?? 2 },
-    reputation: o.reputation ?? { rampRounds: 0 }
+    reputation: o.reputation ?? { rampRounds: 0 },
+    ...(o.exclusion === undefined ? {} : { exclusion: o.exclusion })
   })
   const state = new LedgerState()
   const log: SignedEntry[] = []
@@ -82,6 +85,13 @@ export interface RoundOptions {
   cosigners?: number
   /** Do not apply the checkpoint, just return it (for negative tests). */
   dryCheckpoint?: boolean
+  /**
+   * The checkpoint's outlier evidence (fixed-point projections, one per group) from the
+   * planned groups (peer hex ids). Default with exclusion on: 0 for every group; null: none.
+   */
+  projections?: ((groups: string[][]) => number[]) | null
+  /** Groups to plan instead of assignGroups over the contributors minus the ledger's outlier exclusion (negative tests). */
+  planned?: string[]
 }
 
 export interface RoundResult {
@@ -112,7 +122,10 @@ export async function runRound(net: Net, o: RoundOptions = {}): Promise<RoundRes
   }
   const leader = net.byHex.get(committee[0]!)!
   const hexes = contributors.map((c) => toHex(c.publicKey))
-  const groups = hexes.length >= net.charter.committee.g ? assignGroups(state.seed(round, retry), hexes, net.charter.committee.g) : []
+  // Excluded outliers contribute but are not planned (the leader's buildPlan refuses them).
+  const out = new Set(state.outlierExclusion(round))
+  const planned = o.planned ?? hexes.filter((h) => !out.has(h))
+  const groups = planned.length >= net.charter.committee.g ? assignGroups(state.seed(round, retry), planned, net.charter.committee.g) : []
   const plan = await makeEntry(state, leader, 'plan', { round, retry, groups: groups.map((g) => g.map((p) => fromHex(p)!)) })
   net.log.push(await accept(state, plan))
   const core: CheckpointCore = {
@@ -127,6 +140,8 @@ export async function runRound(net: Net, o: RoundOptions = {}): Promise<RoundRes
     farGroups: [],
     heads: state.heads()
   }
+  const projections = o.projections === null ? undefined : o.projections !== undefined ? o.projections(groups) : state.exclusionEnabled ? groups.map(() => 0) : undefined
+  if (projections !== undefined) core.projections = projections
   const others = committee.slice(1, 1 + (o.cosigners ?? committee.length - 1))
   const cosigs = await Promise.all(others.map((m) => cosignCheckpoint(net.byHex.get(m)!, core, state.genesisCid!)))
   const checkpoint = await makeCheckpoint(state, leader, core, cosigs)

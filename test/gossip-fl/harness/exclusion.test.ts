@@ -38,11 +38,13 @@ describe('harness: persistent far-group contributors are excluded from the plan'
     assert.ok(on.finalAccuracy > 0.6, `accuracy ${on.finalAccuracy}`)
   })
 
-  it('exclusion: bad parameters and other engines are typed errors', () => {
+  it('exclusion: bad parameters are typed errors; every engine takes it (the full one runs the live rule)', () => {
     const ok = { exclusion: { tCritical: 3 } }
     assert.doesNotThrow(() => resolveExperiment(ok))
     assert.doesNotThrow(() => resolveExperiment({ exclusion: false }))
-    for (const bad of [{ exclusion: { tCritical: -1 } }, { exclusion: { window: 0 } }, { exclusion: { bogus: 1 } }, { exclusion: [] }, { exclusion: { }, engine: 'full' }]) {
+    assert.doesNotThrow(() => resolveExperiment({ exclusion: {}, engine: 'full' }))
+    assert.doesNotThrow(() => resolveExperiment({ exclusion: {}, exclusionOnCheckpoint: true }))
+    for (const bad of [{ exclusion: { tCritical: -1 } }, { exclusion: { window: 0 } }, { exclusion: { bogus: 1 } }, { exclusion: [] }, { exclusion: {}, exclusionOnCheckpoint: 'yes' }]) {
       assert.throws(() => resolveExperiment(bad as never), (e: Error) => e.name === 'InvalidParametersError', JSON.stringify(bad))
     }
   })
