@@ -14,7 +14,7 @@ import { applyFeatures } from '../../src/model/features/index.ts'
 import { makeDataset } from '../../src/model/dataset.ts'
 
 function v1Charter (): Charter {
-  const { version: _v, training, ...rest } = defaultCharter()
+  const { version: _v, training, exclusion: _e, ...rest } = defaultCharter()
   return parseCharter({ ...rest, training: { epochs: 1, batchSize: 32, learningRate: 0.05 } })
 }
 

@@ -1,6 +1,6 @@
 /**
- * `tessera init` writes a version 2 charter with the charter's defaults and the
- * training flags; it refuses what no peer could run (bad flags, a feature map the
+ * `tessera init` writes a version 3 charter with the charter's defaults, the
+ * training flags and persistent-outlier exclusion (on by default, --exclusion); it refuses what no peer could run (bad flags, a feature map the
  * model cannot take). `tessera peer` takes its training from that charter and
  * refuses a flag that contradicts it (through the real binary).
  */
@@ -26,7 +26,7 @@ async function charterIn (dir: string): Promise<Charter> {
   return decodeEnvelope(new Uint8Array(await readFile(join(dir, 'genesis.cbor')))).entry.body as Charter
 }
 
-describe('node: tessera init (charter v2) and tessera peer taking its training from the charter', function () {
+describe('node: tessera init (charter v3) and tessera peer taking its training from the charter', function () {
   this.timeout(60_000)
   let root = ''
   before(async () => { root = await mkdtemp(join(tmpdir(), 'tessera-init-test-')) })
@@ -36,12 +36,14 @@ describe('node: tessera init (charter v2) and tessera peer taking its training f
     const dir = join(root, 'defaults')
     assert.equal(await quiet(async () => await init(['--dir', dir])), 0)
     const c = await charterIn(dir)
-    assert.equal(c.version, 2)
+    assert.equal(c.version, 3)
+    // A new network excludes persistent outliers (outliers.ts defaults) unless told not to.
+    assert.deepEqual(c.exclusion, { enabled: true, window: 20, minObservations: 10, tCritical: 4.3 })
     assert.deepEqual(c.training, { epochs: 1, batchSize: 64, learningRate: 0.003, optimizer: 'adam', localMomentum: 0.9, steps: 60, workerMomentum: 0.5, fullBudget: true, features: 'none' })
     assert.equal(c.dp.clipNorm, 8)
     assert.deepEqual(c.aggregation, { rule: 'centered-clipping', params: { tau: 8, iterations: 3 } })
     const readable = JSON.parse(await readFile(join(dir, 'charter.json'), 'utf8')) as { version: number, training: { optimizer: string } }
-    assert.equal(readable.version, 2)
+    assert.equal(readable.version, 3)
     assert.equal(readable.training.optimizer, 'adam')
   })
 
@@ -57,6 +59,15 @@ describe('node: tessera init (charter v2) and tessera peer taking its training f
     assert.deepEqual(c.model.inputShape, [28, 28, 1])
   })
 
+  it('--exclusion off / JSON sets the charter\'s persistent-outlier exclusion', async () => {
+    const off = join(root, 'excl-off')
+    assert.equal(await quiet(async () => await init(['--dir', off, '--exclusion', 'off'])), 0)
+    assert.equal((await charterIn(off)).exclusion.enabled, false)
+    const tuned = join(root, 'excl-json')
+    assert.equal(await quiet(async () => await init(['--dir', tuned, '--exclusion', '{"window":8,"minObservations":4,"tCritical":3}'])), 0)
+    assert.deepEqual((await charterIn(tuned)).exclusion, { enabled: true, window: 8, minObservations: 4, tCritical: 3 })
+  })
+
   it('refuses bad flags and unrunnable charters with typed errors, writing nothing', async () => {
     const bad: Array<[string[], string]> = [
       [['--optimizer', 'adagrad'], 'InvalidParametersError'],
@@ -65,6 +76,11 @@ describe('node: tessera init (charter v2) and tessera peer taking its training f
       [['--steps', '0'], 'InvalidParametersError'],
       [['--momentum', '1'], 'InvalidParametersError'],
       [['--iterations', '0'], 'InvalidParametersError'],
+      [['--exclusion', 'maybe'], 'InvalidParametersError'],
+      [['--exclusion', '{"window":1}'], 'InvalidParametersError'],
+      [['--exclusion', '{"minObservations":30}'], 'InvalidParametersError'],
+      [['--exclusion', '{"bogus":1}'], 'InvalidParametersError'],
+      [['--exclusion', '[1]'], 'InvalidParametersError'],
       [['--model', 'cnn', '--features', 'scatter'], 'UnsupportedCharterError']
     ]
     for (const [flags, name] of bad) {

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict'
 import { makeNet, testCharter, roundOf, type TestNet } from './helpers.ts'
 import type { Peer } from '../../../src/node/peer/peer.ts'
-import { recomputeFromBlob, modelHash } from '../../../src/gossip-fl/round/aggregate.ts'
+import { recomputeFromBlob, modelHash, checkCheckpointProjections } from '../../../src/gossip-fl/round/aggregate.ts'
 import { fixedPointPlan } from '../../../src/gossip-fl/round/params.ts'
 import { charterRoundParams } from '../../../src/node/peer/charter-params.ts'
 import { decodeRuleState } from '../../../src/node/peer/rule-state.ts'
@@ -40,8 +40,9 @@ describe('node/peer: the round protocol end to end on libp2p', function () {
     let net: TestNet
     after(async () => { await net?.stopAll() })
 
-    it('complete 3 rounds; every checkpointed model equals, bit for bit, a recomputation from the published group sums and the previous model', async () => {
-      net = await makeNet(5, testCharter())
+    it('complete 3 rounds; every checkpointed model equals, bit for bit, a recomputation from the published group sums and the previous model; the co-signed outlier evidence recomputes too', async () => {
+      // Charter v3 with persistent-outlier exclusion on (issue #5): every checkpoint carries the projections.
+      net = await makeNet(5, testCharter({ exclusion: { enabled: true } }))
       const peers = await startAll(net, 5, { maxRounds: 3 })
       await Promise.all(peers.map(async p => await roundOf(p, 3, 90_000)))
       const p0 = peers[0]!
@@ -58,13 +59,22 @@ describe('node/peer: the round protocol end to end on libp2p', function () {
         const params = charterRoundParams(charter, ck.committee.length)
         const blob = (await p0.models.getBytes(ck.body.groupSumsHash))!
         assert.ok(blob !== undefined, `peer 0 serves the group sums of round ${r}`)
-        const re = recomputeFromBlob(prev, blob, { name: params.rule, params: params.ruleParams }, ruleState, { serverLr: params.serverLr, meanNormBound: fixedPointPlan(params, prev.length).normBound })
+        const opts = { serverLr: params.serverLr, meanNormBound: fixedPointPlan(params, prev.length).normBound }
+        const re = recomputeFromBlob(prev, blob, { name: params.rule, params: params.ruleParams }, ruleState, opts)
         assert.equal(toHex(modelHash(re.model)), toHex(ck.body.modelHash), `round ${r}: recomputed model hash`)
+        // The projections the quorum co-signed are the ones anyone recomputes from the published sums.
+        const groups = ck.body.groups.map(g => ({ members: g.map(toHex) }))
+        assert.equal(ck.body.projections?.length, groups.length, `round ${r}: projections on the checkpoint`)
+        assert.equal(checkCheckpointProjections({ groups, projections: ck.body.projections, modelHash: ck.body.modelHash }, blob, prev, { name: params.rule, params: params.ruleParams }, ruleState, opts), null, `round ${r}: projections`)
         const stored = (await p0.models.getModel(ck.body.modelHash))!
         assert.deepEqual(new Uint8Array(stored.buffer), new Uint8Array(re.model.buffer), `round ${r}: stored model equals the recomputation bit for bit`)
         prev = re.model
         ruleState = re.ruleState
       }
+      // Every peer's ledger derives the same excluded set for the next round (none yet: defaults need 10 observations).
+      for (const p of peers) assert.deepEqual(p.ledger.state.outlierExclusion(4), st.outlierExclusion(4))
+      assert.deepEqual(st.outlierExclusion(4), [])
+      assert.equal(st.outlierHistory.length, 3)
       // Rule state blobs decode to what the recomputation gives.
       const info = p0.status().last!
       if (info.ruleStateHash !== '') {
