@@ -167,7 +167,8 @@ export class CheckpointCosign {
       if (plan !== undefined) return plan
       if (Date.now() >= end) return undefined
       if (!pulled && from !== undefined && Date.now() > end - this.o.waitOwnMs / 2) { pulled = true; await this.c.pullFrom(from).catch(() => undefined); continue }
-      await new Promise(resolve => setTimeout(resolve, 50))
+      // Wakes on the next ledger entry (the plan, when the peer wires the writer's `onEntry`), else polls.
+      await this.c.writer.nextEntry(Math.min(50, Math.max(1, end - Date.now())))
     }
     return undefined
   }

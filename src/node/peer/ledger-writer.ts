@@ -22,6 +22,17 @@ export interface LedgerWriterComponents {
   signer: Signer
   /** fetch entries from a peer (ledger sync), to satisfy references */
   pullFrom: (peer: string) => Promise<unknown>
+  /**
+   * Called with each own entry right after its append (e.g. ledger sync's `announceEntry`, so the
+   * entry leaves now rather than at the sync's next scan). Its errors are ignored.
+   */
+  appended?: (e: SignedEntry) => void
+  /**
+   * Subscribe to entries other peers' sync brings into the ledger (returns the remover; e.g. ledger
+   * sync's 'entry' event). With it the bounded waits below wake on the entry they wait for;
+   * without it they poll (50 ms, avg. 25 ms late per wait on the round's critical path).
+   */
+  onEntry?: (listener: () => void) => () => void
 }
 
 export interface LedgerWriterOptions {
@@ -35,6 +46,8 @@ export class LedgerWriter {
   private queue: Promise<unknown> = Promise.resolve()
   /** errors of the last appends, for logs */
   readonly failures: string[] = []
+  /** waiters of `nextEntry` woken by our own appends */
+  private readonly local = new Set<() => void>()
 
   constructor (c: LedgerWriterComponents, o: LedgerWriterOptions) {
     this.c = c
@@ -47,6 +60,8 @@ export class LedgerWriter {
       const b = typeof body === 'function' ? (body as () => BodyOf[T])() : body
       const e = await makeEntry(this.c.ledger.state, this.c.signer, type, b, ts)
       await this.c.ledger.append(e)
+      try { this.c.appended?.(e) } catch { /* the hook's own failure: the scan announces it */ }
+      for (const w of [...this.local]) w()
       return e
     }
     const p = this.queue.then(run, run)
@@ -78,6 +93,21 @@ export class LedgerWriter {
       this.record(`${e.type}: ${(err as Error).name}: ${(err as Error).message}${extra}`)
       return undefined
     }
+  }
+
+  /**
+   * Resolve at the next entry the ledger gets (one of ours, or one sync brings when `onEntry` is
+   * wired), or after `ms`, whichever comes first: the step of the bounded waits here and in
+   * checkpoint-cosign.ts, which re-check their condition after it.
+   */
+  async nextEntry (ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      let off: (() => void) | undefined
+      const done = (): void => { clearTimeout(t); this.local.delete(done); off?.(); off = undefined; resolve() }
+      const t = setTimeout(done, ms)
+      this.local.add(done)
+      try { off = this.c.onEntry?.(done) } catch { off = undefined }
+    })
   }
 
   private record (s: string): void {
@@ -118,7 +148,7 @@ export class LedgerWriter {
         await Promise.allSettled(miss.map(async p => await this.c.pullFrom(p)))
         continue
       }
-      await new Promise(resolve => setTimeout(resolve, 25))
+      await this.nextEntry(Math.min(25, Math.max(1, end - Date.now())))
     }
     return false
   }
@@ -141,7 +171,7 @@ export class LedgerWriter {
         await Promise.allSettled(miss.map(async p => await this.c.pullFrom(p)))
         continue
       }
-      await new Promise(resolve => setTimeout(resolve, 50))
+      await this.nextEntry(Math.min(50, Math.max(1, end - Date.now())))
     }
     return false
   }

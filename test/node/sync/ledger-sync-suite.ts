@@ -135,6 +135,31 @@ export function ledgerSyncSuite (label: string, factory: PeerNetFactory, o: { se
       assert.ok(sameHeads(a.ledger.state, b.ledger.state))
     })
 
+    it('announceEntry: an own entry leaves at once (no scan delay) and the scan does not announce it again', async () => {
+      // Issue #4: the scan (announcePollMs, then a LevelDB read) put 22-193 ms between a checkpoint's
+      // append and its announcement. A poll of 60 s makes any announcement within the test the direct one.
+      const base = h.log.slice()
+      const a = await peer('net/peer/1', base, { catchUpOnStart: false, announcePollMs: 60_000 })
+      const b = await peer('b', base, { catchUpOnStart: false })
+      await waitFor(() => a.transport.topicPeers(networkProtocols(h.netId).topics.announce.name).includes(b.transport.self), 15_000, 'topic mesh')
+      await new Promise((resolve) => setTimeout(resolve, o.settleMs))
+      const fresh = await appendRound(h)
+      const own = fresh.filter((e) => toHex(e.entry.author) === a.transport.self)
+      assert.ok(own.length >= 1)
+      // others' entries first (a does not announce them: announce 'own'), then a's own, announced directly
+      for (const e of fresh) {
+        await a.ledger.append(e)
+        a.sync.announceEntry(e)
+      }
+      const cid = own[0]!.cid.toString()
+      await waitFor(() => b.ledger.state.entries.has(cid), 15_000, "a's entry to reach b")
+      assert.equal(a.events.announced.length, own.length, 'only own entries, each once')
+      a.sync.announceEntry(own[0]!) // twice: ignored
+      assert.ok(await a.sync.announceNew() === 0, 'the scan skips what announceEntry sent')
+      assert.equal(a.events.announced.length, own.length)
+      assert.equal(b.events['catch-up'].length, 0, 'no pull')
+    })
+
     it('an own entry announced before anyone subscribed reaches later subscribers by gossip, without catch-up; re-announcements are bounded', async () => {
       // Issue #4: a late joiner announced its join before its neighbours' subscriptions reached it
       // (gossipsub sent it to nobody), and the others learnt it only from their next catch-up.
