@@ -39,32 +39,57 @@ export function centeredClipping(inputs: readonly Float32Array[], state?: RuleSt
   const p = resolveCenteredClippingParams(params)
   const { n, d } = checkInputs(inputs)
   const prev = checkCenteredClippingState(state, d)
+  const tau = p.tau
+  const L = p.iterations
+  // Fused passes (issue #4). The plain form (kept as the reference in
+  // test/gossip-fl/aggregation/centered-clipping-fused.test.ts) makes, per iteration, a norm
+  // pass over every input, an accumulation pass over every input into a d-sized array and an
+  // update pass over v. Here one sweep per iteration computes, for each coordinate j, the step
+  // sum over the inputs in a register, updates v[j], and adds the terms (x_i[j] - v_new[j])^2
+  // of the NEXT iteration's norms; the last sweep writes the float32 output instead. Bit-
+  // identical to the plain form (vector.ts, determinism contract): for each j the step's terms
+  // are added in input order i = 0..n-1 to a sum starting at 0, and each norm adds its terms
+  // in ascending j, exactly as before; only the loop nesting changed. Measured at d = 101,770,
+  // n = 5, L = 3: ~10% faster (6.3-6.4 vs 7.0-7.1 ms, best of 60, busy machine): the kernel is
+  // bound by its float64 arithmetic, which the determinism contract fixes, not by memory passes.
   const v = new Float64Array(d)
-  if (prev !== undefined) for (let j = 0; j < d; j++) v[j] = prev.center[j]
-  const factor = new Float64Array(n)
-  const acc = new Float64Array(d)
-  for (let l = 0; l < p.iterations; l++) {
-    for (let i = 0; i < n; i++) {
-      const x = inputs[i]
-      let s = 0
-      for (let j = 0; j < d; j++) {
-        const t = x[j] - v[j]
-        s += t * t
-      }
-      const norm = Math.sqrt(s)
-      factor[i] = norm <= p.tau ? 1 : p.tau / norm
-    }
-    acc.fill(0)
-    for (let i = 0; i < n; i++) {
-      const x = inputs[i]
-      const c = factor[i]
-      for (let j = 0; j < d; j++) acc[j] += c * (x[j] - v[j])
-    }
-    for (let j = 0; j < d; j++) v[j] += acc[j] / n
+  if (prev !== undefined) {
+    const c0 = prev.center
+    for (let j = 0; j < d; j++) v[j] = c0[j]
   }
+  const s = new Float64Array(n)
+  for (let i = 0; i < n; i++) {
+    const x = inputs[i]
+    let t2 = 0
+    for (let j = 0; j < d; j++) {
+      const t = x[j] - v[j]
+      t2 += t * t
+    }
+    s[i] = t2
+  }
+  const factor = new Float64Array(n)
   const out = new Float32Array(d)
-  for (let j = 0; j < d; j++) out[j] = v[j]
-  return { aggregate: out, state: { rule: 'centered-clipping', center: out.slice() }, iterations: p.iterations }
+  for (let l = 0; l < L; l++) {
+    for (let i = 0; i < n; i++) {
+      const norm = Math.sqrt(s[i])
+      factor[i] = norm <= tau ? 1 : tau / norm
+      s[i] = 0
+    }
+    const last = l === L - 1
+    for (let j = 0; j < d; j++) {
+      const vj = v[j]
+      let a = 0
+      for (let i = 0; i < n; i++) a += factor[i] * (inputs[i][j] - vj)
+      const nv = vj + a / n
+      if (last) { out[j] = nv; continue }
+      v[j] = nv
+      for (let i = 0; i < n; i++) {
+        const t = inputs[i][j] - nv
+        s[i] += t * t
+      }
+    }
+  }
+  return { aggregate: out, state: { rule: 'centered-clipping', center: out.slice() }, iterations: L }
 }
 
 export const centeredClippingRule: AggregationRule<CenteredClippingParams> = {
