@@ -13,7 +13,7 @@ import { fixedPointPlan } from '../../../src/gossip-fl/round/params.ts'
 import { charterRoundParams } from '../../../src/node/peer/charter-params.ts'
 import { decodeRuleState } from '../../../src/node/peer/rule-state.ts'
 import type { RuleState } from '../../../src/gossip-fl/round/rules.ts'
-import { toHex } from '../../../src/ledger/index.ts'
+import { toHex, decodeEnvelope, LedgerState } from '../../../src/ledger/index.ts'
 import { initialWeights } from '../../../src/model/spec.ts'
 import { charterModelSpec } from '../../../src/node/peer/charter-params.ts'
 import { seededRng } from '../../../src/util/rng.ts'
@@ -75,6 +75,11 @@ describe('node/peer: the round protocol end to end on libp2p', function () {
       for (const p of peers) assert.deepEqual(p.ledger.state.outlierExclusion(4), st.outlierExclusion(4))
       assert.deepEqual(st.outlierExclusion(4), [])
       assert.equal(st.outlierHistory.length, 3)
+      // A verifier replaying peer 0's stored ledger from its bytes gets the same evidence and sets.
+      const replay = new LedgerState()
+      for (let pos = 0; pos < p0.ledger.size; pos++) replay.apply(decodeEnvelope((await p0.ledger.store.getByPosition(pos))!))
+      assert.deepEqual(replay.outlierHistory, st.outlierHistory)
+      for (let r = 1; r <= 4; r++) assert.deepEqual(replay.outlierExclusion(r), st.outlierExclusion(r))
       // Rule state blobs decode to what the recomputation gives.
       const info = p0.status().last!
       if (info.ruleStateHash !== '') {
