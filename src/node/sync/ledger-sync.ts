@@ -221,6 +221,12 @@ export class LedgerSync extends TypedEmitter<LedgerSyncEvents> {
   private announcePos = 0
   /** CIDs appended by this service (not announced again) */
   private readonly received = new Set<string>()
+  /**
+   * Announcements decoded by the validator, keyed by their data bytes (the gossip layer hands the
+   * handler the same bytes): the handler then skips a second decode of the envelope (CBOR and the
+   * CID's SHA-256) for every first copy. A miss just decodes again.
+   */
+  private readonly decoded = new WeakMap<Uint8Array, { a: ReturnType<typeof decodeAnnouncement>, signed?: SignedEntry }>()
   /** own entries announced at once by `announceEntry` (skipped by the next scan), bounded */
   private readonly announcedEarly = new Set<string>()
   private readonly pulls = new Map<string, Promise<CatchUpResult>>()
@@ -496,7 +502,11 @@ export class LedgerSync extends TypedEmitter<LedgerSyncEvents> {
     }
     const state = this.c.ledger.state
     if (state.genesisCid === null) return Validation.Ignore
-    if (a.env === undefined) return state.isExcluded(toHex(a.author)) ? Validation.Ignore : Validation.Accept
+    if (a.env === undefined) {
+      if (state.isExcluded(toHex(a.author))) return Validation.Ignore
+      this.decoded.set(m.data, { a })
+      return Validation.Accept
+    }
     let signed: SignedEntry
     try {
       signed = decodeEnvelope(a.env)
@@ -521,19 +531,22 @@ export class LedgerSync extends TypedEmitter<LedgerSyncEvents> {
       this.report(m.from, 'invalid-entry', (err as LedgerVerificationError).message, a.cid.toString())
       return Validation.Reject
     }
+    this.decoded.set(m.data, { a, signed })
     return Validation.Accept
   }
 
   private async onAnnouncement (m: GossipMessage): Promise<void> {
     if (!this.started) return
+    const pre = this.decoded.get(m.data)
+    this.decoded.delete(m.data)
     let a
-    try { a = decodeAnnouncement(m.data, this.topic.maxBytes) } catch { return }
+    try { a = pre?.a ?? decodeAnnouncement(m.data, this.topic.maxBytes) } catch { return }
     const state = this.c.ledger.state
     const id = a.cid.toString()
     if (state.entries.has(id)) return
     let cands: Candidate[]
     if (a.env !== undefined) {
-      cands = [{ signed: decodeEnvelope(a.env), pos: Number.MAX_SAFE_INTEGER, from: m.from }]
+      cands = [{ signed: pre?.signed ?? decodeEnvelope(a.env), pos: Number.MAX_SAFE_INTEGER, from: m.from }]
     } else {
       cands = await this.client.fetchCids(m.from, [a.cid]).catch(() => [])
       if (cands.length === 0 && m.via !== m.from) cands = await this.client.fetchCids(m.via, [a.cid]).catch(() => [])
