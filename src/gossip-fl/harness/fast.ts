@@ -142,7 +142,7 @@ export async function fastSimulate(cfg: FastConfig): Promise<FastResult> {
   if (!Number.isInteger(cfg.peers) || cfg.peers < 1 || cfg.peers > 4096) throw new InvalidParametersError('peers must be an integer in [1, 4096]')
   if (!Number.isInteger(cfg.rounds) || cfg.rounds < 1 || cfg.rounds > 100_000) throw new InvalidParametersError('rounds must be an integer in [1, 100000]')
   const f = cfg.faults ?? {}
-  if ((f.silent?.length ?? 0) + (f.corruptPartials?.length ?? 0) + (f.badZeroDeal?.length ?? 0) > 0) {
+  if ((f.silent?.length ?? 0) + (f.corruptPartials?.length ?? 0) + (f.badZeroDeal?.length ?? 0) + (f.ignoreExclusion?.length ?? 0) > 0) {
     throw new InvalidParametersError('committee-side faults need the full protocol (engine "full")')
   }
   const normCheck = cfg.normCheck ?? true

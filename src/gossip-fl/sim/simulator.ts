@@ -29,6 +29,12 @@ export interface SimFaults {
   badZeroDeal?: Array<{ member: number, delta: number, rounds?: number[] }>
   /** Contributors (peer indices) that skip clipping and scale their update up: over the norm bound. */
   overNorm?: { peers: number[], factor: number }
+  /**
+   * Committee members (index in retry 0's committee) whose machine ignores the persistent-outlier
+   * exclusion (with `exclusion`): as leader it plans excluded contributors, which the other
+   * members must refuse ('bad-plan:groups-excluded'). It still records the evidence.
+   */
+  ignoreExclusion?: Array<{ member: number, rounds?: number[] }>
 }
 
 export interface SimConfig {
@@ -156,11 +162,14 @@ export async function simulate(cfg: SimConfig): Promise<SimResult> {
     const silenced = new Set<string>([...silentAt].filter(([, a]) => a === 'start').map(([p]) => p))
     const excluded = outlierParams === undefined ? [] : persistentOutliers(outlierHistory, outlierParams)
     const outliers = outlierParams === undefined ? {} : { outliers: { excluded } }
+    const ignoring = new Set<string>()
+    for (const x of cfg.faults?.ignoreExclusion ?? []) if (inRound(x.rounds) && committee0[x.member] !== undefined) ignoring.add(committee0[x.member]!)
 
     const machines = ids.map((peer, i) => new RoundMachine({
       params, round: r, seed: prev, prevModel: model, ruleState,
       candidates: ids.map(p => ({ peer: p, weight: 1 })), contributors: ids, startTime: start,
-      signer: signers[i]!, verify, rng: childRng(String(cfg.seed), `peer/${i}/round/${r}`), ...(schedule === undefined ? {} : { schedule }), ...outliers,
+      signer: signers[i]!, verify, rng: childRng(String(cfg.seed), `peer/${i}/round/${r}`), ...(schedule === undefined ? {} : { schedule }),
+      ...(outlierParams !== undefined && ignoring.has(peer) ? { outliers: { excluded: [] } } : outliers),
       faults: { skipClip: overNorm.has(i), corruptPartials: corrupt.has(peer) ? 12345 : undefined, badZeroDeal: badDeal.has(peer) ? { delta: badDeal.get(peer)!, retry: 0 } : undefined }
     }))
     const done = new Map<string, CompletedCheckpoint>()

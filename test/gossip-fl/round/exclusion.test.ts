@@ -90,6 +90,29 @@ describe('round machines: persistent-outlier exclusion is binding (issue #5)', f
     assert.equal('projections' in legacy.reports[legacy.reports.length - 1]!.body!, false)
   })
 
+  it('a leader that plans an excluded contributor is refused by the members (bad-plan:groups-excluded); the round retries without it', async () => {
+    const clean = await attacked('ipm', 5)
+    const bad = clean.peerIds[8]!
+    const from = clean.reports.findIndex(r => r.excluded.includes(bad)) + 1
+    assert.ok(from >= 1 && from <= 5)
+    const res = await simulate({
+      peers: 9, rounds: from, seed: 'excl-ipm', initialModel: new Float32Array(DIM), train, params: PARAMS, exclusion: EXCL,
+      faults: { byzantine: { peers: [8], attack: 'ipm' }, ignoreExclusion: [{ member: 0, rounds: [from] }] }
+    })
+    // Up to that round the run is the clean one (the fault only acts once someone is excluded).
+    for (let r = 0; r < from - 1; r++) assert.equal(hex(res.reports[r]!.checkpoint.bodyHash), hex(clean.reports[r]!.checkpoint.bodyHash))
+    const rep = res.reports[from - 1]!
+    assert.deepEqual(rep.excluded, [bad])
+    const refusals = rep.misbehaviour.filter(m => m.reason === 'bad-plan:groups-excluded')
+    assert.ok(refusals.length >= 2, 'members refused the plan')
+    assert.ok(refusals.every(m => m.peer === clean.reports[from - 1]!.committee[0] && m.severity === 'reject'), 'the faulty leader is the one charged')
+    assert.ok(rep.retries >= 1, 'the round needed a retry')
+    assert.ok(!rep.groups.flat().includes(bad), 'the checkpoint does not group the excluded contributor')
+    assert.ok(rep.refused.some(x => x.peer === bad && x.reason === 'excluded'))
+    // The fast engine refuses the fault (it needs the full protocol).
+    await assert.rejects(fastSimulate({ peers: 3, rounds: 1, seed: 1, initialModel: new Float32Array(4), train: () => new Float32Array(4), faults: { ignoreExclusion: [{ member: 0 }] } }), { name: 'InvalidParametersError' })
+  })
+
   it('a verifier holding the group sums recomputes the projections: a tampered one is refused', async () => {
     const res = await attacked('ipm', 2)
     const rep = res.reports[1]!
