@@ -24,7 +24,7 @@ import type { CID } from 'multiformats/cid'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { assignGroups, selectCommittee } from '../gossip-fl/committee.ts'
 import { committeeCandidates, computeReputation, ReputationAccumulator } from '../reputation/index.ts'
-import { persistentOutliers, type OutlierRound } from '../reputation/outliers.ts'
+import { OutlierAccumulator, persistentOutliers, type OutlierRound } from '../reputation/outliers.ts'
 import { checkpointEvidence } from '../reputation/outlier-evidence.ts'
 import type { MemberInfo, RoundEvidence } from '../reputation/index.ts'
 import { bytesEqual, compareBytes, concatBytes, toHex } from './bytes.ts'
@@ -141,6 +141,8 @@ export class LedgerState {
    */
   readonly outlierHistory: OutlierRound[] = []
   private readonly outlierCache = new Map<number, string[]>()
+  /** The same evidence folded incrementally: the set of round lastRound + 1 in O(contributors). */
+  private outlierAcc: OutlierAccumulator | null = null
 
   get lastRound(): number { return this.checkpoints.length === 0 ? 0 : this.checkpoints.length - 1 }
 
@@ -274,7 +276,10 @@ export class LedgerState {
     const cached = this.outlierCache.get(round)
     if (cached !== undefined) return cached
     const { window, minObservations, tCritical } = this.charter.exclusion
-    const out = persistentOutliers(this.outlierHistory.slice(0, round - 1), { window, minObservations, tCritical })
+    // The next round (every plan and checkpoint being checked): the accumulator, equal bit for
+    // bit to persistentOutliers over the whole history; an older round: recomputed.
+    const acc = this.outlierAcc
+    const out = acc !== null && acc.rounds === round - 1 ? acc.excluded() : persistentOutliers(this.outlierHistory.slice(0, round - 1), { window, minObservations, tCritical })
     if (this.outlierCache.size >= MAX_CACHE) this.outlierCache.delete(this.outlierCache.keys().next().value!)
     this.outlierCache.set(round, out)
     return out
@@ -332,6 +337,10 @@ export class LedgerState {
           this.members.set(f, { witnesses: [], needed: 0, admitted: true, joinedRound: 0 })
         }
         this.checkpoints.length = 1
+        if (charter.exclusion.enabled) {
+          const { window, minObservations, tCritical } = charter.exclusion
+          this.outlierAcc = new OutlierAccumulator({ window, minObservations, tCritical })
+        }
         try {
           this.reputation = new ReputationAccumulator(charter.reputation)
         } catch {
@@ -630,7 +639,14 @@ export class LedgerState {
       const { cosigs: _cosigs, ...core } = b
       this.checkpoints[b.round] = { round: b.round, retry: b.retry, cid, author, coverage, committee, signers: [...signers], body: b, seed: checkpointSeed(core, this.genesisCid!) }
       this.evidence.push(evidence)
-      if (outlierRound !== undefined) this.outlierHistory.push(outlierRound)
+      if (outlierRound !== undefined) {
+        this.outlierHistory.push(outlierRound)
+        try {
+          this.outlierAcc?.add(outlierRound)
+        } catch {
+          this.outlierAcc = null // outlierExclusion recomputes from the history instead
+        }
+      }
       if (this.reputation !== null) {
         try {
           this.reputation.addRound(evidence, this.memberInfo(b.round))

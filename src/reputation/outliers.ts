@@ -76,31 +76,82 @@ function median(xs: readonly number[]): number {
   return n % 2 === 1 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2
 }
 
+/**
+ * One round's own-projection estimates, validated: (peer, x) for every group member, in
+ * group order then member order. The one place the estimate is computed, so
+ * `ownProjections` and `OutlierAccumulator` get the same bits.
+ */
+function roundEstimates(ev: OutlierRound, r: number): Array<{ peer: string, x: number }> {
+  if (ev === null || typeof ev !== 'object' || !Array.isArray(ev.groups) || !Array.isArray(ev.projections)) throw new InvalidParametersError(`history[${r}] must have groups and projections arrays`)
+  if (ev.projections.length !== ev.groups.length) throw new InvalidParametersError(`history[${r}]: ${ev.projections.length} projections for ${ev.groups.length} groups`)
+  if (ev.groups.length === 0) return []
+  for (const v of ev.projections) if (typeof v !== 'number' || !Number.isFinite(v)) throw new InvalidParametersError(`history[${r}].projections: not a finite number`)
+  const M = median(ev.projections)
+  const out: Array<{ peer: string, x: number }> = []
+  ev.groups.forEach((grp: readonly string[], j: number) => {
+    if (!Array.isArray(grp) || grp.length === 0) throw new InvalidParametersError(`history[${r}].groups[${j}] must be a non-empty array`)
+    const g = grp.length
+    const x = g * ev.projections[j]! - (g - 1) * M
+    for (const p of grp) {
+      assertPeerId(p, `history[${r}].groups[${j}]`)
+      out.push({ peer: p, x })
+    }
+  })
+  return out
+}
+
 /** Per contributor: its own-projection estimates x in its last `window` planned rounds, oldest first. */
 export function ownProjections(history: readonly OutlierRound[], window: number): Map<string, number[]> {
   if (!Array.isArray(history)) throw new InvalidParametersError('history must be an array')
   const out = new Map<string, number[]>()
   for (let r = history.length - 1; r >= 0; r--) {
-    const ev = history[r]
-    if (ev === null || typeof ev !== 'object' || !Array.isArray(ev.groups) || !Array.isArray(ev.projections)) throw new InvalidParametersError(`history[${r}] must have groups and projections arrays`)
-    if (ev.projections.length !== ev.groups.length) throw new InvalidParametersError(`history[${r}]: ${ev.projections.length} projections for ${ev.groups.length} groups`)
-    if (ev.groups.length === 0) continue
-    for (const v of ev.projections) if (typeof v !== 'number' || !Number.isFinite(v)) throw new InvalidParametersError(`history[${r}].projections: not a finite number`)
-    const M = median(ev.projections)
-    ev.groups.forEach((grp: readonly string[], j: number) => {
-      if (!Array.isArray(grp) || grp.length === 0) throw new InvalidParametersError(`history[${r}].groups[${j}] must be a non-empty array`)
-      const g = grp.length
-      const x = g * ev.projections[j]! - (g - 1) * M
-      for (const p of grp) {
-        assertPeerId(p, `history[${r}].groups[${j}]`)
-        const xs = out.get(p) ?? []
-        if (xs.length >= window) continue
-        xs.unshift(x)
-        out.set(p, xs)
-      }
-    })
+    for (const { peer, x } of roundEstimates(history[r]!, r)) {
+      const xs = out.get(peer) ?? []
+      if (xs.length >= window) continue
+      xs.unshift(x)
+      out.set(peer, xs)
+    }
   }
   return out
+}
+
+/**
+ * `persistentOutliers` folded one round at a time (what a ledger of many rounds needs: the
+ * set of round r + 1 from the rounds so far in O(contributors), not O(history)). Keeps each
+ * contributor's last `window` estimates; `excluded()` equals `persistentOutliers(history,
+ * params)` over the rounds added, bit for bit (same estimates in the same order; tested).
+ */
+export class OutlierAccumulator {
+  readonly params: OutlierParams
+  private readonly xs = new Map<string, number[]>()
+  /** Rounds added. */
+  rounds = 0
+
+  constructor(params: Partial<OutlierParams> = {}) {
+    this.params = resolveOutlierParams(params)
+  }
+
+  /** Add the next round's evidence (validated first: a bad round changes nothing). */
+  add(ev: OutlierRound): void {
+    const est = roundEstimates(ev, this.rounds)
+    // ownProjections keeps, per peer, the first `window` estimates met newest round first and in
+    // round order within a round, listed oldest first: i.e. the last `window` of this order.
+    for (let i = est.length - 1; i >= 0; i--) {
+      const { peer, x } = est[i]!
+      const xs = this.xs.get(peer) ?? []
+      xs.push(x)
+      if (xs.length > this.params.window) xs.shift()
+      this.xs.set(peer, xs)
+    }
+    this.rounds++
+  }
+
+  /** Contributors conclusively negative over the rounds added, in peer-id order. */
+  excluded(): string[] {
+    const out: string[] = []
+    for (const [peer, xs] of this.xs) if (xs.length >= this.params.minObservations && conclusivelyNegative(xs, this.params.tCritical)) out.push(peer)
+    return out.sort(comparePeerIds)
+  }
 }
 
 /** True when the observations' mean is conclusively negative: m < 0 and m^2 n > t^2 s^2 (s^2 the sample variance). */

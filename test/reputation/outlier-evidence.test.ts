@@ -9,6 +9,7 @@ import fc from 'fast-check'
 import {
   PROJECTION_SCALE, MAX_PROJECTION_Q, encodeProjection, decodeProjection, checkpointProjections, checkProjections, checkpointEvidence
 } from '../../src/reputation/outlier-evidence.ts'
+import { OutlierAccumulator, persistentOutliers, ownProjections, type OutlierRound } from '../../src/reputation/outliers.ts'
 
 const A = 'a'.repeat(64)
 const B = 'b'.repeat(64)
@@ -57,5 +58,41 @@ describe('reputation/outlier-evidence: fixed-point projections on checkpoints', 
     const huge = new Array(70_000).fill([A])
     assert.throws(() => checkProjections(huge, new Array(70_000).fill(0)), { name: 'InvalidProjectionsError' })
     assert.deepEqual(checkProjections(groups, [5, 0]), [5, 0])
+  })
+})
+
+describe('reputation/outliers: OutlierAccumulator (the ledger folds the evidence round by round)', () => {
+  const ids = Array.from({ length: 8 }, (_, i) => String(i).repeat(64))
+
+  it('property: after every round, excluded() equals persistentOutliers over the rounds so far (random groups, duplicates, windows)', () => {
+    const round = fc.array(fc.record({ members: fc.array(fc.constantFrom(...ids), { minLength: 1, maxLength: 3 }), p: fc.double({ min: -5, max: 5, noNaN: true }) }), { minLength: 0, maxLength: 4 })
+    fc.assert(fc.property(fc.array(round, { minLength: 1, maxLength: 25 }), fc.integer({ min: 2, max: 8 }), fc.integer({ min: 0, max: 6 }), fc.double({ min: 0, max: 5, noNaN: true }),
+      (rounds, window, minOff, tCritical) => {
+        const params = { window, minObservations: Math.max(2, window - minOff), tCritical }
+        const acc = new OutlierAccumulator(params)
+        const history: OutlierRound[] = []
+        for (const r of rounds) {
+          const ev = { groups: r.map(g => g.members), projections: r.map(g => g.p) }
+          history.push(ev)
+          acc.add(ev)
+          assert.deepEqual(acc.excluded(), persistentOutliers(history, params))
+        }
+        assert.equal(acc.rounds, rounds.length)
+        // The windows themselves are the same, in the same order.
+        const own = ownProjections(history, window)
+        for (const [peer, xs] of own) assert.deepEqual((acc as unknown as { xs: Map<string, number[]> }).xs.get(peer), xs)
+      }), { numRuns: 300 })
+  })
+
+  it('a bad round is a typed error and changes nothing', () => {
+    const acc = new OutlierAccumulator({ window: 4, minObservations: 2, tCritical: 0 })
+    acc.add({ groups: [[ids[0]!]], projections: [-1] })
+    for (const bad of [{ groups: [[ids[0]!]], projections: [Number.NaN] }, { groups: [['x']], projections: [1] }, { groups: [[]], projections: [1] }, { groups: [[ids[0]!]], projections: [] }, null]) {
+      assert.throws(() => acc.add(bad as never), (e: Error) => ['InvalidParametersError', 'InvalidPeerIdError'].includes(e.name), JSON.stringify(bad))
+    }
+    assert.equal(acc.rounds, 1)
+    acc.add({ groups: [[ids[0]!], [ids[1]!]], projections: [-2, 3] })
+    assert.deepEqual(acc.excluded(), persistentOutliers([{ groups: [[ids[0]!]], projections: [-1] }, { groups: [[ids[0]!], [ids[1]!]], projections: [-2, 3] }], { window: 4, minObservations: 2, tCritical: 0 }))
+    assert.throws(() => new OutlierAccumulator({ window: 1 }), { name: 'InvalidParametersError' })
   })
 })
