@@ -36,7 +36,9 @@ const HELP = `usage: tessera sim [options]            one run
   --backdoor-target C   model-replacement: the backdoor's target class (default ${DEFAULTS.backdoorTarget})
   --reputation-committees  committees weighted by the reputation of the audited evidence so far (E's rule; default weight 1)
   --exclusion on|off|JSON  exclude contributors whose own projection on the aggregate is conclusively negative
-                        (t-test, src/reputation/outliers.ts); JSON overrides {window, minObservations, tCritical} (fast engine)
+                        (t-test, src/reputation/outliers.ts); JSON overrides {window, minObservations, tCritical}; every engine
+  --exclusion-on-checkpoint  fast engine: record the evidence as the live protocol does (fixed-point projections on the
+                        checkpoint; bit-identical to --engine full); default off, so archived fast-engine results reproduce
   --censor-targets K    censoring-leader: contributors (the first honest peers) a Byzantine leader omits (default min(5, honest))
   --dataset D           mnist | fashion-mnist (default mnist)
   --partition P         iid | dirichlet:ALPHA | shards:K (default ${DEFAULTS.partition})
@@ -129,7 +131,7 @@ function configFrom(values: Flags): Partial<ExperimentConfig> {
     membershipNonMembers: s('membership-nonmembers') as ExperimentConfig['membershipNonMembers'] | undefined,
     membership: n('membership'), shadowModels: n('shadow-models'), attackParams, features: s('features'), samplingRate: n('sampling-rate'),
     reputationCommittees: values['reputation-committees'] === true ? true : undefined, backdoorFraction: n('backdoor-fraction'), backdoorTarget: n('backdoor-target'), censorTargets: n('censor-targets'),
-    exclusion
+    exclusion, exclusionOnCheckpoint: values['exclusion-on-checkpoint'] === true ? true : undefined
   }
 }
 
@@ -178,7 +180,7 @@ export async function run(argv: string[]): Promise<number> {
     rule: { type: 'string' }, 'rule-params': { type: 'string' }, 'norm-check': { type: 'string' }, clip: { type: 'string' }, noise: { type: 'string' },
     'dp-sgd': { type: 'string' }, 'sampling-rate': { type: 'string' }, features: { type: 'string' }, seed: { type: 'string' }, 'eval-every': { type: 'string' }, test: { type: 'string' }, 'train-examples': { type: 'string' },
     engine: { type: 'string' }, membership: { type: 'string' }, 'undefended-budget': { type: 'string' }, 'membership-nonmembers': { type: 'string' }, 'shadow-models': { type: 'string' }, 'attack-params': { type: 'string' },
-    'backdoor-fraction': { type: 'string' }, 'backdoor-target': { type: 'string' }, 'censor-targets': { type: 'string' }, label: { type: 'string' }, 'reputation-committees': { type: 'boolean' }, exclusion: { type: 'string' }, network: { type: 'string' }, out: { type: 'string' }, matrix: { type: 'string' }, attacks: { type: 'string' },
+    'backdoor-fraction': { type: 'string' }, 'backdoor-target': { type: 'string' }, 'censor-targets': { type: 'string' }, label: { type: 'string' }, 'reputation-committees': { type: 'boolean' }, exclusion: { type: 'string' }, 'exclusion-on-checkpoint': { type: 'boolean' }, network: { type: 'string' }, out: { type: 'string' }, matrix: { type: 'string' }, attacks: { type: 'string' },
     rules: { type: 'string' }, groups: { type: 'string' }, shard: { type: 'string' }, merge: { type: 'boolean' }, title: { type: 'string' }, quiet: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' }
   })
