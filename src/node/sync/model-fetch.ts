@@ -222,7 +222,9 @@ export class ModelFetch extends TypedEmitter<ModelFetchEvents> {
     if (first.size === null) throw new ModelNotFoundError(hex, [{ peer, error: 'not held' }])
     const size = first.size
     if (size > this.options.maxModelBytes) throw new ModelTooLargeError(size, this.options.maxModelBytes)
-    const out = new Uint8Array(size)
+    // Allocated at the first chunk that is not the whole blob: a blob served in one response
+    // (every blob up to chunkBytes) is used as decoded, without a copy of its bytes.
+    let out: Uint8Array | undefined
     let offset = 0
     let next: ChunkResponse = first
     for (let i = 0; ; i++) {
@@ -233,6 +235,8 @@ export class ModelFetch extends TypedEmitter<ModelFetchEvents> {
       }
       if (next.size !== size) bad(`size changed from ${size} to ${String(next.size)}`)
       if (next.data.length > want || next.data.length < Math.min(want, MIN_CHUNK)) bad(`chunk at ${offset} has ${next.data.length} bytes, asked for ${want}`)
+      if (offset === 0 && next.data.length === size) { out = next.data; offset = size; break }
+      out ??= new Uint8Array(size)
       out.set(next.data, offset)
       offset += next.data.length
       if (offset >= size) break
@@ -240,6 +244,7 @@ export class ModelFetch extends TypedEmitter<ModelFetchEvents> {
       next = await this.chunk(peer, { hash, offset, length: this.options.chunkBytes })
       void i
     }
+    if (out === undefined) out = new Uint8Array(0) // size 0: nothing to receive
     // One native digest of the whole blob (model-store.ts sha256Async): the blob is held whole anyway.
     const actual = await sha256Async(out)
     if (!bytesEqual(actual, hash)) {
