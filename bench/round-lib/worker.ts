@@ -11,6 +11,7 @@
  *   init {root, indices, debug}          -> started {addresses}            peers up, listening
  *   connect {addresses, targets}         -> connected                      peer store filled, dials done
  *   go {startAt}                         -> round {peer, round} ...        round 1 starts at startAt
+ *   mesh                                 -> mesh {connected}               peers each peer is connected to
  *   mark                                 -> marked                         CPU / event-loop window opens
  *   collect {rounds}                     -> report {...}                   figures since mark
  *   stop                                 -> stopped, then exit
@@ -59,6 +60,7 @@ export type ToWorker =
   | { kind: 'init', root: string, indices: number[], debug: boolean, heartbeatMs?: number }
   | { kind: 'connect', addresses: Record<number, string[]>, targets: Record<number, number[]> }
   | { kind: 'go', startAt: number }
+  | { kind: 'mesh' }
   | { kind: 'mark' }
   | { kind: 'collect', rounds: number }
   | { kind: 'stop' }
@@ -67,6 +69,7 @@ export type FromWorker =
   | { kind: 'started', addresses: Record<number, string[]> }
   | { kind: 'connected' }
   | { kind: 'round', peer: number, round: number }
+  | { kind: 'mesh', connected: number[], keeperDials: number, keeperFailures: number }
   | { kind: 'marked' }
   | { kind: 'report', report: WorkerReport }
   | { kind: 'stopped' }
@@ -184,6 +187,17 @@ async function main (): Promise<void> {
             if (r > 0 && !ledgerAt.get(i)!.has(r)) ledgerAt.get(i)!.set(r, { t: now, wireSent: p.transport.wire.sent })
           }
         }, 10)
+        return
+      }
+      case 'mesh': {
+        // The mesh keeper (src/node/libp2p.ts) opens the rest of the connections in the background.
+        const ps = [...peers.values()]
+        send({
+          kind: 'mesh',
+          connected: ps.map(p => p.transport.peers().length),
+          keeperDials: ps.reduce((s, p) => s + (p.transport.node.services.meshKeeper?.stats.dials ?? 0), 0),
+          keeperFailures: ps.reduce((s, p) => s + (p.transport.node.services.meshKeeper?.stats.failures ?? 0), 0)
+        })
         return
       }
       case 'mark': {
