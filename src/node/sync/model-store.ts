@@ -109,14 +109,19 @@ export interface LevelBlobStoreOptions {
   location?: string
   db?: Level<string, Uint8Array>
   maxBlobBytes?: number
-  /** bytes of the most recently stored blobs kept in memory and served from there (0: none; default 32 MiB) */
+  /** bytes of the most recently stored blobs kept in memory and served from there (0: none; default 4 MiB) */
   recentBytes?: number
   /** callers of waitFor waiting at once, at most (more get undefined at once; default 256) */
   maxWaiters?: number
 }
 
-/** Default memory for recently stored blobs: a round's model and group sums (2.4 MB for the MLP) many times over. */
-export const DEFAULT_RECENT_BYTES = 32 * 1024 * 1024
+/**
+ * Default memory for recently stored blobs: one round's group sums, model and rule state (2.8 MB
+ * for the MLP), the burst of fetches comes right after they are stored. (32 MiB added 12-14 MiB
+ * of RSS per peer in bench/round.ts.) A blob larger than this is not kept: its waiters are woken
+ * when its write is done, and it is served from LevelDB.
+ */
+export const DEFAULT_RECENT_BYTES = 4 * 1024 * 1024
 
 /**
  * Recently stored blobs stay in memory (issue #4, round overhead). Every peer that is not on a
@@ -124,14 +129,16 @@ export const DEFAULT_RECENT_BYTES = 32 * 1024 * 1024
  * after the machines finish, often before a member's own put has reached LevelDB: those
  * requests were answered "not held" and the fetcher slept 400 ms per sweep over the
  * members (bench/round.ts: non-members adopted the model 1.5-4 s after the ledger
- * checkpoint, and the next round waits for them). So a put is visible (size, read, waitFor)
- * from the moment its hash is known, while its synced batch is written; reads of recent
- * blobs need no LevelDB read; and `waitFor` lets a server answer a request for a blob it is
- * about to store as soon as it has it. The memory copy is the one being written (chunk
- * copies made by put), so what is served is what is stored; a failed write removes it.
- * Bounded: `recentBytes` (oldest dropped first) and `maxWaiters`.
+ * checkpoint, and the next round waits for them). So a put that fits in `recentBytes` is
+ * visible (size, read, waitFor) from the moment its hash is known, while its synced batch is
+ * written; reads of recent blobs need no LevelDB read; and `waitFor` lets a server answer a
+ * request for a blob it is about to store as soon as it has it (a blob too large for the
+ * memory wakes its waiters when its write is done). The memory copy is the one being written
+ * (chunk copies made by put), so what is served is what is stored; a failed write removes it.
+ * Bounded: `recentBytes` (oldest written blobs dropped first; a blob being written is never
+ * dropped) and `maxWaiters` (a peer flooding requests for absent blobs only turns the hold off).
  */
-interface Recent { size: number, chunks: Uint8Array[] }
+interface Recent { size: number, chunks: Uint8Array[], written: boolean }
 
 export class LevelBlobStore implements BlobStore {
   readonly db: Level<string, Uint8Array>
@@ -216,34 +223,51 @@ export class LevelBlobStore implements BlobStore {
       ops.push({ type: 'put', key: `chunk!${h}!${pad(i)}`, value: chunk })
     }
     ops.push({ type: 'put', key: `size!${h}`, value: enc.encode(String(bytes.length)) })
-    const mine: Recent = { size: bytes.length, chunks }
-    this.remember(h, mine)
+    const mine: Recent = { size: bytes.length, chunks, written: false }
+    // Kept (and its waiters woken) now if it fits in memory; otherwise only once it is on disk,
+    // so a woken server never reads a blob that neither memory nor LevelDB holds yet.
+    const kept = this.remember(h, mine)
     try {
       await this.db.batch(ops, { sync: true })
     } catch (err) {
       if (this.recent.get(h) === mine) this.forget(h)
       throw new ModelStoreError(`model write failed: ${(err as Error).message}`, { cause: err })
     }
+    mine.written = true
+    if (!kept) this.wake(h, mine.size)
+    this.evict()
     return hash
   }
 
-  /** Keep a blob being stored in memory (bounded, oldest dropped first) and wake its waiters. */
-  private remember (h: string, r: Recent): void {
-    if (r.size <= this.recentBytes) {
-      this.forget(h)
-      this.recent.set(h, r)
-      this.recentTotal += r.size
-      for (const [k, v] of this.recent) {
-        if (this.recentTotal <= this.recentBytes) break
-        this.recent.delete(k)
-        this.recentTotal -= v.size
-      }
+  /**
+   * Keep a blob being stored in memory (if it fits) and wake its waiters; false if it does not
+   * fit (the caller wakes them after the write). Entries still being written are never evicted.
+   */
+  private remember (h: string, r: Recent): boolean {
+    if (r.size > this.recentBytes) return false
+    this.forget(h)
+    this.recent.set(h, r)
+    this.recentTotal += r.size
+    this.evict()
+    this.wake(h, r.size)
+    return true
+  }
+
+  /** Drop the oldest written blobs while over `recentBytes`. */
+  private evict (): void {
+    for (const [k, v] of this.recent) {
+      if (this.recentTotal <= this.recentBytes) break
+      if (!v.written) continue
+      this.recent.delete(k)
+      this.recentTotal -= v.size
     }
+  }
+
+  private wake (h: string, size: number): void {
     const w = this.waiters.get(h)
-    if (w !== undefined) {
-      this.waiters.delete(h)
-      for (const wake of w) wake(r.size)
-    }
+    if (w === undefined) return
+    this.waiters.delete(h)
+    for (const wake of w) wake(size)
   }
 
   private forget (h: string): void {

@@ -148,4 +148,16 @@ describe('model store', function () {
     await assert.rejects(LevelBlobStore.open({ location: dir, recentBytes: -1 }), named('InvalidParametersError'))
     await assert.rejects(LevelBlobStore.open({ location: dir, maxWaiters: 1.5 }), named('InvalidParametersError'))
   })
+
+  it('a blob larger than the recent memory wakes its waiters only once it is on disk, and reads back whole', async () => {
+    const blobs = await LevelBlobStore.open({ location: dir, recentBytes: MODEL_CHUNK_BYTES })
+    const big = new Uint8Array(MODEL_CHUNK_BYTES + 100).map((_, i) => (i * 7) & 255)
+    const h = sha256(big)
+    const waiting = blobs.waitFor(h, 10_000).then(async (size) => ({ size, bytes: await blobs.read(h, 0, big.length) }))
+    await blobs.put(big)
+    const got = await waiting
+    assert.equal(got.size, big.length)
+    assert.ok(got.bytes !== undefined && bytesEqual(got.bytes, big), 'whatever wakes a waiter can read the whole blob')
+    await blobs.close()
+  })
 })
