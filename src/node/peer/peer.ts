@@ -282,7 +282,13 @@ export class Peer extends TypedEmitter<PeerEvents> {
     })
     this.fetcher = createModelFetch({ transport, store: this.models, onMisbehaviour: (peer, m) => { this.penalise(peer, m.kind, 'sync') } }, { netId: this.netId, requestTimeoutMs: 10_000 })
     this.router = new RoundRouter({ transport }, { netId: this.netId, sendTimeoutMs: o.sendTimeoutMs, observe: o.observe, onMalformed: (peer, reason) => { this.penalise(peer, reason, 'round') } })
-    this.writer = new LedgerWriter({ ledger: this.ledger, signer, pullFrom: async (p) => await this.sync.pullFrom(p) }, { referenceWaitMs: 3000 })
+    // appended: own entries leave at once (not at the sync's next scan); onEntry: the writer's and the
+    // co-signer's bounded waits wake on the entry they wait for (issue #4).
+    this.writer = new LedgerWriter({
+      ledger: this.ledger, signer, pullFrom: async (p) => await this.sync.pullFrom(p),
+      appended: (e) => { this.sync.announceEntry(e) },
+      onEntry: (l) => this.sync.on('entry', () => { l() })
+    }, { referenceWaitMs: 3000 })
     this.cosign = new CheckpointCosign({ transport, ledger: this.ledger, signer, writer: this.writer, pullFrom: async (p) => await this.sync.pullFrom(p) }, { netId: this.netId, requestTimeoutMs: 12_000, waitOwnMs: 5000, releaseMs: 20_000 })
     this.statusService = new StatusService({ transport, status: () => this.status(), roundInfo: (r) => this.rounds.get(r) }, this.netId)
     // Checkpoint r fixes round r + 1's committee (its seed is the checkpoint's co-signed core):
@@ -702,7 +708,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     }, o.tickMs)
     // The ledger may move past r without us (we were too slow, or restarted): stop waiting then.
     const ledgerMoved = (async (): Promise<{ ck?: CompletedCheckpoint, failed?: string }> => {
-      while (!signal.aborted && this.ledger.state.lastRound < r && !machine.isDone) await sleep(50)
+      while (!signal.aborted && this.ledger.state.lastRound < r && !machine.isDone) await this.writer.nextEntry(50)
       // A member whose ledger got the checkpoint (co-signed by a quorum, possibly itself) before its
       // machine saw the quorum's gossip: if the ledger's checkpoint is the body this member computed,
       // its model is that checkpoint's model.
@@ -741,7 +747,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     const deadline = Date.now() + (end.failed !== undefined ? Math.min(o.ledgerWaitMs, 5000) : o.ledgerWaitMs)
     let lastPull = Date.now()
     while (!signal.aborted && this.ledger.state.lastRound < r && Date.now() < deadline) {
-      await sleep(50)
+      await this.writer.nextEntry(50)
       if (Date.now() - lastPull > 3000) { lastPull = Date.now(); await this.sync.catchUp().catch(() => []) }
     }
     if (this.ledger.state.lastRound < r) {
@@ -823,8 +829,9 @@ export class Peer extends TypedEmitter<PeerEvents> {
       ruleState = re.ruleState
     }
     if (toHex(modelHash(model, nativeSha256)) !== toHex(b.modelHash)) throw new PeerProtocolError('recomputed model does not match the co-signed model hash')
+    // The group sums first, under their checked hash: the other peers are fetching them now.
+    await this.models.blobs.put(blob, b.groupSumsHash)
     await this.models.putModel(model)
-    await this.models.blobs.put(blob)
     const rs = encodeRuleState(ruleState)
     if (rs.length > 0) await this.models.blobs.put(rs)
     this.rounds.set(b.round, {
