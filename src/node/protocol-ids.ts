@@ -58,7 +58,7 @@ export const GOSSIP_TOPICS = {
   /** the leader's plan (DESIGN "A round" 3) */
   plan: { suffix: 'round/plan/1', maxBytes: 1 * MiB },
   /** checkpoint signatures (DESIGN "A round" 5) */
-  checkpoint: { suffix: 'round/checkpoint/1', maxBytes: 1 * MiB },
+  checkpoint: { suffix: 'round/checkpoint/2', maxBytes: 1 * MiB },
   /** new ledger entries announced by hash (DESIGN "The ledger", Sync) */
   announce: { suffix: 'ledger/announce/1', maxBytes: 64 * KiB },
   /** libp2p pubsub peer discovery, scoped to the network */

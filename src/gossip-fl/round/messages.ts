@@ -29,7 +29,7 @@ export const FAMILY_PARTIAL = '/tessera/round-partial/3.0.0'
 export const TOPIC_CONTRIBUTION = 'round/contribution/1'
 export const TOPIC_RECEIPT = 'round/receipt/1'
 export const TOPIC_PLAN = 'round/plan/1'
-export const TOPIC_CHECKPOINT = 'round/checkpoint/1'
+export const TOPIC_CHECKPOINT = 'round/checkpoint/2'
 export const TOPIC_ZCHECK = 'round/zcheck/1'
 
 export type Family = typeof FAMILY_SHARE | typeof FAMILY_ZERO | typeof FAMILY_PARTIAL

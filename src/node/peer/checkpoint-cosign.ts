@@ -6,7 +6,7 @@
  * body (model hash, groups, group sums hash, blame...). The ledger's checkpoint
  * entry additionally names the previous checkpoint's CID and the author chain
  * heads it covers (E's CheckpointCore), which depend on what each peer's ledger
- * holds, so members must agree on one core. Protocol `/tessera/<netid>/ckpt-cosign/1.0.0`:
+ * holds, so members must agree on one core. Protocol `/tessera/<netid>/ckpt-cosign/2.0.0`:
  *
  *   proposer -> member   dag-cbor { v: 1, core }         (at most 64 KiB)
  *   member -> proposer   dag-cbor { v: 1, sig }          (64-byte Ed25519 co-signature)
@@ -50,7 +50,7 @@ import type { Transport } from '../transport.ts'
 import { PeerProtocolError } from './errors.ts'
 import type { LedgerWriter } from './ledger-writer.ts'
 
-export const FAMILY_CKPT_COSIGN = '/tessera/ckpt-cosign/1.0.0'
+export const FAMILY_CKPT_COSIGN = '/tessera/ckpt-cosign/2.0.0'
 const MAX_REQUEST = 64 * 1024
 const MAX_RESPONSE = 1024
 
