@@ -439,6 +439,9 @@ export class MeshKeeper implements Startable {
   private stopCtl = new AbortController()
   private running = false
   private scanning = false
+  /** scans skipped since the last one that found nothing to dial (see scan) */
+  private idleSkips = 0
+  private lastEmpty: { connected: number } | undefined
   /** dials started, and how many of them failed (tests, benchmarks) */
   readonly stats = { dials: 0, failures: 0 }
 
@@ -481,6 +484,10 @@ export class MeshKeeper implements Startable {
     try {
       const connected = this.connected()
       if (connected.size + this.inFlight.size >= this.init.target) return
+      // A scan decodes every peer-store record (1.1% of a 70-peer worker's CPU at one scan per
+      // 2 s): after one that found nothing to dial, skip 4 of 5 while no connection closed.
+      if (this.lastEmpty !== undefined && connected.size >= this.lastEmpty.connected && this.idleSkips < 4) { this.idleSkips++; return }
+      this.idleSkips = 0
       const peers = await this.c.peerStore.all()
       if (!this.running) return
       const self = this.c.peerId.toString()
@@ -512,6 +519,7 @@ export class MeshKeeper implements Startable {
       // Fisher-Yates with Math.random: the order only spreads load, it decides nothing.
       for (let i = next.length - 1; i > 0; i--) { const j = Math.floor(Math.random() * (i + 1)); [next[i], next[j]] = [next[j]!, next[i]!] }
       this.queue = next
+      this.lastEmpty = next.length === 0 ? { connected: connected.size } : undefined
     } catch { /* peer store closed under us (stopping): next scan */ } finally {
       this.scanning = false
     }
