@@ -86,6 +86,13 @@ describe('gossip-fl/aggregation: hand-checked rules', () => {
     // trimCount overrides trimFraction.
     assert.deepEqual(arr(trimmedMean(xs, undefined, { trimFraction: 0.4, trimCount: 0 }).aggregate), [22])
   })
+  it('trimmed mean: a fixed trimCount larger than the inputs allow trims (n - 1) / 2 per side (liveness when groups are lost)', () => {
+    // A charter's trimCount 5 was set for 12 groups; exclusion left 10, then 4 (even: the two middle values).
+    const ten = [1, 2, 3, 4, 5, 6, 7, 8, 9, 1000].map(x => v(x))
+    assert.deepEqual(arr(trimmedMean(ten, undefined, { trimCount: 5 }).aggregate), [5.5])
+    assert.deepEqual(arr(trimmedMean([v(1), v(2), v(3), v(1000)], undefined, { trimCount: 5 }).aggregate), [2.5])
+    assert.deepEqual(arr(trimmedMean([v(7)], undefined, { trimCount: 3 }).aggregate), [7])
+  })
   it('Krum picks the most central point; Multi-Krum averages the m best (Blanchard et al. 2017)', () => {
     // 1-D points 0, 1, 2, 3, 100 with f = 1: each score sums the n - f - 2 = 2 nearest
     // squared distances: 0 -> 1+4 = 5, 1 -> 1+1 = 2, 2 -> 1+1 = 2, 3 -> 1+4 = 5.
@@ -363,7 +370,9 @@ describe('gossip-fl/aggregation: hostile inputs give typed errors', () => {
     throwsNamed(() => krum(xs, undefined, { f: 2 }), 'AggregationInputError') // needs n >= 7
     throwsNamed(() => krum(xs.slice(0, 2)), 'AggregationInputError') // n = 2 < 3
     throwsNamed(() => multiKrum(xs, undefined, { f: 1, m: 6 }), 'AggregationInputError')
-    throwsNamed(() => trimmedMean(xs, undefined, { trimCount: 3 }), 'AggregationInputError')
+    // trimmed mean: a fixed trimCount is an upper bound (liveness when groups are lost), so 3 of 5 trims 2.
+    assert.deepEqual(arr(trimmedMean(xs, undefined, { trimCount: 3 }).aggregate), arr(trimmedMean(xs, undefined, { trimCount: 2 }).aggregate))
+    throwsNamed(() => trimmedMean([], undefined, { trimCount: 3 }), 'AggregationInputError')
     throwsNamed(() => krumScores(xs, 2), 'AggregationInputError')
   })
 })

@@ -32,11 +32,16 @@ export function resolveTrimmedMeanParams(partial?: Partial<TrimmedMeanParams>): 
   })
 }
 
-/** The per-side trim count b for n inputs; requires n - 2b >= 1. */
+/**
+ * The per-side trim count b for n inputs. A fixed `trimCount` is an upper bound: with fewer
+ * inputs than 2b + 1 (groups lost to exclusion, refusals or departures in a live network)
+ * it trims floor((n - 1) / 2) per side, the median's count, instead of failing every member's
+ * aggregation on every retry (docs/results/robustness/rules-ipm-r20/).
+ */
 export function trimCountFor(n: number, p: Readonly<TrimmedMeanParams>): number {
+  if (!Number.isInteger(n) || n < 1) throw new AggregationInputError(`trimmed-mean: needs at least one input, got ${n}`)
   const b = p.trimCount ?? Math.floor(p.trimFraction * n)
-  if (n - 2 * b < 1) throw new AggregationInputError(`trimmed-mean: trimming ${b} per side leaves nothing of ${n} inputs`)
-  return b
+  return Math.min(b, Math.floor((n - 1) / 2))
 }
 
 export function trimmedMean(inputs: readonly Float32Array[], state?: RuleState, params?: Partial<TrimmedMeanParams>): AggregationResult {
