@@ -365,11 +365,19 @@ describe('gossip-fl/aggregation: hostile inputs give typed errors', () => {
     throwsNamed(() => krum(new Array(2049).fill(one)), 'AggregationInputError')
     throwsNamed(() => multiKrum(new Array(2049).fill(one)), 'AggregationInputError')
   })
-  it('parameters impossible for the input count are AggregationInputError', () => {
+  it('parameters impossible for the input count: upper bounds clamped, empty input refused', () => {
     const xs = randomInputs('few', 5, 10)
-    throwsNamed(() => krum(xs, undefined, { f: 2 }), 'AggregationInputError') // needs n >= 7
-    throwsNamed(() => krum(xs.slice(0, 2)), 'AggregationInputError') // n = 2 < 3
-    throwsNamed(() => multiKrum(xs, undefined, { f: 1, m: 6 }), 'AggregationInputError')
+    // Krum / Multi-Krum: a fixed f and m are upper bounds for the same reason: f = 2 needs
+    // n >= 7, so 5 inputs use f = 1; m = 6 > n - f = 4 uses 4; below 3 inputs, the mean.
+    assert.deepEqual(arr(krum(xs, undefined, { f: 2 }).aggregate), arr(krum(xs, undefined, { f: 1 }).aggregate))
+    assert.deepEqual(krum(xs, undefined, { f: 2 }).selected, krum(xs, undefined, { f: 1 }).selected)
+    assert.deepEqual(arr(multiKrum(xs, undefined, { f: 1, m: 6 }).aggregate), arr(multiKrum(xs, undefined, { f: 1, m: 4 }).aggregate))
+    assert.deepEqual(arr(multiKrum(xs, undefined, { f: 5 }).aggregate), arr(multiKrum(xs, undefined, { f: 1 }).aggregate))
+    const two = xs.slice(0, 2)
+    const mean2 = arr(two[0]).map((x, j) => Math.fround((x + two[1][j]) / 2))
+    assert.deepEqual(arr(krum(two).aggregate), mean2)
+    assert.deepEqual(arr(multiKrum(two, undefined, { f: 3 }).aggregate), mean2)
+    assert.deepEqual(multiKrum(xs.slice(0, 1)).selected, [0])
     // trimmed mean: a fixed trimCount is an upper bound (liveness when groups are lost), so 3 of 5 trims 2.
     assert.deepEqual(arr(trimmedMean(xs, undefined, { trimCount: 3 }).aggregate), arr(trimmedMean(xs, undefined, { trimCount: 2 }).aggregate))
     throwsNamed(() => trimmedMean([], undefined, { trimCount: 3 }), 'AggregationInputError')

@@ -5,7 +5,7 @@
  * score(i) = sum of the squared distances from V_i to its n - f - 2 nearest
  * other vectors. Krum outputs the vector with the lowest score; Multi-Krum the
  * average of the m vectors with the lowest scores (scores computed once, as in
- * the paper). Requires n >= 2f + 3. Ties go to the lower index, so the choice is
+ * the paper). Requires n >= 2f + 3 (see krumCore for fewer inputs). Ties go to the lower index, so the choice is
  * deterministic.
  */
 import { AggregationInputError } from './errors.ts'
@@ -76,13 +76,20 @@ function ranking(scores: Float64Array): number[] {
   return idx
 }
 
+/**
+ * A fixed `f` (and `m`) is an upper bound, as trimmed mean's `trimCount`: a live network
+ * loses groups to exclusion, refusals and departures, and a rule that throws for the
+ * smaller count fails every member's aggregation on every retry. So f is clamped to
+ * floor((n - 3) / 2), the most n inputs allow, and m to n - f. Below 3 inputs Krum's
+ * score is undefined (n - f - 2 < 1 neighbours); both rules then average all inputs.
+ */
 function krumCore(rule: 'krum' | 'multi-krum', inputs: readonly Float32Array[], fParam: number | null, mParam: number | null): { aggregate: Float32Array, selected: number[] } {
   const { n, d } = checkInputs(inputs)
-  const f = fParam ?? Math.floor((n - 3) / 2)
-  if (f < 0 || n < 2 * f + 3) throw new AggregationInputError(`${rule}: needs n >= 2f + 3, got n = ${n}, f = ${f}`)
-  const m = mParam ?? n - f
-  if (m > n) throw new AggregationInputError(`${rule}: m = ${m} exceeds n = ${n}`)
-  const selected = ranking(scoresOf(inputs, f)).slice(0, m)
+  if (fParam !== null && fParam < 0) throw new AggregationInputError(`${rule}: f must be >= 0, got ${fParam}`)
+  const fMax = Math.max(0, Math.floor((n - 3) / 2))
+  const f = Math.min(fParam ?? fMax, fMax)
+  const m = n < 3 ? n : Math.min(mParam ?? n - f, n - f)
+  const selected = n < 3 ? Array.from(inputs.keys()) : ranking(scoresOf(inputs, f)).slice(0, m)
   // Average the selected vectors in ascending index order (canonical, not score order).
   const order = selected.slice().sort((a, b) => a - b)
   const acc = new Float64Array(d)
