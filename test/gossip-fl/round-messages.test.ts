@@ -17,7 +17,7 @@ const samples: RoundMessage[] = [
   { type: 'share', r: 3, k: 0, from: A, x: 2, data: Uint32Array.of(0, 1, 2147483646) },
   { type: 'contribution', r: 3, k: 1, from: A, dim: 3, commitments: [new Uint8Array(32), new Uint8Array(32).fill(1)], sig },
   { type: 'zero', r: 3, k: 0, from: B, masks: Uint32Array.of(5, 6) },
-  { type: 'receipt', r: 3, k: 0, from: B, dealers: [A, B], held: [{ c: A, h: new Uint8Array(32), y: 12 }], sig },
+  { type: 'receipt', r: 3, k: 0, from: B, dealers: [A, B], held: [{ c: A, h: new Uint8Array(32), y: [12] }], sig },
   { type: 'plan', r: 3, k: 0, from: B, dealers: [A, B], groups: [{ members: [A, B], holders: [B] }], refused: [{ peer: A, reason: 'over-norm' }], blamed: [], sig },
   { type: 'zcheck', r: 3, k: 0, from: B, points: [{ d: A, w: 5 }], sig },
   { type: 'partial', r: 3, k: 0, from: B, g: [0, 2], data: Uint32Array.of(9, 10), sig },
@@ -47,7 +47,11 @@ describe('round messages', () => {
       { type: 'share', r: 3, k: 0, from: A, x: 0, data: new Uint8Array(4) },
       { type: 'contribution', r: 3, k: 0, from: A, dim: 3, commitments: [new Uint8Array(31)], sig },
       { type: 'receipt', r: 3, k: 0, from: B, dealers: [A, A], held: [], sig },
-      { type: 'receipt', r: 3, k: 0, from: B, dealers: [], held: [{ c: A, h: new Uint8Array(32), y: 2147483647 }], sig },
+      { type: 'receipt', r: 3, k: 0, from: B, dealers: [], held: [{ c: A, h: new Uint8Array(32), y: [2147483647] }], sig },
+      // y is one point per dealer block (issue #4): a bare number (the old layout), a non-field point, too many points
+      { type: 'receipt', r: 3, k: 0, from: B, dealers: [A, B], held: [{ c: A, h: new Uint8Array(32), y: 12 }], sig },
+      { type: 'receipt', r: 3, k: 0, from: B, dealers: [A, B], held: [{ c: A, h: new Uint8Array(32), y: [1, -1] }], sig },
+      { type: 'receipt', r: 3, k: 0, from: B, dealers: [A, B], held: [{ c: A, h: new Uint8Array(32), y: new Array(257).fill(1) }], sig },
       { type: 'plan', r: 3, k: 0, from: B, dealers: [A, B], groups: [], refused: [{ peer: A, reason: 'x'.repeat(65) }], blamed: [], sig },
       { type: 'partial', r: 3, k: 0, from: B, g: [0], data: new Uint8Array(4), sig: new Uint8Array(63) },
       // partial sums: g a list of strictly increasing group indices, data an equal share-sum per group

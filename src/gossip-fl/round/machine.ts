@@ -34,7 +34,7 @@ import {
 } from './errors.ts'
 import { checkpointQuorum, fixedPointPlan, perContributorNoiseStd, phaseDeadlines, type FixedPointPlan, type RoundParams } from './params.ts'
 import { zeroCheckChallenge, zeroCheckPoint, decodeNormSquared, dealZeroMasks, encodeFixed, holderX, robustReconstructVector, shareVector, sumOfSquares, sumSharesInto, P } from './sharing.ts'
-import { buildPlan, checkPlan, normVerdicts, type NormVerdicts } from './plan.ts'
+import { blocksHeld, buildPlan, checkPlan, dealerBlocks, normVerdicts, planBlock, receiptShapeError, type NormVerdicts } from './plan.ts'
 import { encodeGroupSums, groupSumsHash, modelHash, projectionsForCheckpoint, recomputeModelFromField, ruleStateHash } from './aggregate.ts'
 import type { RuleState } from './rules.ts'
 import type { RoundSigner, RoundVerify } from './signer.ts'
@@ -397,16 +397,16 @@ export class RoundMachine {
     const parts = [`receipts ${R.receipts.size}/${R.committee.length}`, `contributions ${R.contributions.size}`]
     if (this.isMember) parts.push(`shares ${R.shares.size}`, `masks ${R.zeros.size}`)
     if (R.plan === undefined) {
-      const classes = new Map<string, number>()
-      for (const r of R.receipts.values()) { const key = [...r.dealers].sort(comparePeerIds).join(','); classes.set(key, (classes.get(key) ?? 0) + 1) }
       let why = ''
+      let blocks = '-'
       try {
         const v = this.verdicts()
         const refused = new Map<string, number>()
         for (const x of v.refused) refused.set(x.reason, (refused.get(x.reason) ?? 0) + 1)
         why = `, admitted ${v.admitted.length}${[...refused].map(([k, n]) => `, ${k} ${n}`).join('')}`
+        blocks = (v.blockHolders ?? []).join('/') || '-'
       } catch { /* diagnostics only */ }
-      parts.push(`no plan (receipts by dealer set: ${[...classes.values()].sort((a, b) => b - a).join('/') || '-'}${why})`)
+      parts.push(`no plan (receipts holding each dealer block: ${blocks}${why})`)
     } else {
       const groups = R.plan.groups.length
       const complete = R.plan.groups.filter((grp, g) => grp.holders.every(h => R.partials.get(g)?.has(h) === true)).length
@@ -485,6 +485,11 @@ export class RoundMachine {
     R.receiptSent = true
     const idx = new Map(this.eligibleList.map((c, i) => [c, i]))
     const dealers = [...R.zeros.keys()].sort(comparePeerIds)
+    // One masked point per dealer block I hold completely (plan.ts dealerBlocks: disjoint blocks of >= t
+    // dealers, so a member holding a superset of a block answers for it and the points never combine
+    // into an unmasked one).
+    const blocks = dealerBlocks(R.committee, this.cfg.params.threshold)
+    const mine = blocksHeld(blocks, dealers).map(b => blocks[b]!)
     const held: ReceiptMsg['held'] = []
     for (const c of [...R.shares.keys()].sort(comparePeerIds)) {
       const share = R.shares.get(c)!
@@ -494,10 +499,14 @@ export class RoundMachine {
         this.misbehave(c, 'commitment-mismatch', 'reject', new ProtocolViolationError(`share from ${c} does not match its commitment`))
         continue
       }
-      // y = sum of squares of the share + the dealers' zero masks at my x.
-      let y = sumOfSquares(share)
+      // y[q] = sum of squares of the share + the zero masks of block q's dealers at my x.
+      const sq = sumOfSquares(share)
       const ci = idx.get(c)!
-      for (const d of dealers) y = (y + R.zeros.get(d)![ci]!) % P
+      const y = mine.map(bl => {
+        let v = sq
+        for (const d of bl) v = (v + R.zeros.get(d)![ci]!) % P
+        return v
+      })
       held.push({ c, h, y })
     }
     const msg = this.signed<ReceiptMsg>({ type: 'receipt', r: this.cfg.round, k: R.k, from: this.self, dealers, held })
@@ -505,9 +514,10 @@ export class RoundMachine {
     this.out.push({ kind: 'append', entry: { type: 'receipt', round: this.cfg.round, retry: R.k, held: held.map(e => ({ c: e.c, h: e.h })) } })
   }
 
-  private verdicts(): NormVerdicts {
+  /** The norm verdicts from the receipts I hold: the leader's choice of block, or over `block` (a plan's). */
+  private verdicts(block?: number): NormVerdicts {
     const R = this.retry
-    return normVerdicts({ committee: R.committee, t: this.cfg.params.threshold, receipts: R.receipts, contributions: R.contributions, normBoundField: this.fixed.normBoundField })
+    return normVerdicts({ committee: R.committee, t: this.cfg.params.threshold, receipts: R.receipts, contributions: R.contributions, normBoundField: this.fixed.normBoundField, block })
   }
 
   private sendPlan(): void {
@@ -749,6 +759,8 @@ export class RoundMachine {
     this.requireSig(msg)
     if (R.receipts.has(msg.from)) ignore(msg.from, 'duplicate', new DuplicateMessageError(`second receipt from ${msg.from}`))
     for (const it of msg.held) if (!this.eligible.has(it.c)) reject(msg.from, 'bad-receipt', new ProtocolViolationError(`receipt lists ${it.c}, not a contributor`))
+    const shape = receiptShapeError(msg, R.committee, this.cfg.params.threshold)
+    if (shape !== null) reject(msg.from, 'bad-receipt', new ProtocolViolationError(`receipt: ${shape}`))
     R.receipts.set(msg.from, msg)
     if (this.isLeader && !R.planSent && R.receipts.size === R.committee.length) this.sendPlan()
   }
@@ -759,7 +771,10 @@ export class RoundMachine {
     this.requireSig(msg)
     if (R.plan !== undefined) ignore(msg.from, 'duplicate', new DuplicateMessageError('second plan'))
     const p = this.cfg.params
-    const why = checkPlan(msg, R.committee, this.eligible, p.groupSize, p.threshold, this.verdicts(), this.cfg.schedule === undefined ? undefined : R.seed, this.excluded)
+    // My verdicts over the plan's block (an unknown block: checkPlan refuses the plan).
+    const mineV = this.verdicts(Math.max(0, planBlock(msg.dealers, R.committee, p.threshold)))
+    const complete = R.receipts.size === R.committee.length
+    const why = checkPlan(msg, R.committee, this.eligible, p.groupSize, p.threshold, mineV, this.cfg.schedule === undefined ? undefined : R.seed, this.excluded, complete)
     if (why !== null) reject(msg.from, `bad-plan:${why}`, new ProtocolViolationError(`plan refused: ${why}`))
     if (this.isMember) {
       for (const grp of msg.groups) {
@@ -772,8 +787,9 @@ export class RoundMachine {
     if (!this.isMember) return
     // Dealer-integrity check before any partial sum is revealed (round.md "Norm check").
     R.rho = zeroCheckChallenge(this.hash(signingBytes(msg, this.hash)), this.eligibleList.length)
-    const mine = [...R.zeros.keys()].sort(comparePeerIds)
-    if (mine.join(',') === msg.dealers.join(',')) {
+    // Every member holding all of the plan's dealers answers (its own dealer set may be larger: the
+    // check points are per dealer). One lacking a dealer of the block sends nothing and is not blamed.
+    if (msg.dealers.every(d => R.zeros.has(d))) {
       const points = msg.dealers.map(d => ({ d, w: zeroCheckPoint(R.zeros.get(d)!, R.rho!) }))
       this.publish(TOPIC_ZCHECK, this.signed<ZeroCheckMsg>({ type: 'zcheck', r: this.cfg.round, k: R.k, from: this.self, points }))
     }
@@ -801,11 +817,14 @@ export class RoundMachine {
     if (R.zeroOk !== undefined) ignore(msg.from, 'late', new WrongRoundError('zero check after the decision'))
     const want = R.plan.dealers
     if (msg.points.length !== want.length || msg.points.some((p, i) => p.d !== want[i])) reject(msg.from, 'bad-zero-check', new ProtocolViolationError('zero check points do not follow the plan\'s dealer list'))
+    // Its signed receipt says it lacks a dealer of the block: it cannot know that dealer's masks.
+    const receipt = R.receipts.get(msg.from)
+    if (receipt !== undefined && !want.every(d => receipt.dealers.includes(d))) reject(msg.from, 'bad-zero-check', new ProtocolViolationError('zero check points for a dealer its receipt does not hold'))
     R.zchecks.set(msg.from, msg)
-    // Early decision once every member whose receipt used the plan's dealer set has answered.
-    const key = want.join(',')
-    const cls = [...R.receipts.values()].filter(r => [...r.dealers].sort(comparePeerIds).join(',') === key).map(r => r.from)
-    if (cls.length > 0 && cls.every(m => R.zchecks.has(m))) this.verifyZeroDeals()
+    // Early decision once every member whose receipt shows all of the plan's dealers has answered, and
+    // they are at least 2t - 1 (deciding on fewer fails the check: the deadline waits for the rest).
+    const expected = [...R.receipts.values()].filter(r => want.every(d => r.dealers.includes(d))).map(r => r.from)
+    if (R.zchecks.size >= 2 * this.cfg.params.threshold - 1 && expected.every(m => R.zchecks.has(m))) this.verifyZeroDeals()
   }
 
   /**

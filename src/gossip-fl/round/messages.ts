@@ -27,6 +27,13 @@ export const FAMILY_ZERO = '/tessera/round-zero/1.0.0'
 export const FAMILY_PARTIAL = '/tessera/round-partial/3.0.0'
 /** Gossip topics (suffixes; the node prefixes them with the network's genesis hash). */
 export const TOPIC_CONTRIBUTION = 'round/contribution/1'
+/**
+ * Receipt payload changed (issue #4): `y` is one masked norm point per dealer block the member
+ * holds completely (plan.ts dealerBlocks), not one number over its whole dealer set; old and new
+ * decoders refuse each other's receipts (MessageDecodeError). The suffix should become
+ * 'round/receipt/2' together with src/node/protocol-ids.ts GOSSIP_TOPICS.receipt (the node's
+ * transport allows only the topics of that table), in one change.
+ */
 export const TOPIC_RECEIPT = 'round/receipt/1'
 export const TOPIC_PLAN = 'round/plan/1'
 export const TOPIC_CHECKPOINT = 'round/checkpoint/2'
@@ -70,8 +77,12 @@ export interface ContributionMsg extends Header { type: 'contribution', dim: num
  * per eligible contributor, plus one check polynomial last) evaluated at the recipient's x.
  */
 export interface ZeroMsg extends Header { type: 'zero', masks: Uint32Array }
-export interface ReceiptItem { c: string, h: Uint8Array, y: number }
-/** Member -> gossip: which shares it holds (with their hashes) and its masked norm-square point per contributor. */
+/**
+ * `y`: the masked norm-square points of this share, one per dealer block (plan.ts `dealerBlocks`)
+ * whose masks are all in `dealers`, in block order: sum of squares + that block's masks at my x.
+ */
+export interface ReceiptItem { c: string, h: Uint8Array, y: number[] }
+/** Member -> gossip: which shares it holds (with their hashes), whose zero masks it holds, and its masked norm-square points per contributor. */
 export interface ReceiptMsg extends Header { type: 'receipt', dealers: string[], held: ReceiptItem[], sig: Uint8Array }
 export interface PlanGroup { members: string[], holders: string[] }
 export interface Refusal { peer: string, reason: string }
@@ -364,7 +375,8 @@ export function decodeMessage(b: Uint8Array): RoundMessage {
       const held = arr(o.held, 'held', LIMITS.maxContributors).map((e, i) => {
         const it = obj(e, `held[${i}]`)
         expectKeys(it, ['c', 'h', 'y'], `held[${i}]`)
-        return { c: peer(it.c, `held[${i}].c`), h: bytes(it.h, `held[${i}].h`, 32), y: int(it.y, `held[${i}].y`, 0, 2147483646) }
+        const y = arr(it.y, `held[${i}].y`, LIMITS.maxCommittee).map((v, q) => int(v, `held[${i}].y[${q}]`, 0, 2147483646))
+        return { c: peer(it.c, `held[${i}].c`), h: bytes(it.h, `held[${i}].h`, 32), y }
       })
       if (new Set(held.map(e => e.c)).size !== held.length) fail('held lists a contributor twice')
       return { type, ...h(), dealers: peers(o.dealers, 'dealers', LIMITS.maxCommittee), held, sig: bytes(o.sig, 'sig', 64) }

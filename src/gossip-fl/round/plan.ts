@@ -18,6 +18,12 @@ export interface NormInputs {
   contributions: ReadonlyMap<string, ContributionMsg>
   /** Largest admitted squared norm, in field units (params.ts fixedPointPlan). */
   normBoundField: number
+  /**
+   * Decode over this dealer block only (an index into `dealerBlocks(committee, t)`): a
+   * member checking the leader's plan uses the plan's block. Default: the leader's choice,
+   * the block that admits the most contributors.
+   */
+  block?: number
 }
 
 export interface NormVerdicts {
@@ -29,59 +35,71 @@ export interface NormVerdicts {
   blamed: Refusal[]
   /** contributor -> members (committee order) holding a share that matches its commitment. */
   holders: Map<string, string[]>
-  /** The dealer set whose masks the used points include. */
+  /** The dealer block whose masks the used points include, in peer-id order ([] if none). */
   dealers: string[]
+  /** Its index in `dealerBlocks(committee, t)` (-1: no block; absent: built outside normVerdicts). */
+  block?: number
+  /** Members whose receipts carry points over each block (block index -> count): diagnostics. */
+  blockHolders?: number[]
 }
 
 /**
- * Norm check from the receipts: only points whose zero-masks come from the same
- * dealer set lie on one polynomial, so the largest class of receipts with an
- * identical dealer set of >= t members is used (>= t dealers: at least one is
- * honest while fewer than t collude, which makes the mask uniform). From >= 2t-1
- * points of that class, Berlekamp-Welch gives ||v||^2 and names wrong points.
+ * The norm masks' dealer blocks (round.md "Norm check"): the committee, in committee
+ * order, cut into floor(m / t) runs of t consecutive members, the last run taking the
+ * remainder. A member publishes one masked norm point per block whose masks it holds
+ * completely, so any member holding a SUPERSET of a block answers for that block and
+ * the leader needs only >= 2t - 1 members holding one common block (not an identical
+ * dealer set: at 40 peers masks reached members in different subsets and no class of
+ * identical sets reached 2t - 1, issue #4).
+ *
+ * Why disjoint blocks of >= t and nothing else: (1) fewer than t members collude, so
+ * every block has an honest dealer, whose uniform mask hides every coefficient of the
+ * norm polynomial but its constant term; (2) a member's points over several dealer sets
+ * must not combine into an unmasked point: with sets S_1..S_L and coefficients a_l,
+ * sum a_l y_l = (sum a_l) P(x) + sum_d (sum_{l: d in S_l} a_l) Z_d(x), so P(x) leaks
+ * iff some combination has sum a_l != 0 and zero weight on every honest dealer (e.g.
+ * points over {h1}, {h2} and {h1, h2}: y_1 + y_2 - y_12 = P(x)). For disjoint blocks
+ * each honest dealer's weight is its block's a_l, so zero weight on all of them forces
+ * every a_l = 0. Points over the member's whole dealer set as well would break (2).
  */
-export function normVerdicts(inp: NormInputs): NormVerdicts {
-  const { committee, t } = inp
-  const index = new Map(committee.map((p, i) => [p, i]))
-  const classes = new Map<string, string[]>()
-  for (const [member, r] of inp.receipts) {
-    if (r.dealers.length < t || !r.dealers.every(d => index.has(d))) continue
-    const key = [...r.dealers].sort(comparePeerIds).join(',')
-    const list = classes.get(key) ?? []
-    list.push(member)
-    classes.set(key, list)
-  }
-  let bestKey = ''
-  let best: string[] = []
-  for (const [key, members] of classes) {
-    if (members.length > best.length || (members.length === best.length && key < bestKey)) { bestKey = key; best = members }
-  }
-  const inClass = new Set(best)
-  const holders = new Map<string, string[]>()
-  const points = new Map<string, Array<{ member: string, y: number }>>()
-  for (const member of committee) {
-    const r = inp.receipts.get(member)
-    if (r === undefined) continue
-    const j = index.get(member)!
-    for (const item of r.held) {
-      const c = inp.contributions.get(item.c)
-      if (c === undefined || c.commitments.length !== committee.length || !bytesEqual(c.commitments[j]!, item.h)) continue
-      const hs = holders.get(item.c) ?? []
-      hs.push(member)
-      holders.set(item.c, hs)
-      if (inClass.has(member)) {
-        const ps = points.get(item.c) ?? []
-        ps.push({ member, y: item.y })
-        points.set(item.c, ps)
-      }
-    }
-  }
+export function dealerBlocks(committee: readonly string[], t: number): string[][] {
+  const n = t >= 1 ? Math.floor(committee.length / t) : 0
+  const out: string[][] = []
+  for (let b = 0; b < n; b++) out.push(committee.slice(b * t, b === n - 1 ? committee.length : (b + 1) * t))
+  return out
+}
+
+/** Indices of the blocks all of whose dealers are in `dealers` (increasing). */
+export function blocksHeld(blocks: readonly (readonly string[])[], dealers: Iterable<string>): number[] {
+  const have = new Set(dealers)
+  const out: number[] = []
+  blocks.forEach((bl, b) => { if (bl.every(d => have.has(d))) out.push(b) })
+  return out
+}
+
+/**
+ * Why a receipt's shape is wrong for this committee (a provable fault: receipts are
+ * signed), or null: dealers must be members, and every held item must carry exactly
+ * one point per block its dealer set covers.
+ */
+export function receiptShapeError(r: Pick<ReceiptMsg, 'dealers' | 'held'>, committee: readonly string[], t: number): string | null {
+  const members = new Set(committee)
+  if (!r.dealers.every(d => members.has(d))) return 'dealer-not-member'
+  const n = blocksHeld(dealerBlocks(committee, t), r.dealers).length
+  for (const it of r.held) if (it.y.length !== n) return 'points-per-block'
+  return null
+}
+
+interface BlockVerdict { admitted: string[], refused: Refusal[], blamed: Refusal[], points: number }
+
+function decideBlock(contributors: readonly string[], points: ReadonlyMap<string, Array<{ member: string, y: number }>>, index: ReadonlyMap<string, number>, t: number, bound: number): BlockVerdict {
   const admitted: string[] = []
   const refused: Refusal[] = []
   const blamedSet = new Set<string>()
-  const contributors = [...inp.contributions.keys()].sort(comparePeerIds)
+  let total = 0
   for (const c of contributors) {
     const ps = points.get(c) ?? []
+    total += ps.length
     if (ps.length < 2 * t - 1) { refused.push({ peer: c, reason: 'too-few-holders' }); continue }
     let value: number
     try {
@@ -92,11 +110,60 @@ export function normVerdicts(inp: NormInputs): NormVerdicts {
       refused.push({ peer: c, reason: 'norm-undecidable' })
       continue
     }
-    if (value > inp.normBoundField) refused.push({ peer: c, reason: 'over-norm' })
+    if (value > bound) refused.push({ peer: c, reason: 'over-norm' })
     else admitted.push(c)
   }
   const blamed = [...blamedSet].sort(comparePeerIds).map(peer => ({ peer, reason: 'wrong-norm-point' }))
-  return { admitted, refused, blamed, holders, dealers: bestKey === '' ? [] : bestKey.split(',') }
+  return { admitted, refused, blamed, points: total }
+}
+
+/**
+ * Norm check from the receipts. Points over one dealer block lie on one polynomial
+ * (the block's masks are shares of zero: its constant term is ||v||^2); a member
+ * holding a superset of the block has a point over it (`dealerBlocks`). Per block, each
+ * contributor's points from the members holding its share and the block: from >= 2t-1
+ * of them Berlekamp-Welch gives ||v||^2 and names wrong points. The leader uses the
+ * block admitting the most contributors (ties: more points, so more members can answer
+ * the zero check; then the lower index); `inp.block` forces one (a member checking a plan).
+ */
+export function normVerdicts(inp: NormInputs): NormVerdicts {
+  const { committee, t } = inp
+  const index = new Map(committee.map((p, i) => [p, i]))
+  const blocks = dealerBlocks(committee, t)
+  const holders = new Map<string, string[]>()
+  // points[b]: contributor -> points over block b
+  const points = blocks.map(() => new Map<string, Array<{ member: string, y: number }>>())
+  const blockHolders = blocks.map(() => 0)
+  for (const member of committee) {
+    const r = inp.receipts.get(member)
+    if (r === undefined) continue
+    const j = index.get(member)!
+    // A receipt of the wrong shape (the machine rejects it on arrival) contributes holdings, no points.
+    const held = receiptShapeError(r, committee, t) === null ? blocksHeld(blocks, r.dealers) : []
+    for (const b of held) blockHolders[b]!++
+    for (const item of r.held) {
+      const c = inp.contributions.get(item.c)
+      if (c === undefined || c.commitments.length !== committee.length || !bytesEqual(c.commitments[j]!, item.h)) continue
+      const hs = holders.get(item.c) ?? []
+      hs.push(member)
+      holders.set(item.c, hs)
+      held.forEach((b, q) => {
+        const ps = points[b]!.get(item.c) ?? []
+        ps.push({ member, y: item.y[q]! })
+        points[b]!.set(item.c, ps)
+      })
+    }
+  }
+  const contributors = [...inp.contributions.keys()].sort(comparePeerIds)
+  const candidates = inp.block === undefined ? blocks.map((_, b) => b) : (Number.isInteger(inp.block) && inp.block >= 0 && inp.block < blocks.length ? [inp.block] : [])
+  let best = -1
+  let verdict: BlockVerdict = decideBlock(contributors, new Map(), index, t, inp.normBoundField)
+  for (const b of candidates) {
+    const v = decideBlock(contributors, points[b]!, index, t, inp.normBoundField)
+    if (best < 0 || v.admitted.length > verdict.admitted.length || (v.admitted.length === verdict.admitted.length && v.points > verdict.points)) { best = b; verdict = v }
+  }
+  const dealers = best < 0 ? [] : [...blocks[best]!].sort(comparePeerIds)
+  return { admitted: verdict.admitted, refused: verdict.refused, blamed: verdict.blamed, holders, dealers, block: best, blockHolders }
 }
 
 export interface Plan {
@@ -193,23 +260,33 @@ function buildRecutPlan(v: NormVerdicts, committee: readonly string[], seed: Uin
   return { groups, refused, blamed: v.blamed }
 }
 
+/** Index of the dealer block the plan's (peer-id sorted) dealer list names, or -1 (unknown, duplicated, unsorted or not a block). */
+export function planBlock(dealers: readonly string[], committee: readonly string[], t: number): number {
+  const key = dealers.join(',')
+  return dealerBlocks(committee, t).findIndex(bl => [...bl].sort(comparePeerIds).join(',') === key)
+}
+
 /**
  * A member's check of the leader's plan against its own view. Returns the reason
  * the plan is provably wrong, or null. Differences explained by message timing
  * (a receipt the member has not seen) are not grounds to refuse.
- */
-/**
+ *
+ * `mine`: this member's verdicts over the plan's block (normVerdicts with `block`).
  * `excluded`: contributors the ledger excludes from this round as persistent outliers
  * (src/reputation/outliers.ts, derived by every member from the same checkpoints): a plan
  * that groups one is refused ('groups-excluded').
+ * `complete`: `mine` was computed from all m receipts; then a grouped contributor with
+ * fewer than 2t - 1 points over the plan's block in my view had no verified norm in the
+ * leader's either (more receipts only add points): 'admits-unverified'.
  */
-export function checkPlan(plan: Pick<PlanMsg, 'groups' | 'dealers'>, committee: readonly string[], eligible: ReadonlySet<string>, g: number, t: number, mine: NormVerdicts, groupSeed?: Uint8Array, excluded?: ReadonlySet<string>): string | null {
+export function checkPlan(plan: Pick<PlanMsg, 'groups' | 'dealers'>, committee: readonly string[], eligible: ReadonlySet<string>, g: number, t: number, mine: NormVerdicts, groupSeed?: Uint8Array, excluded?: ReadonlySet<string>, complete?: boolean): string | null {
   const members = new Set(committee)
   const seen = new Set<string>()
   const overNorm = new Set(mine.refused.filter(r => r.reason === 'over-norm').map(r => r.peer))
+  const unverified = new Set(complete === true ? mine.refused.filter(r => r.reason === 'too-few-holders').map(r => r.peer) : [])
   if (plan.groups.length === 0) return 'empty-plan'
-  if (plan.dealers.length < t || !plan.dealers.every(d => members.has(d))) return 'bad-dealer-set'
-  for (let i = 1; i < plan.dealers.length; i++) if (comparePeerIds(plan.dealers[i - 1]!, plan.dealers[i]!) >= 0) return 'bad-dealer-set'
+  // The dealer set must be one of the committee's dealer blocks (round.md "Norm check").
+  if (planBlock(plan.dealers, committee, t) < 0) return 'bad-dealer-set'
   for (const grp of plan.groups) {
     if (grp.members.length < g) return 'group-below-g'
     if (grp.holders.length < t) return 'holders-below-t'
@@ -218,6 +295,7 @@ export function checkPlan(plan: Pick<PlanMsg, 'groups' | 'dealers'>, committee: 
       if (!eligible.has(c)) return 'not-contributor'
       if (seen.has(c)) return 'contributor-twice'
       if (overNorm.has(c)) return 'admits-over-norm'
+      if (unverified.has(c)) return 'admits-unverified'
       if (excluded?.has(c) === true) return 'groups-excluded'
       seen.add(c)
     }

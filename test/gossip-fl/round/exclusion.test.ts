@@ -9,7 +9,7 @@ import assert from 'node:assert/strict'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { simulate, type SimResult } from '../../../src/gossip-fl/sim/simulator.ts'
 import { fastSimulate } from '../../../src/gossip-fl/harness/fast.ts'
-import { buildPlan, checkPlan, type NormVerdicts } from '../../../src/gossip-fl/round/plan.ts'
+import { buildPlan, checkPlan, dealerBlocks, type NormVerdicts } from '../../../src/gossip-fl/round/plan.ts'
 import { checkCheckpointProjections, modelHash } from '../../../src/gossip-fl/round/aggregate.ts'
 import { decodeMessage, encodeMessage, type CheckpointSigMsg } from '../../../src/gossip-fl/round/messages.ts'
 import { fixedPointPlan, resolveRoundParams } from '../../../src/gossip-fl/round/params.ts'
@@ -137,7 +137,8 @@ describe('round machines: persistent-outlier exclusion is binding (issue #5)', f
     const contributors = ids.slice(5)
     const seed = sha256(new TextEncoder().encode('seed'))
     const v: NormVerdicts = { admitted: [...contributors].sort(), refused: [], blamed: [], holders: new Map(contributors.map(c => [c, [...committee]])), dealers: [] }
-    const dealers = [...committee].sort()
+    // the plan names one dealer block (plan.ts dealerBlocks), in peer-id order
+    const dealers = [...dealerBlocks(committee, 2)[0]!].sort()
     const plain = buildPlan(v, committee, seed, 2, 2, { recut: true })
     const x = plain.groups[0]!.members[0]!
     assert.equal(checkPlan({ groups: plain.groups, dealers }, committee, new Set(contributors), 2, 2, v, seed), null)

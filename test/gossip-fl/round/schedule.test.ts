@@ -10,11 +10,12 @@ import fc from 'fast-check'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { simulate } from '../../../src/gossip-fl/sim/simulator.ts'
 import { RoundMachine, type RoundSchedule } from '../../../src/gossip-fl/round/machine.ts'
-import { buildPlan, checkPlan, type NormVerdicts } from '../../../src/gossip-fl/round/plan.ts'
+import { buildPlan, checkPlan, dealerBlocks, type NormVerdicts } from '../../../src/gossip-fl/round/plan.ts'
 import { resolveRoundParams, phaseDeadlines } from '../../../src/gossip-fl/round/params.ts'
 import { ed25519Signer, ed25519Verify } from '../../../src/gossip-fl/round/signer.ts'
 import { assignGroups, selectCommittee } from '../../../src/gossip-fl/committee.ts'
 import { retrySeed } from '../../../src/gossip-fl/round/util.ts'
+import { TOPIC_RECEIPT } from '../../../src/gossip-fl/round/messages.ts'
 import { seededRng } from '../../../src/util/rng.ts'
 
 const D = 8
@@ -92,7 +93,8 @@ describe('round machine: an outside retry schedule (the ledger\'s seeds and comm
     const full = new Map(contributors.map(c => [c, [...committee]]))
     const v: NormVerdicts = { admitted: [...contributors].sort(), refused: [], blamed: [], holders: full, dealers: [] }
     const plan = buildPlan(v, committee, seed, 2, 2, { recut: true })
-    const dealers = [...committee].sort()
+    // the plan names one dealer block (plan.ts dealerBlocks), in peer-id order
+    const dealers = [...dealerBlocks(committee, 2)[0]!].sort()
     const msg = { groups: plan.groups, dealers }
     assert.equal(checkPlan(msg, committee, new Set(contributors), 2, 2, v, seed), null)
     // Swap two contributors between the first two groups: still groups of >= g, but not assignGroups.
@@ -140,7 +142,7 @@ describe('round machine: a member waits for late zero masks (maskWaitMs)', () =>
     assert.ok(out !== undefined && out.kind === 'send')
     return out.bytes
   }
-  const receipt = (outs: ReturnType<RoundMachine['step']>): boolean => outs.some(o => o.kind === 'publish' && o.topic === 'round/receipt/1')
+  const receipt = (outs: ReturnType<RoundMachine['step']>): boolean => outs.some(o => o.kind === 'publish' && o.topic === TOPIC_RECEIPT)
   const share = phaseDeadlines(params, 0, 0).share
 
   it('publishes at the share deadline by default, with whatever masks it holds', () => {
@@ -182,7 +184,7 @@ describe('round machine: early receipt (earlyReceipt, the node sets it)', () => 
     assert.ok(out !== undefined && out.kind === 'send')
     return out.bytes
   }
-  const receipt = (outs: ReturnType<RoundMachine['step']>): boolean => outs.some(o => o.kind === 'publish' && o.topic === 'round/receipt/1')
+  const receipt = (outs: ReturnType<RoundMachine['step']>): boolean => outs.some(o => o.kind === 'publish' && o.topic === TOPIC_RECEIPT)
   const share = phaseDeadlines(params, 0, 0).share
 
   it('publishes once every mask (and every eligible share) is in, before the share deadline', () => {

@@ -1,0 +1,224 @@
+/**
+ * Issue #4, the norm check's liveness: at 40 peers on libp2p the members' zero masks
+ * reached them in different subsets by the receipt deadline, so no class of receipts
+ * with an IDENTICAL dealer set reached 2t - 1 (no plan), or the class was exactly
+ * 2t - 1 and one lost check point failed the zero check ("zero check failed" while
+ * members held every share and mask). Members now publish one masked point per dealer
+ * block they hold completely (plan.ts dealerBlocks), and every member holding the plan's
+ * block answers the zero check.
+ *
+ * The driver is H's simulate loop for one round (as in test/gossip-fl/harness/censor.test.ts)
+ * with two hooks simulate does not have: a delivery can be held back until the receipt
+ * deadline of retry 0 has passed (a late zero mask: its member has already published its
+ * receipt, so it is ignored as 'late') or dropped. Deterministic: synchronous FIFO bus,
+ * seeded keys and randomness, virtual clock.
+ */
+import assert from 'node:assert/strict'
+import { childRng, type Rng } from '../../../src/util/rng.ts'
+import { RoundMachine, type RoundOutput, type CompletedCheckpoint, type RoundFaults } from '../../../src/gossip-fl/round/machine.ts'
+import { resolveRoundParams, phaseDeadlines, fixedPointPlan, type RoundParams } from '../../../src/gossip-fl/round/params.ts'
+import { ed25519Signer, ed25519Verify } from '../../../src/gossip-fl/round/signer.ts'
+import { decodeMessage, FAMILY_ZERO, FAMILY_PARTIAL, TOPIC_CONTRIBUTION, TOPIC_RECEIPT, TOPIC_PLAN, TOPIC_ZCHECK, type ContributionMsg, type ReceiptMsg, type PlanMsg } from '../../../src/gossip-fl/round/messages.ts'
+import { Bus, type Delivery } from '../../../src/gossip-fl/sim/bus.ts'
+import { recomputeFromBlob, modelHash } from '../../../src/gossip-fl/round/aggregate.ts'
+
+const DIM = 24
+const SEED = 'mask-delay-test'
+const PARAMS = { committeeSize: 5, threshold: 2, groupSize: 2, rule: 'mean', clipNorm: 4, maxRetries: 2 }
+
+function train(i: number, model: Float32Array): Float32Array {
+  const rng = childRng(`mask-delay-train/${i}`, 'round/1')
+  const u = new Float32Array(DIM)
+  for (let j = 0; j < DIM; j++) u[j] = 0.1 * (((i * 5 + j) % 7) / 7 - model[j]!) + 0.01 * (rng.nextFloat() - 0.5)
+  return u
+}
+
+function seed32(rng: Rng): Uint8Array {
+  const w = new Uint32Array(8)
+  rng.fillU32(w)
+  return new Uint8Array(w.buffer)
+}
+
+function nextDeadline(p: RoundParams, now: number): number {
+  for (let k = 0; k <= p.maxRetries + 1; k++) {
+    const d = phaseDeadlines(p, 0, k)
+    for (const t of [d.share, d.receipt, d.plan, d.partial, d.checkpoint]) if (t > now) return t
+  }
+  return now + 1
+}
+
+interface Scenario {
+  /** deliveries of retry 0 held back until its receipt deadline (c = retry 0's committee, leader first) */
+  late?: (d: Delivery, c: readonly string[]) => boolean
+  /** deliveries dropped */
+  drop?: (d: Delivery, c: readonly string[]) => boolean
+  faults?: (i: number, ids: readonly string[]) => RoundFaults | undefined
+  /** the trained update of peer i (default: train) */
+  update?: (i: number) => Float32Array
+}
+
+interface Run {
+  ids: string[]
+  committee: string[]
+  /** one 'done' checkpoint carrying the model */
+  ck: CompletedCheckpoint
+  /** every peer's 'done' checkpoint */
+  done: Map<string, CompletedCheckpoint>
+  retries: Array<{ peer: string, retry: number, reason: string }>
+  rejects: Array<{ reporter: string, peer: string, reason: string }>
+  receipts: Map<string, ReceiptMsg>
+  contributions: Map<string, ContributionMsg>
+  plans: PlanMsg[]
+  /** partial-sum deliveries at retry 0 */
+  partials0: number
+}
+
+const PEERS = 8
+
+function run(s: Scenario = {}): Run {
+  const params = resolveRoundParams(PARAMS)
+  const master = childRng(SEED, 'keys')
+  const signers = Array.from({ length: PEERS }, () => ed25519Signer(seed32(master)))
+  const ids = signers.map(x => x.peer)
+  const index = new Map(ids.map((p, i) => [p, i]))
+  const bus = new Bus(ids)
+  const prev = seed32(childRng(SEED, 'genesis'))
+  const model = new Float32Array(DIM)
+  const machines = ids.map((_, i) => new RoundMachine({
+    params, round: 1, seed: prev, prevModel: model, candidates: ids.map(p => ({ peer: p, weight: 1 })), contributors: ids, startTime: 0,
+    signer: signers[i]!, verify: ed25519Verify, rng: childRng(SEED, `peer/${i}/round/1`), faults: s.faults?.(i, ids)
+  }))
+  const committee = [...machines[0]!.committee]
+  const out: Run = { ids, committee, ck: undefined as unknown as CompletedCheckpoint, done: new Map(), retries: [], rejects: [], receipts: new Map(), contributions: new Map(), plans: [], partials0: 0 }
+  const trainReq: number[] = []
+  const handle = (i: number, outs: RoundOutput[]): void => {
+    for (const o of outs) {
+      if (o.kind === 'send') bus.send(ids[i]!, o.to, o.family, o.bytes)
+      else if (o.kind === 'publish') {
+        bus.publish(ids[i]!, o.topic, o.bytes)
+        const m = decodeMessage(o.bytes)
+        if (m.k !== 0) continue
+        if (o.topic === TOPIC_RECEIPT) out.receipts.set(m.from, m as ReceiptMsg)
+        if (o.topic === TOPIC_CONTRIBUTION) out.contributions.set(m.from, m as ContributionMsg)
+        if (o.topic === TOPIC_PLAN) out.plans.push(m as PlanMsg)
+      } else if (o.kind === 'train') trainReq.push(i)
+      else if (o.kind === 'misbehaviour' && o.severity === 'reject') out.rejects.push({ reporter: ids[i]!, peer: o.peer, reason: o.reason })
+      else if (o.kind === 'retry') out.retries.push({ peer: ids[i]!, retry: o.retry, reason: o.reason })
+      else if (o.kind === 'done') out.done.set(ids[i]!, o.checkpoint)
+    }
+  }
+  machines.forEach((m, i) => handle(i, m.start()))
+  for (const i of trainReq) handle(i, machines[i]!.step({ kind: 'trained', update: s.update?.(i) ?? train(i, model) }))
+  const held: Delivery[] = []
+  const receiptDeadline = phaseDeadlines(params, 0, 0).receipt
+  let now = 0
+  for (let steps = 0; machines.some(m => !m.isDone); steps++) {
+    assert.ok(steps < 200_000, 'round did not end')
+    const d = bus.next()
+    if (d !== undefined) {
+      if (s.drop?.(d, committee) === true) continue
+      if (now < receiptDeadline && s.late?.(d, committee) === true) { held.push(d); continue }
+      if (d.channel === FAMILY_PARTIAL && now < phaseDeadlines(params, 0, 0).checkpoint) out.partials0++
+      handle(index.get(d.to)!, machines[index.get(d.to)!]!.step({ kind: 'message', from: d.from, payload: d.payload }))
+      continue
+    }
+    now = nextDeadline(params, now)
+    // Held deliveries arrive once the receipt deadline has passed (after the receipts went out).
+    if (now >= receiptDeadline) for (const h of held.splice(0)) handle(index.get(h.to)!, machines[index.get(h.to)!]!.step({ kind: 'message', from: h.from, payload: h.payload }))
+    machines.forEach((m, i) => handle(i, m.step({ kind: 'tick', now })))
+  }
+  const ck = [...out.done.values()].find(c => c.model !== undefined)
+  assert.ok(ck !== undefined, `no checkpoint; retries: ${out.retries.map(r => r.reason).join(' | ')}`)
+  out.ck = ck
+  return out
+}
+
+/** A zero-mask delivery from committee member `dealer` to committee member `member` (indices in committee order). */
+const mask = (d: Delivery, c: readonly string[], dealer: number, member: number): boolean => d.channel === FAMILY_ZERO && d.from === c[dealer] && d.to === c[member]
+
+const retryReasons = (r: Run): string => [...new Set(r.retries.map(x => x.reason))].join(' | ')
+
+describe('round: masks reaching members in different subsets (issue #4)', function () {
+  this.timeout(60_000)
+  let honest: Run
+  before(() => { honest = run() })
+
+  it('baseline: no delay, one attempt, every contributor grouped', () => {
+    assert.equal(honest.retries.length, 0)
+    assert.equal(honest.ck.body.retry, 0)
+    assert.equal(honest.ck.body.groups.flat().length > 0, true)
+    assert.equal(honest.ck.body.refused.length, 0)
+  })
+
+  it('members missing different dealers (no two of c0, c1, c2 alike): the round completes at retry 0 with the same checkpoint as without delay', () => {
+    // c0 lacks c2's masks, c1 lacks c3's, c2 lacks c4's; c3 and c4 hold all. No identical dealer set
+    // is held by 2t - 1 = 3 members (before the fix: "no plan", retry), but the block {c0, c1} is held by all five.
+    const r = run({ late: (d, c) => mask(d, c, 2, 0) || mask(d, c, 3, 1) || mask(d, c, 4, 2) })
+    assert.deepEqual(r.committee, honest.committee)
+    assert.equal(r.retries.length, 0, `retried: ${retryReasons(r)}`)
+    const sets = new Set([...r.receipts.values()].map(x => x.dealers.join(',')))
+    assert.equal(sets.size, 4, 'the members really held four different dealer sets')
+    assert.deepEqual(r.rejects, [])
+    assert.equal(r.plans.length, 1)
+    assert.deepEqual(r.plans[0]!.dealers, [r.committee[0]!, r.committee[1]!].sort())
+    assert.deepEqual(r.ck.body, honest.ck.body)
+    assert.deepEqual(r.ck.bodyHash, honest.ck.bodyHash)
+    assert.deepEqual(Buffer.from(r.ck.model!.buffer), Buffer.from(honest.ck.model!.buffer))
+    assert.equal(r.done.size, PEERS, 'every peer ends with the checkpoint')
+  })
+
+  it('a lost check point of one member of a 2t - 1 class no longer fails the zero check (members holding a superset answer)', () => {
+    // c0, c1, c2 lack c4's masks (identical sets: a class of exactly 3); c2's zero-check gossip is lost.
+    // Before the fix only the class answered: 2 points < 3, "zero check failed", retry.
+    const r = run({
+      late: (d, c) => mask(d, c, 4, 0) || mask(d, c, 4, 1) || mask(d, c, 4, 2),
+      drop: (d, c) => d.channel === TOPIC_ZCHECK && d.from === c[2]
+    })
+    assert.equal(r.retries.length, 0, `retried: ${retryReasons(r)}`)
+    assert.deepEqual(r.rejects, [])
+    assert.deepEqual(r.ck.bodyHash, honest.ck.bodyHash)
+  })
+
+  it('still refuses an over-norm update when members hold different dealer subsets, and never reconstructs it', () => {
+    const big = 2
+    const r = run({
+      late: (d, c) => mask(d, c, 2, 0) || mask(d, c, 3, 1) || mask(d, c, 4, 2),
+      faults: i => i === big ? { skipClip: true } : undefined,
+      // norm 1.2 * sqrt(24) = 5.9 > the bound (~4): within twice the bound, refused exactly (no wrap mod p)
+      update: i => i === big ? new Float32Array(DIM).fill(1.2) : train(i, new Float32Array(DIM))
+    })
+    assert.equal(r.retries.length, 0, `retried: ${retryReasons(r)}`)
+    const p = r.ids[big]!
+    assert.deepEqual(r.ck.body.refused, [{ peer: p, reason: 'over-norm' }])
+    assert.ok(r.ck.body.groups.every(g => !g.members.includes(p)), 'the over-norm update is in no group')
+    assert.equal(r.ck.body.groups.flat().length > 0, true)
+    assert.ok(r.ck.body.groups.reduce((n, g) => n + g.members.length, 0) === PEERS - 1)
+    // The aggregate is the published group sums' (bit for bit), none of which contains the refused update.
+    const re = recomputeFromBlob(new Float32Array(DIM), r.ck.groupSums!, { name: 'mean' }, undefined, { serverLr: 1, meanNormBound: fixedPointPlan(resolveRoundParams(PARAMS), DIM).normBound })
+    assert.deepEqual(modelHash(re.model), r.ck.body.modelHash)
+  })
+
+  it('a dealer of the plan\'s block dealing non-zero masks is caught by the zero check (redundant points: blamed) before any partial sum', () => {
+    // The block {c0, c1} is the only one 3 members hold; c1 shifts every norm by its masks' constant term.
+    const r = run({
+      late: (d, c) => mask(d, c, 2, 0) || mask(d, c, 3, 1) || mask(d, c, 4, 2),
+      faults: (i, ids) => ids[i] === honest.committee[1] ? { badZeroDeal: { delta: 1000, retry: 0 } } : undefined
+    })
+    const c1 = r.committee[1]!
+    assert.ok(r.rejects.some(x => x.peer === c1 && x.reason === 'bad-zero-deal'), `rejects: ${JSON.stringify(r.rejects.map(x => x.reason))}`)
+    assert.equal(r.partials0, 0, 'no partial sum was revealed at retry 0')
+    assert.equal(r.ck.body.retry, 1)
+  })
+
+  it('a member holding fewer dealers than the plan\'s block sends no check points and is not blamed; it still ends with the checkpoint', () => {
+    // c0 lacks c1's masks (block 0) and c3's (block 1): it holds no block and publishes no norm points.
+    const r = run({ late: (d, c) => mask(d, c, 1, 0) || mask(d, c, 3, 0) })
+    const c0 = r.committee[0]!
+    assert.equal(r.retries.length, 0, `retried: ${retryReasons(r)}`)
+    assert.ok(r.receipts.get(c0)!.held.every(h => h.y.length === 0), 'c0 has no point')
+    assert.deepEqual(r.rejects, [])
+    assert.deepEqual(r.ck.body.blamed, [])
+    assert.deepEqual(r.ck.bodyHash, honest.ck.bodyHash)
+    assert.ok(r.done.get(c0)?.model !== undefined, 'c0 reconstructed and signed')
+  })
+})
