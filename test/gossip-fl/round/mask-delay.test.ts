@@ -14,11 +14,13 @@
  * seeded keys and randomness, virtual clock.
  */
 import assert from 'node:assert/strict'
+import fc from 'fast-check'
 import { childRng, type Rng } from '../../../src/util/rng.ts'
 import { RoundMachine, type RoundOutput, type CompletedCheckpoint, type RoundFaults } from '../../../src/gossip-fl/round/machine.ts'
 import { resolveRoundParams, phaseDeadlines, fixedPointPlan, type RoundParams } from '../../../src/gossip-fl/round/params.ts'
 import { ed25519Signer, ed25519Verify } from '../../../src/gossip-fl/round/signer.ts'
-import { decodeMessage, FAMILY_ZERO, FAMILY_PARTIAL, TOPIC_CONTRIBUTION, TOPIC_RECEIPT, TOPIC_PLAN, TOPIC_ZCHECK, type ContributionMsg, type ReceiptMsg, type PlanMsg } from '../../../src/gossip-fl/round/messages.ts'
+import { decodeMessage, encodeMessage, signingBytes, FAMILY_ZERO, FAMILY_PARTIAL, TOPIC_CONTRIBUTION, TOPIC_RECEIPT, TOPIC_PLAN, TOPIC_ZCHECK, type ContributionMsg, type ReceiptMsg, type PlanMsg, type RoundMessage, type SignedMessage } from '../../../src/gossip-fl/round/messages.ts'
+import { checkPlan, dealerBlocks, normVerdicts, receiptShapeError } from '../../../src/gossip-fl/round/plan.ts'
 import { Bus, type Delivery } from '../../../src/gossip-fl/sim/bus.ts'
 import { recomputeFromBlob, modelHash } from '../../../src/gossip-fl/round/aggregate.ts'
 
@@ -55,6 +57,8 @@ interface Scenario {
   faults?: (i: number, ids: readonly string[]) => RoundFaults | undefined
   /** the trained update of peer i (default: train) */
   update?: (i: number) => Float32Array
+  /** a Byzantine author: replaces one of its retry-0 gossip messages, re-signed with its own key */
+  forge?: (m: RoundMessage, c: readonly string[]) => RoundMessage | undefined
 }
 
 interface Run {
@@ -95,8 +99,14 @@ function run(s: Scenario = {}): Run {
     for (const o of outs) {
       if (o.kind === 'send') bus.send(ids[i]!, o.to, o.family, o.bytes)
       else if (o.kind === 'publish') {
-        bus.publish(ids[i]!, o.topic, o.bytes)
-        const m = decodeMessage(o.bytes)
+        let bytes = o.bytes
+        const forged = s.forge?.(decodeMessage(bytes), committee)
+        if (forged !== undefined) {
+          const { sig: _sig, ...unsigned } = forged as SignedMessage
+          bytes = encodeMessage({ ...unsigned, sig: signers[i]!.sign(signingBytes(unsigned as SignedMessage)) } as RoundMessage)
+        }
+        bus.publish(ids[i]!, o.topic, bytes)
+        const m = decodeMessage(bytes)
         if (m.k !== 0) continue
         if (o.topic === TOPIC_RECEIPT) out.receipts.set(m.from, m as ReceiptMsg)
         if (o.topic === TOPIC_CONTRIBUTION) out.contributions.set(m.from, m as ContributionMsg)
@@ -137,6 +147,21 @@ function run(s: Scenario = {}): Run {
 const mask = (d: Delivery, c: readonly string[], dealer: number, member: number): boolean => d.channel === FAMILY_ZERO && d.from === c[dealer] && d.to === c[member]
 
 const retryReasons = (r: Run): string => [...new Set(r.retries.map(x => x.reason))].join(' | ')
+
+describe('dealer blocks (plan.ts dealerBlocks)', () => {
+  it('cut the committee into floor(m / t) disjoint runs of >= t members, in committee order, covering it (property)', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 40 }), (m, t) => {
+      const committee = Array.from({ length: m }, (_, i) => `p${String(i).padStart(2, '0')}`)
+      const blocks = dealerBlocks(committee, t)
+      assert.equal(blocks.length, Math.floor(m / t))
+      if (blocks.length === 0) return
+      assert.deepEqual(blocks.flat(), committee, 'disjoint, in order, covering the committee')
+      for (const b of blocks) assert.ok(b.length >= t && b.length < 2 * t, 'each block has t..2t-1 dealers: an honest one while fewer than t collude')
+    }), { numRuns: 300 })
+    assert.deepEqual(dealerBlocks(['a', 'b', 'c', 'd', 'e'], 2), [['a', 'b'], ['c', 'd', 'e']])
+    assert.deepEqual(dealerBlocks(['a', 'b', 'c'], 0), [])
+  })
+})
 
 describe('round: masks reaching members in different subsets (issue #4)', function () {
   this.timeout(60_000)
@@ -220,5 +245,73 @@ describe('round: masks reaching members in different subsets (issue #4)', functi
     assert.deepEqual(r.ck.body.blamed, [])
     assert.deepEqual(r.ck.bodyHash, honest.ck.bodyHash)
     assert.ok(r.done.get(c0)?.model !== undefined, 'c0 reconstructed and signed')
+  })
+
+  describe('hostile plans and receipts (the plan must name a dealer block a quorum holds)', () => {
+    const late = (d: Delivery, c: readonly string[]): boolean => mask(d, c, 2, 0) || mask(d, c, 3, 1) || mask(d, c, 4, 2)
+    let a: Run
+    before(() => { a = run({ late }) })
+    const t = PARAMS.threshold
+    const eligible = (): Set<string> => new Set(a.ids)
+    const bound = (): number => fixedPointPlan(resolveRoundParams(PARAMS), DIM).normBoundField
+    const verdicts = (block?: number): ReturnType<typeof normVerdicts> => normVerdicts({ committee: a.committee, t, receipts: a.receipts, contributions: a.contributions, normBoundField: bound(), block })
+
+    it('normVerdicts: the leader\'s block is the one 2t - 1 members hold; a forced block nobody quorum-holds admits nobody; an invalid block index decides nothing', () => {
+      const v = verdicts()
+      assert.equal(v.block, 0)
+      assert.deepEqual(v.dealers, [a.committee[0]!, a.committee[1]!].sort())
+      assert.deepEqual(v.blockHolders, [5, 2])
+      assert.equal(v.admitted.length, PEERS)
+      const b1 = verdicts(1)
+      assert.equal(b1.admitted.length, 0)
+      assert.ok(b1.refused.every(r => r.reason === 'too-few-holders'))
+      for (const bad of [2, -1, 0.5, Number.NaN, 1e9]) {
+        const x = verdicts(bad)
+        assert.equal(x.block, -1)
+        assert.deepEqual(x.dealers, [])
+        assert.equal(x.admitted.length, 0)
+      }
+    })
+
+    it('checkPlan: a dealer set that is not one block (whole committee, unknown dealer, duplicate, unsorted, empty, too short) is bad-dealer-set', () => {
+      const plan = a.plans[0]!
+      const mine = verdicts(0)
+      const c = a.committee
+      const outsider = a.ids.find(p => !c.includes(p))!
+      const b0 = [c[0]!, c[1]!].sort()
+      assert.equal(checkPlan(plan, c, eligible(), 2, t, mine, undefined, undefined, true), null)
+      for (const dealers of [[...c].sort(), [b0[0]!, outsider].sort(), [b0[0]!, b0[0]!], [b0[1]!, b0[0]!], [], [b0[0]!], [...b0, c[2]!].sort()]) {
+        assert.equal(checkPlan({ groups: plan.groups, dealers }, c, eligible(), 2, t, mine, undefined, undefined, true), 'bad-dealer-set', JSON.stringify(dealers))
+      }
+      // the decoder already refuses a duplicated dealer
+      const dup = encodeMessage({ ...plan, dealers: [b0[0]!, b0[0]!] })
+      assert.throws(() => decodeMessage(dup), (e: Error) => e.name === 'MessageDecodeError')
+    })
+
+    it('checkPlan: a block only 2 < 2t - 1 members hold: refused with every receipt in hand (admits-unverified), not when receipts may still be on their way', () => {
+      const plan = a.plans[0]!
+      const b1 = [...dealerBlocks(a.committee, t)[1]!].sort()
+      assert.equal(checkPlan({ groups: plan.groups, dealers: b1 }, a.committee, eligible(), 2, t, verdicts(1), undefined, undefined, true), 'admits-unverified')
+      assert.equal(checkPlan({ groups: plan.groups, dealers: b1 }, a.committee, eligible(), 2, t, verdicts(1), undefined, undefined, false), null)
+    })
+
+    it('a leader whose plan names a block no quorum holds: every member refuses it (provable), no partial sum at retry 0, the next retry completes', () => {
+      const r = run({ late, forge: (m, c) => m.type === 'plan' && m.k === 0 ? { ...m, dealers: [...dealerBlocks(c, t)[1]!].sort() } : undefined })
+      const leader = r.committee[0]!
+      const refusing = new Set(r.rejects.filter(x => x.peer === leader && x.reason === 'bad-plan:admits-unverified').map(x => x.reporter))
+      assert.deepEqual([...refusing].sort(), r.ids.filter(p => p !== leader).sort(), 'every other peer refuses the plan')
+      assert.equal(r.partials0, 0)
+      assert.equal(r.ck.body.retry, 1)
+    })
+
+    it('a receipt whose points do not match its dealer blocks is refused (bad-receipt) and gives no points; the round still completes at retry 0', () => {
+      const r = run({ late, forge: (m, c) => m.type === 'receipt' && m.k === 0 && m.from === c[3] ? { ...m, held: m.held.map(h => ({ ...h, y: [...h.y, 1] })) } : undefined })
+      const c3 = r.committee[3]!
+      assert.equal(receiptShapeError(r.receipts.get(c3)!, r.committee, t), 'points-per-block')
+      assert.ok(r.rejects.some(x => x.peer === c3 && x.reason === 'bad-receipt'))
+      assert.equal(r.retries.length, 0, `retried: ${retryReasons(r)}`)
+      // a receipt naming a dealer off the committee
+      assert.equal(receiptShapeError({ ...r.receipts.get(c3)!, dealers: [...r.receipts.get(c3)!.dealers, r.ids.find(p => !r.committee.includes(p))!] }, r.committee, t), 'dealer-not-member')
+    })
   })
 })
