@@ -146,6 +146,12 @@ class Worker {
 
   async kill (): Promise<void> {
     if (this.exited) return
+    // A worker exits by itself after 'stopped'; with --cpu-prof it writes its profile first,
+    // which takes seconds for a long run: wait for that (bounded) before killing it.
+    if ((process.env.TESSERA_BENCH_NODE_FLAGS ?? '').includes('prof')) {
+      await new Promise(resolve => { const t = setTimeout(resolve, 30_000); this.proc.once('exit', () => { clearTimeout(t); resolve(undefined) }) })
+      if (this.exited) return
+    }
     this.proc.kill('SIGKILL')
     await new Promise(resolve => { if (this.exited) resolve(undefined); else this.proc.once('exit', resolve) })
   }

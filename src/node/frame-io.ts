@@ -11,6 +11,15 @@
  *
  * Varint: unsigned LEB128, minimal encoding, at most 9 bytes (multiformats
  * unsigned-varint spec).
+ *
+ * The body is copied into one buffer of the announced length as its chunks
+ * arrive (allocated with the first body byte, so a peer that only announces a
+ * length costs nothing), not kept as a list of chunks and joined at the end:
+ * a 2 MB partial sum arrives in ~30 chunks over many ticks, long enough for
+ * every chunk to be promoted to V8's old generation, where only a full
+ * mark-compact frees it; copied at once they die young (scavenged). Same one
+ * copy per byte; in the 10-peer MLP round, mark-compacts were most of the GC
+ * time (issue #4, docs/architecture/benchmarks-round.md).
  */
 import { Uint8ArrayList } from 'uint8arraylist'
 import type { Stream } from '@libp2p/interface'
@@ -62,8 +71,13 @@ export function decodeVarintPrefix (buf: Uint8ArrayList | Uint8Array, max: numbe
  */
 export async function readFrame (stream: Stream, maxLength: number, signal: AbortSignal): Promise<Uint8Array> {
   return await new Promise<Uint8Array>((resolve, reject) => {
-    const buf = new Uint8ArrayList()
+    // Until the header is complete: the bytes received (a varint is at most 9 bytes, but a
+    // chunk may hold it and part of the body). Then `body` of the announced length, filled to `got`.
+    let head: Uint8ArrayList | undefined = new Uint8ArrayList()
     let header: { value: number, bytes: number } | undefined
+    let body: Uint8Array | undefined
+    let got = 0
+    let received = 0
     let settled = false
     const finish = (err: unknown, frame?: Uint8Array): void => {
       if (settled) return
@@ -72,26 +86,44 @@ export async function readFrame (stream: Stream, maxLength: number, signal: Abor
       stream.removeEventListener('remoteCloseWrite', onEnd)
       stream.removeEventListener('close', onClose)
       signal.removeEventListener('abort', onAbort)
+      head = undefined
+      body = undefined
       if (err !== undefined) reject(err)
       else resolve(frame!)
     }
-    const check = (): void => {
+    /** Copy `data` (body bytes) in; false (and settled) if it overflows the frame. */
+    const take = (data: Uint8Array | Uint8ArrayList): boolean => {
+      const n = data.byteLength
+      if (n === 0) return true
+      const want = header!.value
+      if (got + n > want) { finish(new MalformedFrameError(`${got + n - want} bytes after the frame`)); return false }
+      body ??= new Uint8Array(want)
+      if (data instanceof Uint8Array) body.set(data, got)
+      else for (const c of data) { body.set(c, got); got += c.byteLength }
+      if (data instanceof Uint8Array) got += n
+      return true
+    }
+    const check = (data: Uint8Array | Uint8ArrayList): void => {
       try {
+        received += data.byteLength
         if (header === undefined) {
-          const r = decodeVarintPrefix(buf, maxLength)
+          head!.append(data)
+          const r = decodeVarintPrefix(head!, maxLength)
           if (!r.done) return
           header = { value: r.value, bytes: r.bytes }
+          const rest = head!.sublist(r.bytes)
+          head = undefined
+          if (!take(rest)) return
+        } else if (!take(data)) {
+          return
         }
-        const total = header.bytes + header.value
-        if (buf.byteLength > total) { finish(new MalformedFrameError(`${buf.byteLength - total} bytes after the frame`)); return }
-        if (buf.byteLength === total) finish(undefined, plain(buf.subarray(header.bytes, total)))
+        if (got === header.value) finish(undefined, body ?? new Uint8Array(0))
       } catch (err) {
         finish(err)
       }
     }
     const onMessage = (evt: { data: Uint8Array | Uint8ArrayList }): void => {
-      buf.append(evt.data)
-      check()
+      check(evt.data)
       // data dispatched after the remote's close: this was the last of it
       if (!settled && stream.remoteWriteStatus !== 'writable' && stream.readBufferLength === 0) onEnd()
     }
@@ -99,12 +131,12 @@ export async function readFrame (stream: Stream, maxLength: number, signal: Abor
       if (settled) return
       // 'remoteCloseWrite' may precede the dispatch of buffered data by a tick.
       queueMicrotask(() => {
-        if (!settled && stream.readBufferLength === 0) finish(new RpcStreamError(`stream closed after ${buf.byteLength} bytes, before a complete frame`))
+        if (!settled && stream.readBufferLength === 0) finish(new RpcStreamError(`stream closed after ${received} bytes, before a complete frame`))
       })
     }
     const onClose = (evt: Event): void => {
       const err = (evt as Event & { error?: Error }).error
-      finish(err != null ? new RpcStreamError(`stream failed: ${err.message}`, { cause: err }) : new RpcStreamError(`stream closed after ${buf.byteLength} bytes, before a complete frame`))
+      finish(err != null ? new RpcStreamError(`stream failed: ${err.message}`, { cause: err }) : new RpcStreamError(`stream closed after ${received} bytes, before a complete frame`))
     }
     const onAbort = (): void => { finish(signal.reason) }
     if (signal.aborted) { onAbort(); return }

@@ -156,6 +156,35 @@ describe('node/stream-rpc against raw hostile streams (libp2p, loopback)', funct
     assert.equal(calls, before)
   })
 
+  it('a frame split anywhere (inside the varint, body in pieces of any size) is read whole and exactly', async () => {
+    // readFrame copies each chunk into the frame buffer as it arrives: every split point must give the same bytes.
+    await fc.assert(fc.asyncProperty(fc.uint8Array({ minLength: 0, maxLength: 1024 }), fc.array(fc.integer({ min: 1, max: 300 }), { minLength: 1, maxLength: 12 }), async (body, cuts) => {
+      const frame = Uint8Array.of(...encodeVarint(body.length), ...body)
+      const stream: Stream = await a.node.dialProtocol(b.node.peerId, PROTO, { signal: AbortSignal.timeout(5000) })
+      const chunks: Uint8Array[] = []
+      const done = new Promise<void>((resolve) => {
+        stream.addEventListener('message', (e) => { chunks.push(e.data.subarray()) })
+        stream.addEventListener('close', () => { resolve() })
+        stream.addEventListener('remoteCloseWrite', () => { resolve() })
+      })
+      let at = 0
+      for (let i = 0; at < frame.length; i++) {
+        const n = cuts[i % cuts.length]!
+        stream.send(frame.subarray(at, at + n))
+        at += n
+        await new Promise((resolve) => setTimeout(resolve, 1))
+      }
+      await stream.close().catch(() => {})
+      await Promise.race([done, new Promise((resolve) => setTimeout(resolve, 5000))])
+      stream.abort(new Error('test done'))
+      const reply = Uint8Array.from(chunks.flatMap((c) => Array.from(c)))
+      const r = decodeVarintPrefix(reply, 1 << 20)
+      assert.ok(r.done)
+      assert.equal(reply[r.bytes], 0, 'status ok')
+      assert.deepEqual(reply.subarray(r.bytes + 1, r.bytes + r.value), body)
+    }), { numRuns: 15 })
+  })
+
   it('a well-formed raw request is served', async () => {
     const reply = await raw(Uint8Array.of(...encodeVarint(3), 1, 2, 3))
     assert.equal(errorCode(reply), 'ok')
