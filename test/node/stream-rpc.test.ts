@@ -167,12 +167,14 @@ describe('node/stream-rpc against raw hostile streams (libp2p, loopback)', funct
         stream.addEventListener('close', () => { resolve() })
         stream.addEventListener('remoteCloseWrite', () => { resolve() })
       })
+      // The first piece alone, then time for the server to attach its reader, so the rest
+      // arrives as separate stream messages.
       let at = 0
       for (let i = 0; at < frame.length; i++) {
         const n = cuts[i % cuts.length]!
         stream.send(frame.subarray(at, at + n))
         at += n
-        await new Promise((resolve) => setTimeout(resolve, 1))
+        await new Promise((resolve) => setTimeout(resolve, i === 0 ? 40 : 3))
       }
       await stream.close().catch(() => {})
       await Promise.race([done, new Promise((resolve) => setTimeout(resolve, 5000))])
