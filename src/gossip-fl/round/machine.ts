@@ -155,9 +155,9 @@ export interface RoundConfig {
    * A member whose zero masks are incomplete at the share deadline waits up to this long (ms,
    * capped at half the receipt phase) for the missing ones before publishing its receipt, and
    * publishes as soon as they are all in. Default 0: the receipt goes at the share deadline
-   * (the simulator and the harness). Only receipts with one dealer set give consistent norm
-   * points, so one late mask (a dealer whose process was busy) otherwise splits the receipts and
-   * costs the retry; the node sets it.
+   * (the simulator and the harness). A member publishes norm points only over the dealer blocks
+   * whose masks it holds completely (plan.ts dealerBlocks), so one late mask (a dealer whose
+   * process was busy) costs it its points over that block; the node sets it.
    */
   maskWaitMs?: number
   /**
