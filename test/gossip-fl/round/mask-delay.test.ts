@@ -247,6 +247,19 @@ describe('round: masks reaching members in different subsets (issue #4)', functi
     assert.ok(r.done.get(c0)?.model !== undefined, 'c0 reconstructed and signed')
   })
 
+  it('a member that has not yet seen the other receipts does not decide the zero check on its own point alone', () => {
+    // c2 gets every receipt only after the receipt deadline, i.e. after the plan and the check points.
+    // Before: its early rule waited only for the members whose receipts it held (itself), decided on one
+    // point, failed, and c2 sent no partial sum and signed nothing. Now it waits for >= 2t - 1 points.
+    const r = run({ late: (d, c) => d.channel === TOPIC_RECEIPT && d.to === c[2] })
+    const c2 = r.committee[2]!
+    assert.equal(r.retries.length, 0, `retried: ${retryReasons(r)}`)
+    assert.deepEqual(r.rejects, [])
+    const mine = r.done.get(c2)
+    assert.ok(mine?.model !== undefined, 'c2 passed the zero check, reconstructed and computed the model')
+    assert.deepEqual(mine.bodyHash, honest.ck.bodyHash)
+  })
+
   describe('hostile plans and receipts (the plan must name a dealer block a quorum holds)', () => {
     const late = (d: Delivery, c: readonly string[]): boolean => mask(d, c, 2, 0) || mask(d, c, 3, 1) || mask(d, c, 4, 2)
     let a: Run
