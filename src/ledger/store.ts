@@ -64,6 +64,17 @@ export interface StoreOpenOptions {
 
 export interface EntryFilter { type?: EntryType, author?: string, round?: number }
 
+/**
+ * Recently written or read envelopes kept in memory, by position (a position's bytes never
+ * change once written). Why (issue #4): a peer serves each new entry to the peers that pull it
+ * (ledger sync's chain and CID requests), checks gossip duplicates against the stored bytes and
+ * re-reads its last checkpoint every round; each of those was a LevelDB read on libuv's thread
+ * pool, queued behind the synced batch writes (~14 ms each on the benchmark's disk) of every peer
+ * in the process. The newest entries are the ones asked for.
+ */
+const RECENT_ENTRIES = 4096
+const RECENT_BYTES = 16 * 1024 * 1024
+
 export class LedgerStore {
   readonly db: LedgerDb
   readonly state: LedgerState
@@ -71,6 +82,8 @@ export class LedgerStore {
   readonly report: CorruptionReport | undefined
   private count: number
   private closed = false
+  private readonly recent = new Map<number, Uint8Array>()
+  private recentBytes = 0
 
   private constructor(db: LedgerDb, state: LedgerState, count: number, report: CorruptionReport | undefined) {
     this.db = db
@@ -127,11 +140,32 @@ export class LedgerStore {
       throw new LedgerStoreError(`ledger write failed: ${(err as Error).message}`, { cause: err })
     }
     this.count = pos
+    let at = pos - entries.length
+    for (const { signed } of entries) this.remember(at++, signed.envelope)
+  }
+
+  private remember(pos: number, env: Uint8Array): void {
+    if (this.recent.has(pos) || env.length > RECENT_BYTES / 16) return
+    // Own the bytes as a plain Uint8Array: a view into a larger (network) buffer would pin it, or
+    // change with it (and Buffer#slice is a view, hence the copy through the constructor).
+    if (env.constructor !== Uint8Array || env.byteOffset !== 0 || env.byteLength !== env.buffer.byteLength) env = new Uint8Array(env)
+    this.recent.set(pos, env)
+    this.recentBytes += env.length
+    for (const [p, e] of this.recent) {
+      if (this.recent.size <= RECENT_ENTRIES && this.recentBytes <= RECENT_BYTES) break
+      this.recent.delete(p)
+      this.recentBytes -= e.length
+    }
   }
 
   async getByPosition(pos: number): Promise<Uint8Array | undefined> {
+    const hit = this.recent.get(pos)
+    if (hit !== undefined) return hit
     const v = await this.db.get(keys.log(pos))
-    return v === undefined ? undefined : plain(v)
+    if (v === undefined) return undefined
+    const out = plain(v)
+    if (pos < this.count) this.remember(pos, out)
+    return out
   }
 
   async getByCid(cid: string): Promise<Uint8Array | undefined> {

@@ -56,6 +56,26 @@ describe('ledger/store (LevelDB)', function () {
     await again.close()
   })
 
+  it('recent envelopes are served from memory with the stored bytes: an appended view into a reused buffer cannot change them', async () => {
+    const net = await makeNet({ peers: 4 })
+    await runRound(net)
+    const ledger = await Ledger.open({ location: dir, verifier })
+    // Each envelope arrives as a view into a larger buffer (as from the network), then the buffer is overwritten.
+    for (const e of net.log) {
+      const buf = new Uint8Array(e.envelope.length + 16)
+      buf.set(e.envelope, 8)
+      await ledger.append(buf.subarray(8, 8 + e.envelope.length))
+      buf.fill(0xaa)
+    }
+    for (let pos = 0; pos < net.log.length; pos++) assert.deepEqual(await ledger.store.getByPosition(pos), new Uint8Array(net.log[pos]!.envelope), `position ${pos}`)
+    assert.equal(await ledger.store.getByPosition(net.log.length), undefined)
+    await ledger.close()
+    // From disk after a reopen: the same bytes.
+    const again = await Ledger.open({ location: dir, verifier })
+    for (let pos = 0; pos < net.log.length; pos++) assert.deepEqual(await again.store.getByPosition(pos), new Uint8Array(net.log[pos]!.envelope))
+    await again.close()
+  })
+
   it('a rejected entry is never stored; a batch stores its valid prefix only', async () => {
     const { net, ledger } = await storedNet(dir, 1)
     const size = ledger.size

@@ -53,6 +53,8 @@ import type { LedgerWriter } from './ledger-writer.ts'
 export const FAMILY_CKPT_COSIGN = '/tessera/ckpt-cosign/2.0.0'
 const MAX_REQUEST = 64 * 1024
 const MAX_RESPONSE = 1024
+/** `lastRefusals` of a proposal not made: I am bound to another member's open proposal (no failure). */
+export const DEFERRED = 'deferred: I co-signed another member\'s proposal for this round'
 
 export interface CheckpointCosignComponents {
   transport: Transport
@@ -90,6 +92,12 @@ export class CheckpointCosign {
   /** round -> my proposal in flight */
   private readonly mine = new Map<number, { cancelled: boolean, appending: boolean }>()
   private readonly waiters = new Set<() => void>()
+  /**
+   * round -> the earliest proposer (committee order) whose proposal asked me and is still open
+   * (not released, younger than `releaseMs`), or the time and committee index of the last release:
+   * `holdOff` tells the Peer when my own next attempt may start (see there).
+   */
+  private readonly asks = new Map<number, { proposer: string, at: number, index: number, released?: number }>()
   /** why members refused the last proposal (logs) */
   lastRefusals: string[] = []
 
@@ -108,12 +116,54 @@ export class CheckpointCosign {
     for (const w of this.waiters) w()
   }
 
-  /** My machine finished round `body.round` with this body. */
+  /**
+   * My machine finished round `body.round` with this body: the one it signed, or later the one
+   * its machine saw a quorum of members sign (`done`), which replaces it. A member whose own body
+   * differed (e.g. it blamed a member whose partial sums reached it late) could otherwise never
+   * co-sign the quorum's core, and with one member short a committee of 5 has no margin left for
+   * a slow one (issue #4: "proposal without quorum" at 40-70 peers). Co-signing the quorum's
+   * body adds no trust: the ledger entry still needs ceil(2m/3) co-signers, and that body
+   * already carries ceil(2m/3) member signatures that the machine verified.
+   */
   finished (body: CheckpointBody): void {
     this.bodies.set(body.round, body)
     for (const r of [...this.bodies.keys()]) if (r < body.round - 8) this.bodies.delete(r)
-    for (const m of [this.signed, this.myCores, this.mine] as Array<Map<number, unknown>>) for (const r of [...m.keys()]) if (r < body.round - 8) m.delete(r)
+    for (const m of [this.signed, this.myCores, this.mine, this.asks] as Array<Map<number, unknown>>) for (const r of [...m.keys()]) if (r < body.round - 8) m.delete(r)
     for (const w of [...this.waiters]) w()
+  }
+
+  /**
+   * When my own next proposal for `round` may start (ms since the epoch; 0 = no reason to wait).
+   * While an earlier member's (committee order) proposal that asked me is open, not before it ends:
+   * members used to propose on a fixed 1.5 s stagger, and a leader still waiting (bounded) for the
+   * receipts its core covers was overtaken by member 1, whose requests bound some members while the
+   * leader's bound others: both failed (split votes), then everyone waited for releases and the
+   * next staggered attempts (40-70 peers: tens of seconds per round). After that proposal is
+   * released (it failed), the members after it go one `gapMs` apart in committee order, at once
+   * rather than at their next stagger point. `since`: releases up to then are ignored (the caller's
+   * own last attempt came after them). A proposer that never releases (dead) holds me for at most
+   * `releaseMs`, as its binding would.
+   */
+  holdOff (round: number, committee: readonly string[], gapMs: number, since = 0): number {
+    const a = this.asks.get(round)
+    if (a === undefined) return 0
+    const me = committee.indexOf(this.me)
+    if (me < 0 || a.index >= me) return 0
+    if (a.released === undefined) return Date.now() - a.at < this.o.releaseMs ? Number.MAX_SAFE_INTEGER : 0
+    // A release before my own last attempt is old news: my slots decide again.
+    if (a.released <= since) return 0
+    return a.released + Math.max(0, me - a.index - 1) * gapMs
+  }
+
+  /** Note that `proposer` asked me for `round` (kept: the earliest in committee order). */
+  private noteAsk (round: number, proposer: string): void {
+    let committee: readonly string[]
+    try { committee = this.c.ledger.state.committee(round, this.bodies.get(round)?.retry ?? 0) } catch { return }
+    const index = committee.indexOf(proposer)
+    if (index < 0) return
+    const prior = this.asks.get(round)
+    if (prior !== undefined && prior.released === undefined && prior.index < index && Date.now() - prior.at < this.o.releaseMs) return
+    this.asks.set(round, { proposer, at: Date.now(), index })
   }
 
   private async ownBody (round: number): Promise<CheckpointBody | undefined> {
@@ -182,6 +232,8 @@ export class CheckpointCosign {
         if (!Number.isSafeInteger(o.release) || (o.release as number) < 1 || o.core !== undefined) throw new Error('bad release')
         // Only the proposer I am bound to can release me (the transport authenticates `proposer`).
         if (this.signed.get(o.release as number)?.proposer === proposer) this.signed.delete(o.release as number)
+        const a = this.asks.get(o.release as number)
+        if (a !== undefined && a.proposer === proposer && a.released === undefined) a.released = Date.now()
         return dagCbor.encode({ v: 1, ok: true })
       }
       const parsed = parseBody('checkpoint', { ...(o.core as object), cosigs: [] }) as CheckpointCore & { cosigs: unknown }
@@ -189,6 +241,14 @@ export class CheckpointCosign {
       core = rest
     } catch (err) {
       throw new PeerProtocolError(`malformed co-signing request: ${(err as Error).message}`)
+    }
+    this.noteAsk(core.round, proposer)
+    if (this.c.ledger.state.lastRound >= core.round) throw new PeerProtocolError(`round ${core.round}: my ledger already holds its checkpoint`)
+    // Bound to a third proposer's open proposal: refuse now, not after waiting (up to waitOwnMs
+    // each) for my own body and the plan. Its proposer learns at once that it has no quorum.
+    const bound = this.signed.get(core.round)
+    if (bound !== undefined && bound.proposer !== proposer && bound.proposer !== this.me && Date.now() - bound.at < this.o.releaseMs) {
+      throw new PeerProtocolError(`round ${core.round}: I already co-signed another core or for another proposer`)
     }
     const s0 = Date.now()
     const body = await this.ownBody(core.round)
@@ -247,7 +307,7 @@ export class CheckpointCosign {
     const core = cached !== undefined && toHex(encodeCore(checkpointCore(body, cached.prev, cached.heads))) === toHex(encodeCore(cached)) ? cached : this.coreFor(body)
     this.myCores.set(body.round, core)
     const me = this.me
-    if (!this.mayAndMark(body.round, core, me, body.committee)) { this.lastRefusals = ['I co-signed another core or for another proposer in this round']; return undefined }
+    if (!this.mayAndMark(body.round, core, me, body.committee)) { this.lastRefusals = [DEFERRED]; return undefined }
     const own = { cancelled: false, appending: false }
     this.mine.set(body.round, own)
     const others = committee.filter(p => p !== me)
@@ -264,34 +324,50 @@ export class CheckpointCosign {
     // Append as soon as a quorum (counting me) has co-signed: waiting for every member made the
     // slowest member (or one refusing after its 5 s wait for its own body) the round's latency.
     // Members answering later are bound to this same core, so they can co-sign nothing else.
-    const got: Cosignature[] = []
+    const got: Array<{ peer: string, cs: Cosignature }> = []
     const refusals: string[] = []
+    const answered: string[] = []
     let pending = others.length
-    let settleAll!: () => void
-    const allSettled = new Promise<void>(resolve => { settleAll = resolve })
+    // Settled once the outcome is known: a quorum (counting me), or so many refusals that no quorum
+    // is possible any more. Then every member that answered is released at once, and each later one
+    // as its answer comes: signers would otherwise stay bound to a dead proposal until every request
+    // was answered (up to its deadline), and every member asked holds off its own proposal until
+    // this one ends (`holdOff`).
+    let failed = false
+    const lateReleases: Array<Promise<void>> = []
+    // Every request answered (bounded: each has its deadline; 1000 x 50 ms more than covers it).
+    const allSettled = async (): Promise<void> => {
+      for (let i = 0; i < 1000 && pending > 0; i++) await new Promise(resolve => setTimeout(resolve, 50))
+    }
     await new Promise<void>(resolve => {
-      if (pending === 0) { settleAll(); resolve(); return }
+      if (pending === 0) { resolve(); return }
       for (const p of others) {
-        ask(p).then(c => { got.push(c) }, (err: unknown) => { refusals.push(`${(err as Error).name}: ${(err as Error).message}`) }).finally(() => {
+        ask(p).then(c => {
+          if (!failed) got.push({ peer: p, cs: c })
+        }, (err: unknown) => { refusals.push(`${(err as Error).name}: ${(err as Error).message}`) }).finally(() => {
           pending--
-          if (pending === 0) settleAll()
-          if (got.length + 1 >= quorum || pending === 0) resolve()
+          if (failed) lateReleases.push(this.release(body.round, [p]))
+          else answered.push(p)
+          if (got.length + 1 >= quorum || pending === 0 || got.length + 1 + pending < quorum) resolve()
         })
       }
     })
-    const cosigs = got.slice()
+    const cosigs = got.map(g => g.cs)
     this.lastRefusals = refusals.slice()
     dbg(`quorum ${cosigs.length} ${refusals.join('|')}`)
     // Checked synchronously with `appending` set in the same turn: a cancellation (I co-signed an
     // earlier proposer meanwhile) can never interleave with the append.
     if (own.cancelled || cosigs.length + 1 < quorum || this.c.ledger.state.lastRound >= body.round) {
+      failed = true
       if (own.cancelled) this.lastRefusals.push('cancelled: I co-signed an earlier proposer')
       this.mine.delete(body.round)
       if (this.signed.get(body.round)?.proposer === me) this.signed.delete(body.round)
-      // These co-signatures are never used: free their signers for another proposer, once every
-      // request is answered (a release overtaking its request would leave that member bound).
-      await allSettled
-      await this.release(body.round, others)
+      // These co-signatures are never used: free their signers for another proposer now. Members
+      // still answering are released as their answers come (a release overtaking its request would
+      // leave that member bound); a refusal binds nobody.
+      await this.release(body.round, answered)
+      await allSettled()
+      await Promise.allSettled(lateReleases)
       return undefined
     }
     own.appending = true
@@ -304,7 +380,7 @@ export class CheckpointCosign {
       // builds a new core, after releasing everyone bound to this one.
       this.myCores.delete(body.round)
       if (this.signed.get(body.round)?.proposer === me) this.signed.delete(body.round)
-      await allSettled
+      await allSettled()
       await this.release(body.round, others)
       throw err
     } finally {

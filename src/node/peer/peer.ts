@@ -41,8 +41,8 @@ import { computeReputation, committeeCandidates } from '../../reputation/index.t
 import { RoundMachine, type RoundOutput, type CompletedCheckpoint, type RoundFaults } from '../../gossip-fl/round/machine.ts'
 import type { CheckpointBody } from '../../gossip-fl/round/messages.ts'
 import { roundSignerFrom, roundVerifyFrom } from '../../gossip-fl/round/signer.ts'
-import { modelHash, recomputeFromBlob, ruleStateHash, groupSumsHash } from '../../gossip-fl/round/aggregate.ts'
-import { checkpointQuorum, type RoundParams } from '../../gossip-fl/round/params.ts'
+import { modelHash, ruleStateHash, groupSumsHash } from '../../gossip-fl/round/aggregate.ts'
+import { checkpointQuorum, fixedPointPlan, type RoundParams } from '../../gossip-fl/round/params.ts'
 import type { RuleState } from '../../gossip-fl/round/rules.ts'
 import { getAttack } from '../../gossip-fl/attacks/registry.ts'
 import { seededRng, cryptoRng } from '../../util/rng.ts'
@@ -58,7 +58,8 @@ import { TypedEmitter } from '../sync/events.ts'
 import type { Transport } from '../transport.ts'
 import { RoundRouter, type InboundObservation } from './round-router.ts'
 import { LedgerWriter } from './ledger-writer.ts'
-import { CheckpointCosign } from './checkpoint-cosign.ts'
+import { CheckpointCosign, DEFERRED } from './checkpoint-cosign.ts'
+import { CheckpointMismatchError, verifyFromSums } from './checkpoint-verify.ts'
 import { StatusService, type PeerStatus, type RoundInfo } from './status-service.ts'
 import { charterModelSpec, charterRoundParams } from './charter-params.ts'
 import { encodeRuleState, decodeRuleState, NO_RULE_STATE_HASH } from './rule-state.ts'
@@ -175,6 +176,11 @@ export interface RoundEvent extends RoundInfo {
   misbehaviour: Array<{ peer: string, reason: string }>
   /** the model equals a recomputation from the published group sums (members and verifiers) */
   verified: boolean
+  /**
+   * this peer recomputed the checkpoint's co-signed outlier projections from the published group
+   * sums and they matched (a non-member in a network with exclusion on; members built them)
+   */
+  projectionsChecked: boolean
   ledgerCid: string
 }
 
@@ -226,6 +232,12 @@ export class Peer extends TypedEmitter<PeerEvents> {
   private tickTimer: ReturnType<typeof setInterval> | undefined
   /** rounds whose retry-0 committee this peer has started connecting to (warmCommittee) */
   private readonly warmed = new Set<number>()
+  /**
+   * Rounds whose co-signed checkpoint this peer refused (its model or projections are not what the
+   * published group sums give: checkpoint-verify.ts), with the refused model hash. The peer builds
+   * nothing on such a checkpoint: it keeps serving, and reports, but runs no later round.
+   */
+  private readonly refused = new Map<number, { modelHash: string, reason: string }>()
   /** the round machines' signer and verifier (one per peer: the verifier caches public KeyObjects) */
   private roundSigner!: ReturnType<typeof roundSignerFrom>
   private roundVerify!: ReturnType<typeof roundVerifyFrom>
@@ -251,8 +263,13 @@ export class Peer extends TypedEmitter<PeerEvents> {
     this.identity = await loadOrCreateIdentity(o.dataDir)
     const signer = nodeSigner(this.identity.seed)
     this.roundSigner = roundSignerFrom(signer)
-    this.roundVerify = roundVerifyFrom(nodeVerifier({ threadPool: false }))
-    this.ledger = await Ledger.open({ location: join(o.dataDir, 'ledger'), verifier: nodeVerifier() })
+    // One verifier (and KeyObject cache) for the round and the ledger, on the main thread: an
+    // Ed25519 check costs ~50 us, while on libuv's 4-thread pool it queued behind every LevelDB
+    // read and synced batch write (~14 ms each on the benchmark's disk) of every peer in the
+    // process, and the gossip validator that verifies a ledger announcement forwards it only after.
+    const verifier = nodeVerifier({ threadPool: false })
+    this.roundVerify = roundVerifyFrom(verifier)
+    this.ledger = await Ledger.open({ location: join(o.dataDir, 'ledger'), verifier })
     if (this.ledger.state.genesisCid === null) {
       const g = await this.readGenesis()
       await this.ledger.append(g)
@@ -381,6 +398,12 @@ export class Peer extends TypedEmitter<PeerEvents> {
       const r = this.ledger.state.lastRound + 1
       reported = await this.reportSynced(reported, r - 1, signal)
       if (this.options.maxRounds !== undefined && r > this.options.maxRounds) break
+      const refusedPrev = this.refused.get(r - 1)
+      if (refusedPrev !== undefined && toHex(this.ledger.state.checkpoints[r - 1]?.body.modelHash ?? new Uint8Array(0)) === refusedPrev.modelHash) {
+        // Checkpoint r-1 is one this peer refused (refuseCheckpoint, already logged): build nothing on it.
+        for (let i = 0; i < 100 && this.running && !signal.aborted; i++) await sleep(50)
+        continue
+      }
       const prev = await this.previousModel(r)
       if (prev === undefined) {
         this.emit('warning', { round: r, message: `model ${r - 1} not available yet` })
@@ -483,6 +506,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
         ms: 0,
         misbehaviour: [],
         verified: false,
+        projectionsChecked: false,
         ledgerCid: rec.cid.toString(),
         retries: rec.retry
       }
@@ -670,7 +694,12 @@ export class Peer extends TypedEmitter<PeerEvents> {
             retries = out.retry
             this.emit('retry', { round: r, retry: out.retry, committee: out.committee, reason: out.reason })
             break
-          case 'done': doneHash = toHex(out.checkpoint.bodyHash); resolveEnd({ ck: out.checkpoint }); break
+          case 'done':
+            doneHash = toHex(out.checkpoint.bodyHash)
+            // A member whose own body lost to the quorum's co-signs the quorum's (checkpoint-cosign.ts `finished`).
+            if (out.checkpoint.model === undefined && out.checkpoint.body.committee.includes(this.self)) this.cosign.finished(out.checkpoint.body)
+            resolveEnd({ ck: out.checkpoint })
+            break
           case 'failed': resolveEnd({ failed: out.reason }); break
         }
       }
@@ -729,14 +758,17 @@ export class Peer extends TypedEmitter<PeerEvents> {
 
     let result: Current | undefined
     let verified = false
+    let projectionsChecked = false
     const ck = end.ck
     if (ck !== undefined) {
       try {
         const got = await this.adoptCheckpoint(ck, prev, setup.params, machine.fixed.normBound)
         result = got.current
         verified = got.verified
+        projectionsChecked = got.projectionsChecked
       } catch (err) {
-        this.emit('warning', { round: r, message: `cannot adopt checkpoint: ${(err as Error).message}` })
+        if (err instanceof CheckpointMismatchError) this.refuseCheckpoint(err, toHex(ck.body.modelHash))
+        else this.emit('warning', { round: r, message: `cannot adopt checkpoint: ${(err as Error).message}` })
       }
     } else if (end.failed !== undefined) {
       this.emit('warning', { round: r, message: `round ${r}: ${end.failed}` })
@@ -755,6 +787,11 @@ export class Peer extends TypedEmitter<PeerEvents> {
       return false
     }
     const rec = this.ledger.state.checkpoints[r]!
+    if (this.refused.get(r)?.modelHash === toHex(rec.body.modelHash)) {
+      // The ledger took the checkpoint this peer refused: nothing to adopt, no round to report.
+      this.emit('warning', { round: r, message: `the ledger's checkpoint ${r} is the one this peer refused (${this.refused.get(r)!.reason}); it runs no later round` })
+      return false
+    }
     if (result !== undefined && toHex(modelHash(result.model, nativeSha256)) === toHex(rec.body.modelHash)) {
       this.current = result
     } else {
@@ -769,6 +806,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
       ms: Date.now() - start,
       misbehaviour,
       verified,
+      projectionsChecked: projectionsChecked && result !== undefined && toHex(modelHash(result.model, nativeSha256)) === toHex(rec.body.modelHash),
       ledgerCid: rec.cid.toString(),
       retries: rec.retry
     }
@@ -796,7 +834,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
    * any peer can re-run the aggregation and check the model hash). Stores the
    * model, the rule state and the group sums so this peer serves them.
    */
-  private async adoptCheckpoint (ck: CompletedCheckpoint, prev: Current, params: RoundParams, normBound: number): Promise<{ current: Current, verified: boolean }> {
+  private async adoptCheckpoint (ck: CompletedCheckpoint, prev: Current, params: RoundParams, normBound: number): Promise<{ current: Current, verified: boolean, projectionsChecked: boolean }> {
     const b = ck.body
     const rule = { name: params.rule, params: params.ruleParams }
     let blob = ck.groupSums
@@ -815,18 +853,26 @@ export class Peer extends TypedEmitter<PeerEvents> {
     let model: Float32Array
     let ruleState: RuleState | undefined
     let verified: boolean
+    let projectionsChecked = false
     if (ck.model !== undefined) {
       // A member's machine computed this model from exactly these group sums (recomputeModel over the
       // sums it reconstructed and encoded into the blob) and hashed both into the body it signed:
-      // recomputeFromBlob would repeat the same computation on the same inputs.
+      // recomputeFromBlob would repeat the same computation on the same inputs. Its projections are
+      // its own too (the body it signed).
       model = ck.model
       ruleState = ck.ruleState
       verified = true
     } else {
-      const re = recomputeFromBlob(prev.model, blob, rule, prev.ruleState, { serverLr: params.serverLr, meanNormBound: normBound })
-      verified = toHex(modelHash(re.model, nativeSha256)) === toHex(b.modelHash) && toHex(ruleStateHash(re.ruleState, nativeSha256)) === toHex(b.ruleStateHash)
-      model = re.model
-      ruleState = re.ruleState
+      // Everyone else recomputes the model and, with exclusion on, the co-signed projections (issue #5).
+      const v = verifyFromSums({
+        body: { round: b.round, groups: b.groups.map(g => g.members), modelHash: b.modelHash, ruleStateHash: b.ruleStateHash, ...(b.projections === undefined ? {} : { projections: b.projections }) },
+        blob, prevModel: prev.model, ruleState: prev.ruleState, rule, opts: { serverLr: params.serverLr, meanNormBound: normBound },
+        exclusion: this.ledger.state.exclusionEnabled, signers: ck.signatures.map(x => x.peer), hash: nativeSha256
+      })
+      model = v.model
+      ruleState = v.ruleState
+      verified = v.verified
+      projectionsChecked = v.projectionsChecked
     }
     if (toHex(modelHash(model, nativeSha256)) !== toHex(b.modelHash)) throw new PeerProtocolError('recomputed model does not match the co-signed model hash')
     // The group sums first, under their checked hash: the other peers are fetching them now.
@@ -840,7 +886,19 @@ export class Peer extends TypedEmitter<PeerEvents> {
       blamed: b.blamed.map(x => ({ ...x })), retries: b.retry
     })
     for (const k of [...this.rounds.keys()]) if (k < b.round - 16) this.rounds.delete(k)
-    return { current: { round: b.round, model, ruleState }, verified }
+    return { current: { round: b.round, model, ruleState }, verified, projectionsChecked }
+  }
+
+  /**
+   * Refuse a co-signed checkpoint whose model or projections the published group sums contradict:
+   * each signer is charged (local reputation, as any provable misbehaviour: `misbehaviour` event,
+   * penalties, a ban past the threshold), the refusal is logged as a warning, and the round is
+   * marked so that this peer never builds on it.
+   */
+  private refuseCheckpoint (err: CheckpointMismatchError, modelHashHex: string): void {
+    if (!this.refused.has(err.round)) this.refused.set(err.round, { modelHash: modelHashHex, reason: err.reason })
+    for (const p of err.signers) if (p !== this.self) this.penalise(p, `bad-checkpoint:${err.reason}`, 'round')
+    this.emit('warning', { round: err.round, message: `${err.name}: ${err.message}; signed by ${err.signers.map(p => p.slice(0, 12)).join(', ')}` })
   }
 
   /**
@@ -866,14 +924,23 @@ export class Peer extends TypedEmitter<PeerEvents> {
     if (idx < 0) return
     const t0 = Date.now()
     const over = (): boolean => signal.aborted || this.ledger.state.lastRound >= b.round || stale()
+    // Gap between the members that follow a failed proposal (checkpoint-cosign.ts `holdOff`).
+    const gapMs = Math.max(100, Math.round(this.options.proposeStaggerMs / 3))
+    let lastEnd = 0
     for (let attempt = 0; attempt < 8 && !over(); attempt++) {
-      const until = t0 + (idx + attempt * b.committee.length) * this.options.proposeStaggerMs
-      while (Date.now() < until && !over()) await sleep(50)
+      const slot = t0 + (idx + attempt * b.committee.length) * this.options.proposeStaggerMs
+      // My slot, unless an earlier member's proposal is open (then its end) or failed since my last
+      // attempt (then the members after it go in committee order, gapMs apart, without their slots).
+      for (let i = 0; i < 100_000 && !over(); i++) {
+        const hold = this.cosign.holdOff(b.round, b.committee, gapMs, lastEnd)
+        if (Date.now() >= (hold === 0 ? slot : hold)) break
+        await sleep(50)
+      }
       if (over()) return
       try {
-        const cid = await this.cosign.propose(b, b.committee, checkpointQuorum(b.committee.length), Date.now(), receipts)
+        const cid = await this.cosign.propose(b, b.committee, checkpointQuorum(b.committee.length), Date.now(), receipts).finally(() => { lastEnd = Date.now() })
         if (cid !== undefined) return
-        if (this.ledger.state.lastRound < b.round && !stale()) this.emit('warning', { round: b.round, message: `checkpoint proposal without quorum: ${this.cosign.lastRefusals.join('; ').slice(0, 500)}` })
+        if (this.ledger.state.lastRound < b.round && !stale() && this.cosign.lastRefusals[0] !== DEFERRED) this.emit('warning', { round: b.round, message: `checkpoint proposal without quorum: ${this.cosign.lastRefusals.join('; ').slice(0, 500)}` })
       } catch (err) {
         this.emit('warning', { round: b.round, message: `checkpoint proposal: ${(err as Error).message}` })
       }

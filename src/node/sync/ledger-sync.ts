@@ -116,7 +116,9 @@ export const LEDGER_SYNC_DEFAULTS: Readonly<Omit<LedgerSyncOptions, 'netId'>> = 
   maxChainGap: 1024,
   appendBatch: 256,
   suspectMs: 60_000,
-  maxConcurrentAnnouncements: 64,
+  // At 70 peers a round's burst (every contribution's entry at once) passed 64: the rest were dropped and
+  // came only with the next catch-up (5 s), delaying every receipt and plan that names them.
+  maxConcurrentAnnouncements: 1024,
   // Entries of one round are announced at about the same time and arrive in any order; at 20+
   // peers pulling at once for every entry that came before its dependency meant 10+ concurrent
   // pulls per peer (each a heads summary of every author plus chain windows), for entries that

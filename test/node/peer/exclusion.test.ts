@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict'
 import { makeNet, testCharter, roundOf, type TestNet } from './helpers.ts'
-import type { Peer, Trainer } from '../../../src/node/peer/peer.ts'
+import type { Peer, Trainer, RoundEvent } from '../../../src/node/peer/peer.ts'
 import { toHex } from '../../../src/ledger/index.ts'
 import { seededRng, gaussian } from '../../../src/util/rng.ts'
 
@@ -43,6 +43,10 @@ describe('node/peer: persistent-outlier exclusion on libp2p (charter v3)', funct
     const gate = new Promise<number>(resolve => { release = resolve })
     const peers: Peer[] = []
     for (let i = 0; i < N; i++) peers.push(await net.startPeer(i, { startAt: async () => await gate, maxRounds: ROUNDS }, trainer(i === N - 1 ? -1 : 1, `p${i}`, calls[i]!)))
+    // Every round event and warning (issue #5: non-members check the co-signed projections).
+    const events: RoundEvent[][] = peers.map(() => [])
+    const warnings: string[] = []
+    peers.forEach((p, i) => { p.on('round', e => { events[i]!.push(e) }); p.on('warning', w => { warnings.push(w.message) }) })
     await new Promise(resolve => setTimeout(resolve, 1500))
     release(Date.now() + 300)
     await Promise.all(peers.map(async p => await roundOf(p, ROUNDS, 150_000)))
@@ -60,5 +64,20 @@ describe('node/peer: persistent-outlier exclusion on libp2p (charter v3)', funct
     // No plan or checkpoint from then on groups it, and it stopped training.
     for (let r = from; r <= ROUNDS; r++) assert.ok(!st.checkpoints[r]!.body.groups.flat().map(toHex).includes(bad), `round ${r} groups it`)
     assert.ok(calls[N - 1]!.every(r => r < from), `the excluded peer trained in rounds ${calls[N - 1]!.join(',')}`)
+    // m = 5 of 6 peers: one non-member per round. Each that ran the round recomputed the co-signed
+    // projections from the published group sums (checkpoint-verify.ts) and they matched; members
+    // never needed to; no peer refused an honest checkpoint.
+    let checked = 0
+    for (let i = 0; i < N; i++) {
+      for (const e of events[i]!) {
+        const committee = st.checkpoints[e.round]!.committee
+        if (e.projectionsChecked) { checked++; assert.ok(!committee.includes(peers[i]!.self), `round ${e.round}: a member reports a projection check`) }
+        if (e.projectionsChecked) assert.ok(e.verified, `round ${e.round}: peer ${i}`)
+      }
+    }
+    // (A non-member whose ledger got the checkpoint before its machine saw the quorum's signatures
+    // takes the model by its co-signed hash instead: peer.md, "Non-members and the co-signed projections".)
+    assert.ok(checked >= ROUNDS / 2, `${checked} non-member checks in ${ROUNDS} rounds`)
+    assert.ok(!warnings.some(w => w.includes('CheckpointMismatchError')), warnings.filter(w => w.includes('Mismatch')).join('\n'))
   })
 })
