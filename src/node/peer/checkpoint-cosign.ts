@@ -155,10 +155,10 @@ export class CheckpointCosign {
     return a.released + Math.max(0, me - a.index - 1) * gapMs
   }
 
-  /** Note that `proposer` asked me for `round` (kept: the earliest in committee order). */
-  private noteAsk (round: number, proposer: string): void {
+  /** Note that `proposer` asked me for `round` (kept: the earliest open one in committee order; a committee member only). */
+  private noteAsk (round: number, retry: number, proposer: string): void {
     let committee: readonly string[]
-    try { committee = this.c.ledger.state.committee(round, this.bodies.get(round)?.retry ?? 0) } catch { return }
+    try { committee = this.c.ledger.state.committee(round, retry) } catch { return }
     const index = committee.indexOf(proposer)
     if (index < 0) return
     const prior = this.asks.get(round)
@@ -242,7 +242,7 @@ export class CheckpointCosign {
     } catch (err) {
       throw new PeerProtocolError(`malformed co-signing request: ${(err as Error).message}`)
     }
-    this.noteAsk(core.round, proposer)
+    this.noteAsk(core.round, core.retry, proposer)
     if (this.c.ledger.state.lastRound >= core.round) throw new PeerProtocolError(`round ${core.round}: my ledger already holds its checkpoint`)
     // Bound to a third proposer's open proposal: refuse now, not after waiting (up to waitOwnMs
     // each) for my own body and the plan. Its proposer learns at once that it has no quorum.

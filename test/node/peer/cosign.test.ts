@@ -142,4 +142,58 @@ describe('node/peer: checkpoint co-signing', function () {
       await teardown(members, root)
     }
   })
+
+  it('a member asked by an earlier member holds off its own proposal while that one is open; after its release the next members go in committee order, not at their stagger slots', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'tessera-cosign-'))
+    const { members, body } = await setup(root)
+    try {
+      const dagCbor = await import('@ipld/dag-cbor')
+      const proto = members[0]!.cosign.protocol
+      const [, m1, m2, m3, m4] = members as [Member, Member, Member, Member, Member]
+      const gap = 100
+      assert.equal(m3.cosign.holdOff(1, body.committee, gap), 0, 'nobody asked yet: my slot decides')
+      // m1 asks m3 (an open proposal: no release yet): m3 holds off; m4, never asked, does not.
+      await m1.transport.send(m3.name, proto, dagCbor.encode({ v: 1, core: m1.cosign.coreFor(body) }), { timeoutMs: 3000 })
+      assert.equal(m3.cosign.holdOff(1, body.committee, gap), Number.MAX_SAFE_INTEGER)
+      assert.equal(m4.cosign.holdOff(1, body.committee, gap), 0)
+      // A later member's request never holds an earlier one.
+      await m3.transport.send(m2.name, proto, dagCbor.encode({ v: 1, core: m3.cosign.coreFor(body) }), { timeoutMs: 3000 }).catch(() => undefined)
+      assert.equal(m2.cosign.holdOff(1, body.committee, gap), 0)
+      // m1's proposal fails and releases m3: m3 (committee index 3) may go one gap after m2 (index 2).
+      const before = Date.now()
+      await m1.transport.send(m3.name, proto, dagCbor.encode({ v: 1, release: 1 }), { timeoutMs: 3000 })
+      const at = m3.cosign.holdOff(1, body.committee, gap)
+      assert.ok(at >= before + gap && at <= Date.now() + gap, `hold until ${at - before} ms after the release`)
+      // A release older than my own last attempt is old news.
+      assert.equal(m3.cosign.holdOff(1, body.committee, gap, Date.now() + 1), 0)
+      // m3 is free (the release also ended its binding): it co-signs another proposer at once.
+      const res = await m2.transport.send(m3.name, proto, dagCbor.encode({ v: 1, core: m2.cosign.coreFor(body) }), { timeoutMs: 3000 })
+      assert.equal((dagCbor.decode(res) as { sig: Uint8Array }).sig.length, 64)
+    } finally {
+      await teardown(members, root)
+    }
+  })
+
+  it('a proposal refused by members bound to a third proposer fails quickly and releases the members that co-signed it', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'tessera-cosign-'))
+    const { members, body } = await setup(root)
+    try {
+      const dagCbor = await import('@ipld/dag-cbor')
+      const proto = members[0]!.cosign.protocol
+      const [m0, m1, m2, m3, m4] = members as [Member, Member, Member, Member, Member]
+      // m1, m2 bound to m4 (requests m4 never follows up).
+      for (const m of [m1, m2]) await m4.transport.send(m.name, proto, dagCbor.encode({ v: 1, core: m4.cosign.coreFor(body) }), { timeoutMs: 3000 })
+      // With 2 of 4 bound elsewhere, m0 (quorum 4) can reach at most 3: it fails once the two refusals are in.
+      const t0 = Date.now()
+      assert.equal(await m0.cosign.propose(body, body.committee, 4, Date.now()), undefined)
+      const took = Date.now() - t0
+      assert.ok(took < 400, `the proposal failed after ${took} ms (members wait up to waitOwnMs = 500 ms)`)
+      assert.ok(m0.cosign.lastRefusals.length >= 2 && m0.cosign.lastRefusals.every(r => r.includes('already co-signed another core')), m0.cosign.lastRefusals.join('; '))
+      // m3, which co-signed m0's failed core, was released: m4 gets it now.
+      const res = await m4.transport.send(m3.name, proto, dagCbor.encode({ v: 1, core: m4.cosign.coreFor(body) }), { timeoutMs: 3000 })
+      assert.equal((dagCbor.decode(res) as { sig: Uint8Array }).sig.length, 64)
+    } finally {
+      await teardown(members, root)
+    }
+  })
 })
