@@ -8,7 +8,8 @@
  *   npx tsx bench/transport.ts [--runs 5] [--small 200] [--large 5]
  *
  * Each run: `small` sequential 1 KiB round trips (median latency) and `large`
- * sequential 4 MiB round trips (throughput). Reported: median over runs.
+ * sequential 4 MiB round trips (throughput, and CPU ms per MiB of this process,
+ * which holds both ends). Reported: median over runs.
  * Prints one JSON object on stdout.
  */
 import '../src/node/polyfills.ts'
@@ -34,11 +35,12 @@ const r3 = (x: number): number => Number(x.toFixed(3))
 
 type Exchange = (payload: Uint8Array) => Promise<void>
 
-async function measure (ex: Exchange): Promise<{ latencyMs: number, throughputMiBs: number }> {
+async function measure (ex: Exchange): Promise<{ latencyMs: number, throughputMiBs: number, cpuMsPerMiB: number }> {
   for (let i = 0; i < 20; i++) await ex(small) // warm-up
   await ex(large)
   const lat: number[] = []
   const thr: number[] = []
+  const cpu: number[] = []
   for (let r = 0; r < runs; r++) {
     const t: number[] = []
     for (let i = 0; i < nSmall; i++) {
@@ -46,10 +48,14 @@ async function measure (ex: Exchange): Promise<{ latencyMs: number, throughputMi
     }
     lat.push(median(t))
     const t0 = performance.now()
+    const c0 = process.cpuUsage()
     for (let i = 0; i < nLarge; i++) await ex(large)
+    const c = process.cpuUsage(c0)
     thr.push((nLarge * large.length / MiB) / ((performance.now() - t0) / 1000))
+    // CPU of this process (both ends, GC included) per MiB sent: what carries over to a loaded machine.
+    cpu.push((c.user + c.system) / 1000 / (nLarge * large.length / MiB))
   }
-  return { latencyMs: r3(median(lat)), throughputMiBs: r3(median(thr)) }
+  return { latencyMs: r3(median(lat)), throughputMiBs: r3(median(thr)), cpuMsPerMiB: r3(median(cpu)) }
 }
 
 // --- libp2p ---
@@ -106,11 +112,12 @@ console.log(JSON.stringify({
   node: process.version,
   runs,
   roundTripsPerRun: { '1KiB': nSmall, '4MiB': nLarge },
-  libp2p: { latency1KiBMs: libp2p.latencyMs, throughput4MiBMiBs: libp2p.throughputMiBs },
-  referenceBareTcp: { latency1KiBMs: tcp.latencyMs, throughput4MiBMiBs: tcp.throughputMiBs },
+  libp2p: { latency1KiBMs: libp2p.latencyMs, throughput4MiBMiBs: libp2p.throughputMiBs, cpuMsPerMiB4MiB: libp2p.cpuMsPerMiB },
+  referenceBareTcp: { latency1KiBMs: tcp.latencyMs, throughput4MiBMiBs: tcp.throughputMiBs, cpuMsPerMiB4MiB: tcp.cpuMsPerMiB },
   ratios: {
     latency1KiB: r3(libp2p.latencyMs / tcp.latencyMs),
-    throughput4MiB: r3(libp2p.throughputMiBs / tcp.throughputMiBs)
+    throughput4MiB: r3(libp2p.throughputMiBs / tcp.throughputMiBs),
+    cpuPerMiB4MiB: r3(libp2p.cpuMsPerMiB / tcp.cpuMsPerMiB)
   },
   note: 'loopback, one process for both ends; machine shared with other work while measured'
 }, null, 2))

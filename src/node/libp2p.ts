@@ -21,7 +21,6 @@ import './polyfills.ts'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
-import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify, type Identify } from '@libp2p/identify'
 import { bootstrap } from '@libp2p/bootstrap'
@@ -34,7 +33,7 @@ import { Uint8ArrayList } from 'uint8arraylist'
 import { InvalidParametersError } from '../util/errors.ts'
 import { meshKeeper, type MeshKeeper } from './mesh-keeper.ts'
 import { tesseraGossip, gossipConfig, type GossipInit, type GossipService } from './gossip.ts'
-import { fastNoiseCrypto } from './noise-crypto.ts'
+import { fastNoiseCrypto, quietNoise } from './noise-crypto.ts'
 import { streamRpc, streamRpcConfig, type StreamRpcInit, type StreamRpc } from './stream-rpc.ts'
 import { isNetworkId, networkProtocols } from './protocol-ids.ts'
 
@@ -432,7 +431,8 @@ export async function createTesseraLibp2p (options: Partial<TesseraLibp2pOptions
     transports: [metered(tcp(), meter), metered(webSockets(), meter)],
     // Node crypto with key objects imported once per key instead of from DER per Diffie-Hellman
     // (noise-crypto.ts): ~5 ms -> ~0.6 ms of CPU per handshake side.
-    connectionEncrypters: [noise({ crypto: fastNoiseCrypto })],
+    // quietNoise: the module's Noise, minus one thrown-and-caught RangeError per TCP read (noise-crypto.ts).
+    connectionEncrypters: [quietNoise({ crypto: fastNoiseCrypto })],
     streamMuxers: [yamux({ streamOptions: { initialStreamWindowSize: c.streamWindowBytes, maxStreamWindowSize: Math.max(c.streamWindowBytes, 16 * 1024 * 1024) } })],
     peerDiscovery,
     connectionManager: {

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict'
 import { createServer, connect, type Server, type Socket } from 'node:net'
 import { libp2pHarness } from './libp2p-harness.ts'
 import type { Libp2pTransport } from '../../src/node/libp2p-transport.ts'
+import { quietNoiseStats } from '../../src/node/noise-crypto.ts'
 
 function indexOf (hay: Buffer, needle: Uint8Array): number {
   return hay.indexOf(Buffer.from(needle.buffer, needle.byteOffset, needle.byteLength))
@@ -49,12 +50,19 @@ describe('node/encryption on the wire', function () {
     const share = new Uint8Array(256 * 1024)
     for (let off = 0; off + marker.length <= share.length; off += marker.length) share.set(marker, off)
     await b.handle('/tessera/00112233aabbccdd/shares/1.0.0', (req) => req.slice(0, 4096), { maxRequestBytes: 1024 * 1024 })
+    await b.handle('/tessera/00112233aabbccdd/echo/1.0.0', (req) => req, { maxRequestBytes: 1024 * 1024, maxResponseBytes: 1024 * 1024 })
     const port = (proxy.address() as { port: number }).port
     const bPeerId = b.node.peerId.toString()
     const name = await a.dial(`/ip4/127.0.0.1/tcp/${port}/p2p/${bPeerId}`)
     assert.equal(name, b.self, 'Noise authenticated the peer behind the proxy')
     const reply = await a.send(b.self, '/tessera/00112233aabbccdd/shares/1.0.0', share, { maxRequestBytes: 1024 * 1024 })
     assert.deepEqual(reply, share.slice(0, 4096))
+    // Both ends' Noise streams took the quiet frame decoder (noise-crypto.ts quietNoise), and the
+    // 256 KiB share crossed in many Noise frames intact (the reply is its first 4 KiB, and below).
+    assert.ok(quietNoiseStats.applied >= 2, `quiet decoder on ${quietNoiseStats.applied} connections`)
+    assert.equal(quietNoiseStats.skipped, 0, 'a Noise stream without the expected decoder')
+    const whole = await a.send(b.self, '/tessera/00112233aabbccdd/echo/1.0.0', share, { maxRequestBytes: 1024 * 1024, maxResponseBytes: 1024 * 1024 })
+    assert.deepEqual(whole, share, 'a 256 KiB echo over Noise is byte-exact')
 
     const up = Buffer.concat(captured.up); const down = Buffer.concat(captured.down)
     // The capture saw the traffic: at least the share went up, the reply came down.

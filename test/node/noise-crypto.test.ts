@@ -2,9 +2,11 @@ import assert from 'node:assert/strict'
 import crypto from 'node:crypto'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { defaultCrypto, pureJsCrypto } from '@chainsafe/libp2p-noise/crypto'
-import { fastNoiseCrypto as fast } from '../../src/node/noise-crypto.ts'
+import fc from 'fast-check'
+import { LengthPrefixedDecoder } from '@libp2p/utils'
+import { fastNoiseCrypto as fast, uint16BEDecodeOr, quietNoiseFrames } from '../../src/node/noise-crypto.ts'
 
-const hex = (u: Uint8Array | Uint8ArrayList): string => Buffer.from(u instanceof Uint8Array ? u : u.subarray()).toString('hex')
+const hex = (u: Uint8Array | { subarray: () => Uint8Array }): string => Buffer.from(u instanceof Uint8Array ? u : u.subarray()).toString('hex')
 
 describe('node/noise-crypto', () => {
   it('X25519 matches RFC 7748 §6.1 (Alice and Bob) and the module\'s default crypto', () => {
@@ -62,6 +64,38 @@ describe('node/noise-crypto', () => {
         assert.throws(() => defaultCrypto.chaCha20Poly1305Decrypt(bad, nonce, ad, k), 'a flipped tag bit is refused')
       }
     }
+  })
+
+  it('the quiet Noise frame decoder yields exactly the frames of any byte split, and asks for more bytes without throwing', () => {
+    // Noise transport messages: 2-byte big-endian length, then that many bytes (libp2p noise spec, "Wire format").
+    // Same decoder settings as the module's EncryptedMessageStream, with our length decoder.
+    const quiet = (): LengthPrefixedDecoder => new LengthPrefixedDecoder({ lengthDecoder: uint16BEDecodeOr(4 * 1024 * 1024) as any, maxBufferSize: 16 * 1024 * 1024, encodingLength: () => 2 })
+    fc.assert(fc.property(fc.array(fc.uint8Array({ minLength: 1, maxLength: 3000 }), { minLength: 1, maxLength: 8 }), fc.array(fc.integer({ min: 1, max: 4000 }), { minLength: 1, maxLength: 10 }), (frames, cuts) => {
+      const wire = Buffer.concat(frames.flatMap(f => [Buffer.from([f.length >> 8, f.length & 0xff]), Buffer.from(f)]))
+      const d = quiet()
+      const out: string[] = []
+      let at = 0
+      for (let i = 0; at < wire.length; i++) {
+        const n = cuts[i % cuts.length]!
+        // a plain chunk or a list of two, as TCP reads and Uint8ArrayLists arrive
+        const piece = wire.subarray(at, at + n)
+        const chunk = i % 2 === 0 ? new Uint8Array(piece) : new Uint8ArrayList(piece.subarray(0, piece.length >> 1), piece.subarray(piece.length >> 1))
+        for (const f of d.decode(chunk as any)) out.push(hex(f))
+        at += n
+      }
+      assert.deepEqual(out, frames.map(f => hex(f)))
+    }), { numRuns: 300 })
+    // Every length 0..2^16-1 reads as the module's decoder reads it; fewer than 2 bytes ask for more.
+    const dec = uint16BEDecodeOr(12345)
+    for (const v of [0, 1, 255, 256, 65519, 65535]) {
+      assert.equal(dec(Uint8Array.of(v >> 8, v & 0xff)), v)
+      assert.equal(dec(new Uint8ArrayList(Uint8Array.of(v >> 8), Uint8Array.of(v & 0xff, 7)) as any), v)
+    }
+    assert.equal(dec(new Uint8Array(0)), 12345)
+    assert.equal(dec(Uint8Array.of(1)), 12345)
+    // A decoder of another shape is left alone.
+    assert.equal(quietNoiseFrames({ decoder: {} }), false)
+    assert.equal(quietNoiseFrames(undefined), false)
   })
 
   it('bad key lengths are refused, not silently used', () => {
