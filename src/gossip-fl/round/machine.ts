@@ -428,7 +428,10 @@ export class RoundMachine {
       if (this.now >= d.checkpoint) { this.nextRetry(`checkpoint deadline passed without quorum (${this.stall()})`); continue }
       if (this.isMember && !R.receiptSent && this.now >= d.share && (this.now >= d.share + this.maskWait || R.zeros.size >= R.committee.length)) { this.sendReceipt(); continue }
       if (this.isLeader && !R.planSent && this.now >= d.receipt) { this.sendPlan(); continue }
-      if (this.isMember && R.plan !== undefined && R.zeroOk === undefined && this.now >= d.plan) { this.verifyZeroDeals(); continue }
+      // The zero check is decided at the plan deadline if every dealer has 2t - 1 points; with fewer it
+      // waits for late ones up to the partial deadline (no partial sum is sent before it passes, so
+      // waiting costs no secrecy; deciding on too few points fails the retry for certain).
+      if (this.isMember && R.plan !== undefined && R.zeroOk === undefined && this.now >= d.plan && (this.now >= d.partial || this.zeroCheckQuorum())) { this.verifyZeroDeals(); continue }
       if (this.isMember && R.plan !== undefined && R.zeroOk === true && !R.finalized && this.now >= d.partial) { this.finalize(); continue }
       break
     }
@@ -824,7 +827,12 @@ export class RoundMachine {
     // Early decision once every member whose receipt shows all of the plan's dealers has answered, and
     // they are at least 2t - 1 (deciding on fewer fails the check: the deadline waits for the rest).
     const expected = [...R.receipts.values()].filter(r => want.every(d => r.dealers.includes(d))).map(r => r.from)
-    if (R.zchecks.size >= 2 * this.cfg.params.threshold - 1 && expected.every(m => R.zchecks.has(m))) this.verifyZeroDeals()
+    if (this.zeroCheckQuorum() && (this.now >= R.deadlines.plan || expected.every(m => R.zchecks.has(m)))) this.verifyZeroDeals()
+  }
+
+  /** Every dealer of the plan's block has >= 2t - 1 check points (each zcheck carries one per dealer). */
+  private zeroCheckQuorum(): boolean {
+    return this.retry.zchecks.size >= 2 * this.cfg.params.threshold - 1
   }
 
   /**

@@ -41,10 +41,10 @@ function seed32(rng: Rng): Uint8Array {
   return new Uint8Array(w.buffer)
 }
 
-function nextDeadline(p: RoundParams, now: number): number {
+function nextDeadline(p: RoundParams, now: number, extra?: number): number {
   for (let k = 0; k <= p.maxRetries + 1; k++) {
     const d = phaseDeadlines(p, 0, k)
-    for (const t of [d.share, d.receipt, d.plan, d.partial, d.checkpoint]) if (t > now) return t
+    for (const t of [d.share, d.receipt, d.plan, d.partial, d.checkpoint]) if (t > now) return extra !== undefined && extra > now && extra < t ? extra : t
   }
   return now + 1
 }
@@ -52,6 +52,8 @@ function nextDeadline(p: RoundParams, now: number): number {
 interface Scenario {
   /** deliveries of retry 0 held back until its receipt deadline (c = retry 0's committee, leader first) */
   late?: (d: Delivery, c: readonly string[]) => boolean
+  /** when the held deliveries arrive (default: retry 0's receipt deadline); the clock stops there */
+  releaseAt?: number
   /** deliveries dropped */
   drop?: (d: Delivery, c: readonly string[]) => boolean
   faults?: (i: number, ids: readonly string[]) => RoundFaults | undefined
@@ -120,7 +122,7 @@ function run(s: Scenario = {}): Run {
   machines.forEach((m, i) => handle(i, m.start()))
   for (const i of trainReq) handle(i, machines[i]!.step({ kind: 'trained', update: s.update?.(i) ?? train(i, model) }))
   const held: Delivery[] = []
-  const receiptDeadline = phaseDeadlines(params, 0, 0).receipt
+  const receiptDeadline = s.releaseAt ?? phaseDeadlines(params, 0, 0).receipt
   let now = 0
   for (let steps = 0; machines.some(m => !m.isDone); steps++) {
     assert.ok(steps < 200_000, 'round did not end')
@@ -132,7 +134,7 @@ function run(s: Scenario = {}): Run {
       handle(index.get(d.to)!, machines[index.get(d.to)!]!.step({ kind: 'message', from: d.from, payload: d.payload }))
       continue
     }
-    now = nextDeadline(params, now)
+    now = nextDeadline(params, now, s.releaseAt)
     // Held deliveries arrive once the receipt deadline has passed (after the receipts went out).
     if (now >= receiptDeadline) for (const h of held.splice(0)) handle(index.get(h.to)!, machines[index.get(h.to)!]!.step({ kind: 'message', from: h.from, payload: h.payload }))
     machines.forEach((m, i) => handle(i, m.step({ kind: 'tick', now })))
@@ -258,6 +260,27 @@ describe('round: masks reaching members in different subsets (issue #4)', functi
     const mine = r.done.get(c2)
     assert.ok(mine?.model !== undefined, 'c2 passed the zero check, reconstructed and computed the model')
     assert.deepEqual(mine.bodyHash, honest.ck.bodyHash)
+  })
+
+  it('check points arriving after the plan deadline (before the partial deadline) still pass the zero check', () => {
+    // c2 gets the other members' check points 1 ms after the plan deadline. Before: at the plan deadline
+    // it decided on its own point and failed (no partial sum, no signature). Now it waits for 2t - 1.
+    const d0 = phaseDeadlines(resolveRoundParams(PARAMS), 0, 0)
+    const r = run({ late: (d, c) => d.channel === TOPIC_ZCHECK && d.to === c[2], releaseAt: d0.plan + 1 })
+    const c2 = r.committee[2]!
+    assert.equal(r.retries.length, 0, `retried: ${retryReasons(r)}`)
+    assert.deepEqual(r.rejects, [])
+    const mine = r.done.get(c2)
+    assert.ok(mine?.model !== undefined, 'c2 passed the zero check late, reconstructed and computed the model')
+    assert.deepEqual(mine.bodyHash, honest.ck.bodyHash)
+  })
+
+  it('too few check points by the partial deadline: the zero check fails there, no partial sum is sent, the next retry completes', () => {
+    // Every check point but each member's own is lost at retry 0.
+    const r = run({ drop: d => d.channel === TOPIC_ZCHECK && decodeMessage(d.payload).k === 0 })
+    assert.equal(r.partials0, 0)
+    assert.equal(r.ck.body.retry, 1)
+    assert.ok(r.retries.some(x => x.reason.includes('zero check failed')), retryReasons(r))
   })
 
   describe('hostile plans and receipts (the plan must name a dealer block a quorum holds)', () => {
