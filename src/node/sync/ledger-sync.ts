@@ -709,6 +709,28 @@ export class LedgerSync extends TypedEmitter<LedgerSyncEvents> {
     return await p
   }
 
+  /**
+   * Fetch `author`'s chain beyond what we hold (from one before our next seq, at most
+   * `chainBatch` entries) from `peer`, and ingest it; if what came still waits for a dependency
+   * outside that chain, fall back to a full pull from `peer`. Returns the entries appended.
+   * Why (issue #4): a receipt or plan waiting for a few contribution entries pulled from each
+   * missing author with `pullFrom`, i.e. each time a heads summary of every author plus chain
+   * windows for every author we lag on; at 40-70 peers, under load, a dozen of those at once per
+   * peer took seconds, on the round's critical path (the co-signing proposer waits for them).
+   */
+  async pullChain (peer: string, author: string, chainBatch = 64): Promise<number> {
+    if (!this.started) throw new SyncNotStartedError()
+    if (!/^([0-9a-f]{2}){1,64}$/.test(author)) throw new InvalidParametersError('author must be a hex public key')
+    const state = this.c.ledger.state
+    if (state.genesisCid === null || state.isExcluded(author)) return (await this.pullFrom(peer)).appended
+    const next = state.next(author).seq
+    const bytes = Uint8Array.from(author.match(/../g)!.map((x) => parseInt(x, 16)))
+    const cands = await this.client.fetchChain(peer, [{ author: bytes, from: Math.max(0, next - 1), to: next + Math.max(1, chainBatch) - 1 }])
+    const r = await this.ingestGrouped(cands)
+    if (r.deferred.some((c) => toHex(c.signed.entry.author) === author)) return r.appended + (await this.pullFrom(peer)).appended
+    return r.appended
+  }
+
   private async pull (peer: string): Promise<CatchUpResult> {
     let appended = 0
     const reportsBefore = this.reportCount.get(peer) ?? 0
