@@ -18,20 +18,13 @@
  *     forgotten with its handshake;
  *   - anything not found is imported from JWK (~15x cheaper than DER);
  *   - HKDF is node's RFC 5869 HKDF (salt = chaining key, empty info, 96 bytes),
- *     which is Noise's HKDF(ck, ikm) with three outputs (Noise spec §4.3);
- *   - transport encryption of a large message (>= LIST_MIN_BYTES: the 64 KiB
- *     frames that carry shares and partial sums) returns [ciphertext, tag] as a
- *     Uint8ArrayList instead of the default's Buffer.concat of the two: the
- *     socket writes a list with writev anyway, and the concat copied every byte
- *     sent once more (a 10-peer MLP round sends ~60 MB; node:buffer copies were
- *     1.3% of its CPU in a profile, plus the garbage). Same bytes on the wire.
+ *     which is Noise's HKDF(ck, ikm) with three outputs (Noise spec §4.3).
  *
  * Node-only (node:crypto); the browser keeps the module's default.
- * `quietNoise` (below) wraps the module's connection encrypter (Node and browser).
+ * `quietNoise` (below) wraps the module's connection encrypter.
  */
 import crypto, { type KeyObject } from 'node:crypto'
 import { defaultCrypto } from '@chainsafe/libp2p-noise/crypto'
-import { Uint8ArrayList } from 'uint8arraylist'
 import { noise, type ICryptoInterface } from '@chainsafe/libp2p-noise'
 // Noise's own Uint8ArrayList type (it may be another copy of the package than ours).
 type Bytes = Parameters<ICryptoInterface['generateX25519SharedKey']>[0]
@@ -39,9 +32,6 @@ type Bytes = Parameters<ICryptoInterface['generateX25519SharedKey']>[0]
 const privateKeys = new WeakMap<Uint8Array, KeyObject>()
 const publicKeys = new WeakMap<Uint8Array, KeyObject>()
 const EMPTY = new Uint8Array(0)
-/** Plaintexts from this size are encrypted into [ciphertext, tag] without a concat (handshake payloads stay below it). */
-export const LIST_MIN_BYTES = 16 * 1024
-const TAG_BYTES = 16
 
 const b64 = (u: Uint8Array): string => Buffer.from(u.buffer, u.byteOffset, u.byteLength).toString('base64url')
 const bytes = (x: Bytes): Uint8Array => x instanceof Uint8Array ? x : x.subarray()
@@ -93,19 +83,6 @@ export const fastNoiseCrypto: ICryptoInterface = {
   },
   generateX25519SharedKey (privateKey: Bytes, publicKey: Bytes): Uint8Array {
     return crypto.diffieHellman({ privateKey: privateKeyObject(privateKey), publicKey: publicKeyObject(publicKey) })
-  },
-  // ChaCha20-Poly1305 (RFC 8439) as the default's node path (Noise spec §5.1 ENCRYPT), minus its final copy.
-  chaCha20Poly1305Encrypt (plaintext, nonce, ad, k) {
-    if (plaintext.byteLength < LIST_MIN_BYTES || !(plaintext instanceof Uint8Array)) return defaultCrypto.chaCha20Poly1305Encrypt(plaintext, nonce, ad, k)
-    const cipher = crypto.createCipheriv('chacha20-poly1305', k, nonce, { authTagLength: TAG_BYTES })
-    cipher.setAAD(ad, { plaintextLength: plaintext.byteLength })
-    const body = cipher.update(plaintext)
-    const final = cipher.final() // empty for a stream cipher; kept for exactness
-    const out = new Uint8ArrayList(body)
-    if (final.byteLength > 0) out.append(final)
-    out.append(cipher.getAuthTag())
-    // Noise's own Uint8ArrayList type may be another copy of the package (same class shape).
-    return out as unknown as ReturnType<ICryptoInterface['chaCha20Poly1305Encrypt']>
   }
 }
 

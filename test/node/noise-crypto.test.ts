@@ -39,33 +39,6 @@ describe('node/noise-crypto', () => {
     }
   })
 
-  it('ChaCha20-Poly1305 gives the default\'s bytes at every size (a list of [ciphertext, tag] from 16 KiB), and they decrypt', () => {
-    const k = crypto.randomBytes(32)
-    const ad = crypto.randomBytes(32)
-    for (const n of [0, 1, 100, 1199, 1200, 16383, 16384, 16385, 65519, 100_000]) {
-      const nonce = crypto.randomBytes(12)
-      const pt = new Uint8Array(crypto.randomBytes(n))
-      const ref = defaultCrypto.chaCha20Poly1305Encrypt(pt, nonce, ad, k)
-      const got = fast.chaCha20Poly1305Encrypt(pt, nonce, ad, k)
-      assert.equal(hex(got), hex(ref), `size ${n}`)
-      assert.equal(got.byteLength, n + 16)
-      // A list input (Noise's sublist of a message spanning chunks) too.
-      const list = new Uint8ArrayList(pt.subarray(0, n >> 1), pt.subarray(n >> 1))
-      assert.equal(hex(fast.chaCha20Poly1305Encrypt(list as any, nonce, ad, k)), hex(ref), `list of size ${n}`)
-      const back = defaultCrypto.chaCha20Poly1305Decrypt(got instanceof Uint8Array ? got : got.subarray(), nonce, ad, k)
-      assert.equal(hex(back), hex(pt))
-      if (n >= 16384) {
-        // The Noise layer appends the result to its own Uint8ArrayList (another copy of the package).
-        const outer = new Uint8ArrayList(new Uint8Array(2))
-        outer.append(got as any)
-        assert.equal(outer.byteLength, n + 18)
-        const bad = new Uint8Array(got instanceof Uint8Array ? got : got.subarray())
-        bad[bad.length - 1] ^= 1
-        assert.throws(() => defaultCrypto.chaCha20Poly1305Decrypt(bad, nonce, ad, k), 'a flipped tag bit is refused')
-      }
-    }
-  })
-
   it('the quiet Noise frame decoder yields exactly the frames of any byte split, and asks for more bytes without throwing', () => {
     // Noise transport messages: 2-byte big-endian length, then that many bytes (libp2p noise spec, "Wire format").
     // Same decoder settings as the module's EncryptedMessageStream, with our length decoder.
