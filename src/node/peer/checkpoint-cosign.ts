@@ -142,14 +142,16 @@ export class CheckpointCosign {
    * released (it failed), the members after it go one `gapMs` apart in committee order, at once
    * rather than at their next stagger point. `since`: releases up to then are ignored (the caller's
    * own last attempt came after them). A proposer that never releases (dead) holds me for at most
-   * `releaseMs`, as its binding would.
+   * min(`releaseMs`, `requestTimeoutMs` + 3 s).
    */
   holdOff (round: number, committee: readonly string[], gapMs: number, since = 0): number {
     const a = this.asks.get(round)
     if (a === undefined) return 0
     const me = committee.indexOf(this.me)
     if (me < 0 || a.index >= me) return 0
-    if (a.released === undefined) return Date.now() - a.at < this.o.releaseMs ? Number.MAX_SAFE_INTEGER : 0
+    // An open proposal ends within its requests' deadline (then it appends or releases): past that
+    // (plus the release's own 3 s), its proposer is gone.
+    if (a.released === undefined) return Date.now() - a.at < Math.min(this.o.releaseMs, this.o.requestTimeoutMs + 3000) ? Number.MAX_SAFE_INTEGER : 0
     // A release before my own last attempt is old news: my slots decide again.
     if (a.released <= since) return 0
     return a.released + Math.max(0, me - a.index - 1) * gapMs
