@@ -7,11 +7,11 @@
  *
  *   netid            = hex(SHA-256("tessera/netid/v1" || genesisId)[0..8])   16 hex chars
  *   stream protocol  = /tessera/<netid>/<family>/<semver>   e.g. /tessera/0f3a…/round-share/1.0.0
- *   gossip topic     = /tessera/<netid>/<suffix>            e.g. /tessera/0f3a…/round/receipt/1
+ *   gossip topic     = /tessera/<netid>/<suffix>            e.g. /tessera/0f3a…/round/receipt/2
  *
  * The round protocol (src/gossip-fl/round/messages.ts) names its families
  * network-free (`/tessera/round-share/1.0.0`) and its topics by suffix
- * (`round/receipt/1`); `scopeProtocol` and `scopeTopic` put the netid in.
+ * (`round/receipt/2`); `scopeProtocol` and `scopeTopic` put the netid in.
  *
  * `genesisId` is whatever bytes identify the genesis entry (its CID bytes or its
  * digest). Hashing it first makes the netid independent of that choice: CID
@@ -54,7 +54,7 @@ export const GOSSIP_TOPICS = {
   /** contribution entries: commitments to the shares (DESIGN "A round" 2) */
   contribution: { suffix: 'round/contribution/1', maxBytes: 64 * KiB },
   /** signed receipts with masked norm points (DESIGN "A round" 3) */
-  receipt: { suffix: 'round/receipt/1', maxBytes: 1 * MiB },
+  receipt: { suffix: 'round/receipt/2', maxBytes: 1 * MiB },
   /** the leader's plan (DESIGN "A round" 3) */
   plan: { suffix: 'round/plan/1', maxBytes: 1 * MiB },
   /** checkpoint signatures (DESIGN "A round" 5) */
@@ -131,10 +131,10 @@ export function scopeProtocol (netId: string, unscoped: string): string {
   return `/tessera/${netId}/${m[1]!}/${m[2]!}`
 }
 
-/** A topic suffix such as `round/receipt/1` -> `/tessera/<netid>/round/receipt/1`. */
+/** A topic suffix such as `round/receipt/2` -> `/tessera/<netid>/round/receipt/2`. */
 export function scopeTopic (netId: string, suffix: string): string {
   if (!isNetworkId(netId)) throw new InvalidParametersError(`network id must be 16 lowercase hex characters, got '${String(netId).slice(0, 40)}'`)
-  if (typeof suffix !== 'string' || !SUFFIX.test(suffix)) throw new InvalidParametersError(`'${String(suffix).slice(0, 80)}' is not a topic suffix like round/receipt/1`)
+  if (typeof suffix !== 'string' || !SUFFIX.test(suffix)) throw new InvalidParametersError(`'${String(suffix).slice(0, 80)}' is not a topic suffix like round/receipt/2`)
   return `/tessera/${netId}/${suffix}`
 }
 

@@ -95,7 +95,7 @@ describe('node: a committee member killed with SIGKILL mid-round (separate proce
       const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env })
       children[i] = child
       if (i === victim) {
-        // '[peer] <ms> r1k0 out publish /tessera/<netid>/round/receipt/1': its round-1 receipt is out.
+        // '[peer] <ms> r1k0 out publish /tessera/<netid>/round/receipt/2': its round-1 receipt is out.
         createInterface({ input: child.stderr! }).on('line', line => {
           if (/ r1k\d+ out publish \S*round\/receipt\//.test(line)) receiptSeen()
           else stderr.set(i, ((stderr.get(i) ?? '') + line + '\n').slice(-3000))

@@ -248,7 +248,7 @@ describe('node/libp2p', function () {
       await b.publish(theirs.topics.announce.name, Uint8Array.of(1))
       // a topic outside the network is refused loudly, not silently dropped
       assert.throws(() => a.subscribe(theirs.topics.announce.name, () => 'accept', () => {}), named('InvalidParametersError'))
-      await assert.rejects(a.publish('round/receipt/1', Uint8Array.of(1)), named('InvalidParametersError'))
+      await assert.rejects(a.publish('round/receipt/2', Uint8Array.of(1)), named('InvalidParametersError'))
       await c.publish(NET.topics.announce.name, Uint8Array.of(2))
       await waitFor(() => got.length >= 1, 10_000, 'same-network delivery')
       await new Promise((resolve) => setTimeout(resolve, 500))

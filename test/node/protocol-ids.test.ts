@@ -33,7 +33,7 @@ describe('node/protocol-ids', () => {
       assert.match(p.version, /^\d+(\.\d+){0,2}$/)
     }
     assert.equal(net.protocols['round-share'].id, `/tessera/${net.netId}/round-share/1.0.0`)
-    assert.equal(net.topics.receipt.name, `/tessera/${net.netId}/round/receipt/1`)
+    assert.equal(net.topics.receipt.name, `/tessera/${net.netId}/round/receipt/2`)
     // gossip caps stay well under gossipsub's ~4 MiB silent-drop size
     assert.ok(MAX_GOSSIP_BYTES <= 1024 * 1024)
     // shares must carry multi-megabyte vectors

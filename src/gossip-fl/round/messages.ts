@@ -28,13 +28,12 @@ export const FAMILY_PARTIAL = '/tessera/round-partial/3.0.0'
 /** Gossip topics (suffixes; the node prefixes them with the network's genesis hash). */
 export const TOPIC_CONTRIBUTION = 'round/contribution/1'
 /**
- * Receipt payload changed (issue #4): `y` is one masked norm point per dealer block the member
+ * Receipt payload version 2 (issue #4): `y` is one masked norm point per dealer block the member
  * holds completely (plan.ts dealerBlocks), not one number over its whole dealer set; old and new
- * decoders refuse each other's receipts (MessageDecodeError). The suffix should become
- * 'round/receipt/2' together with src/node/protocol-ids.ts GOSSIP_TOPICS.receipt (the node's
- * transport allows only the topics of that table), in one change.
+ * decoders refuse each other's receipts (MessageDecodeError), so the topic moved to /2 together
+ * with src/node/protocol-ids.ts GOSSIP_TOPICS.receipt (the node's transport allows only that table's topics).
  */
-export const TOPIC_RECEIPT = 'round/receipt/1'
+export const TOPIC_RECEIPT = 'round/receipt/2'
 export const TOPIC_PLAN = 'round/plan/1'
 export const TOPIC_CHECKPOINT = 'round/checkpoint/2'
 export const TOPIC_ZCHECK = 'round/zcheck/1'
