@@ -263,7 +263,16 @@ async function run (n: number, arch: 'mlp' | 'softmax', shareMs: number, rounds:
         eventLoopDelayP50Ms: r1(Math.max(...reports.map(r => r.eventLoopDelayMs.p50))),
         eventLoopDelayP99Ms: r1(Math.max(...reports.map(r => r.eventLoopDelayMs.p99))),
         eventLoopDelayMaxMs: r1(Math.max(...reports.map(r => r.eventLoopDelayMs.max))),
-        perProcessMs: reports.map(r => r1(r.cpuMs))
+        perProcessMs: reports.map(r => r1(r.cpuMs)),
+        // Main-thread GC pauses in the same window (wall time of each pause, so inflated when the
+        // machine is busy; concurrent marking threads are in the CPU figure but not here).
+        gcPauseMsPerPeerPerRound: r1(reports.reduce((s, r) => s + (r.gcMs?.minor ?? 0) + (r.gcMs?.major ?? 0) + (r.gcMs?.incremental ?? 0) + (r.gcMs?.other ?? 0), 0) / n / rounds),
+        gcPauseMs: {
+          minor: r1(reports.reduce((s, r) => s + (r.gcMs?.minor ?? 0), 0)),
+          major: r1(reports.reduce((s, r) => s + (r.gcMs?.major ?? 0), 0)),
+          incremental: r1(reports.reduce((s, r) => s + (r.gcMs?.incremental ?? 0), 0)),
+          count: reports.reduce((s, r) => s + (r.gcMs?.count ?? 0), 0)
+        }
       }
     }
     return { ok, figures }

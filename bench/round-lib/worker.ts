@@ -17,8 +17,10 @@
  *   stop                                 -> stopped, then exit
  * Run only by bench/round.ts (`node --import tsx bench/round-lib/worker.ts`).
  */
-import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { monitorEventLoopDelay, PerformanceObserver, constants as perfConstants } from 'node:perf_hooks'
 import { join } from 'node:path'
+import { Session } from 'node:inspector/promises'
+import { writeFile } from 'node:fs/promises'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createPeer, type Peer, type Trainer } from '../../src/node/peer/peer.ts'
 import type { InboundObservation } from '../../src/node/peer/round-router.ts'
@@ -52,6 +54,8 @@ export interface WorkerReport {
   ledger?: LedgerView
   /** CPU time of this process since `mark` (ms) */
   cpuMs: number
+  /** main-thread GC pauses since `mark` (ms, wall time of each pause: perf_hooks 'gc' entries), by kind */
+  gcMs: { minor: number, major: number, incremental: number, other: number, count: number }
   eventLoopDelayMs: { p50: number, p99: number, max: number }
   memory: { rssBefore: number, rssAfterSetup: number, rssEnd: number, heapBefore: number, heapEnd: number }
 }
@@ -112,6 +116,26 @@ async function main (): Promise<void> {
   let poll: ReturnType<typeof setInterval> | undefined
   const lag = monitorEventLoopDelay({ resolution: 20 })
   let cpu0 = process.cpuUsage()
+  // GC pauses (the 10-peer MLP round spent a large part of its CPU in mark-compacts: issue #4).
+  const gc = { minor: 0, major: 0, incremental: 0, other: 0, count: 0 }
+  let gcOn = false
+  // TESSERA_BENCH_HEAP_PROF=DIR: a sampling allocation profile of the measured rounds, garbage
+  // included (what the GC figures above come from), written to DIR/<pid>.heapprofile (Chrome
+  // DevTools format). Sampling every 32 KiB allocated.
+  const heapDir = process.env.TESSERA_BENCH_HEAP_PROF
+  const heap = heapDir !== undefined && heapDir.length > 0 ? new Session() : undefined
+  const gcObs = new PerformanceObserver((list) => {
+    if (!gcOn) return
+    for (const e of list.getEntries()) {
+      const kind = (e as unknown as { detail?: { kind?: number } }).detail?.kind
+      gc.count++
+      if (kind === perfConstants.NODE_PERFORMANCE_GC_MINOR) gc.minor += e.duration
+      else if (kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) gc.major += e.duration
+      else if (kind === perfConstants.NODE_PERFORMANCE_GC_INCREMENTAL) gc.incremental += e.duration
+      else gc.other += e.duration
+    }
+  })
+  gcObs.observe({ entryTypes: ['gc'] })
 
   const startOne = async (root: string, i: number): Promise<void> => {
     obs.set(i, new Map()); ledgerAt.set(i, new Map()); events.set(i, [])
@@ -204,12 +228,24 @@ async function main (): Promise<void> {
         overrideHeartbeat()
         cpu0 = process.cpuUsage()
         lag.enable()
+        gcOn = true
+        gc.minor = gc.major = gc.incremental = gc.other = gc.count = 0
+        if (heap !== undefined) {
+          heap.connect()
+          await heap.post('HeapProfiler.startSampling', { samplingInterval: 32768, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as object)
+        }
         send({ kind: 'marked' })
         return
       }
       case 'collect': {
         lag.disable()
+        gcOn = false
         const cpu = process.cpuUsage(cpu0)
+        if (heap !== undefined) {
+          const { profile } = await heap.post('HeapProfiler.stopSampling')
+          await writeFile(join(heapDir!, `${process.pid}.heapprofile`), JSON.stringify(profile))
+          heap.disconnect()
+        }
         const memEnd = process.memoryUsage()
         const report: WorkerReport = {
           peers: [...peers].map(([i, p]) => ({
@@ -221,6 +257,7 @@ async function main (): Promise<void> {
             connections: p.transport.node.getConnections().length
           })),
           cpuMs: (cpu.user + cpu.system) / 1000,
+          gcMs: { ...gc },
           eventLoopDelayMs: { p50: lag.percentile(50) / 1e6, p99: lag.percentile(99) / 1e6, max: lag.max / 1e6 },
           memory: { rssBefore: mem0.rss, rssAfterSetup: memUp.rss, rssEnd: memEnd.rss, heapBefore: mem0.heapUsed, heapEnd: memEnd.heapUsed }
         }
@@ -241,6 +278,7 @@ async function main (): Promise<void> {
             log(`peer ${i} received: ${per.join(' ')}`)
           }
         }
+        gcObs.disconnect()
         await Promise.allSettled([...peers.values()].map(async p => await p.stop()))
         send({ kind: 'stopped' })
         setTimeout(() => process.exit(0), 50)
