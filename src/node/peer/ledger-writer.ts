@@ -23,6 +23,11 @@ export interface LedgerWriterComponents {
   /** fetch entries from a peer (ledger sync), to satisfy references */
   pullFrom: (peer: string) => Promise<unknown>
   /**
+   * fetch the entries `peer` authored from `peer` (ledger sync's `pullChain`): enough for a missing
+   * contribution entry, which depends on nothing but the committee; default `pullFrom`
+   */
+  pullChain?: (peer: string) => Promise<unknown>
+  /**
    * Called with each own entry right after its append (e.g. ledger sync's `announceEntry`, so the
    * entry leaves now rather than at the sync's next scan). Its errors are ignored.
    */
@@ -168,7 +173,8 @@ export class LedgerWriter {
       if (Date.now() >= end) return false
       if (!pulled && Date.now() >= end - this.o.referenceWaitMs / 2) {
         pulled = true
-        await Promise.allSettled(miss.map(async p => await this.c.pullFrom(p)))
+        const pull = this.c.pullChain ?? this.c.pullFrom
+        await Promise.allSettled(miss.map(async p => await pull(p)))
         continue
       }
       await this.nextEntry(Math.min(50, Math.max(1, end - Date.now())))

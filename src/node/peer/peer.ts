@@ -302,8 +302,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
     // appended: own entries leave at once (not at the sync's next scan); onEntry: the writer's and the
     // co-signer's bounded waits wake on the entry they wait for (issue #4).
     this.writer = new LedgerWriter({
-      // The writer waits for entries authored by `p` (contributions, receipts): fetch that chain only.
-      ledger: this.ledger, signer, pullFrom: async (p) => await this.sync.pullChain(p, p),
+      // A missing contribution: fetch its author's chain only (a receipt names others' contributions: a full pull).
+      ledger: this.ledger, signer, pullFrom: async (p) => await this.sync.pullFrom(p), pullChain: async (p) => await this.sync.pullChain(p, p),
       appended: (e) => { this.sync.announceEntry(e) },
       onEntry: (l) => this.sync.on('entry', () => { l() })
     }, { referenceWaitMs: 3000 })
