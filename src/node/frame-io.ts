@@ -13,8 +13,9 @@
  * unsigned-varint spec).
  *
  * The body is copied into one buffer of the announced length as its chunks
- * arrive (allocated with the first body byte, so a peer that only announces a
- * length costs nothing), not kept as a list of chunks and joined at the end:
+ * arrive, not kept as a list of chunks and joined at the end (the buffer is
+ * allocated once 1/8 of the body is in, so announcing a length without sending
+ * costs at most 8x what was sent; the first eighth waits in a list):
  * a 2 MB partial sum arrives in ~30 chunks over many ticks, long enough for
  * every chunk to be promoted to V8's old generation, where only a full
  * mark-compact frees it; copied at once they die young (scavenged). Same one
@@ -75,6 +76,8 @@ export async function readFrame (stream: Stream, maxLength: number, signal: Abor
     // chunk may hold it and part of the body). Then `body` of the announced length, filled to `got`.
     let head: Uint8ArrayList | undefined = new Uint8ArrayList()
     let header: { value: number, bytes: number } | undefined
+    // Body bytes: in `pending` until 1/8 of the body is in, then in `body` (the announced length).
+    let pending: Uint8ArrayList | undefined = new Uint8ArrayList()
     let body: Uint8Array | undefined
     let got = 0
     let received = 0
@@ -87,20 +90,31 @@ export async function readFrame (stream: Stream, maxLength: number, signal: Abor
       stream.removeEventListener('close', onClose)
       signal.removeEventListener('abort', onAbort)
       head = undefined
+      pending = undefined
       body = undefined
       if (err !== undefined) reject(err)
       else resolve(frame!)
     }
-    /** Copy `data` (body bytes) in; false (and settled) if it overflows the frame. */
+    const copyIn = (c: Uint8Array): void => { body!.set(c, got); got += c.byteLength }
+    /** Take `data` (body bytes); false (and settled) if it overflows the frame. */
     const take = (data: Uint8Array | Uint8ArrayList): boolean => {
       const n = data.byteLength
       if (n === 0) return true
       const want = header!.value
       if (got + n > want) { finish(new MalformedFrameError(`${got + n - want} bytes after the frame`)); return false }
-      body ??= new Uint8Array(want)
-      if (data instanceof Uint8Array) body.set(data, got)
-      else for (const c of data) { body.set(c, got); got += c.byteLength }
-      if (data instanceof Uint8Array) got += n
+      if (body === undefined) {
+        pending!.append(data)
+        got += n
+        if (got * 8 < want) return true
+        body = new Uint8Array(want)
+        const list = pending!
+        pending = undefined
+        got = 0
+        for (const c of list) copyIn(c)
+        return true
+      }
+      if (data instanceof Uint8Array) copyIn(data)
+      else for (const c of data) copyIn(c)
       return true
     }
     const check = (data: Uint8Array | Uint8ArrayList): void => {
