@@ -98,6 +98,8 @@ export interface PeerOptions {
    * so this only needs to cover the appender's own adoption, not the ledger's propagation.
    */
   startDelayMs: number
+  /** added to `startDelayMs` per contributor beyond 20 (`startDelayFor`; 0 = none) */
+  startMsPerPeer: number
   /** machine retries with a new committee before it gives up */
   maxRetries: number
   /** clock tick of the machine (ms) */
@@ -144,6 +146,24 @@ export function shareFloorMs (contributors: number, perPeerMs: number): number {
   return Math.round(1500 + perPeerMs * contributors)
 }
 
+/**
+ * Round r + 1 starts `startDelayMs` + perPeerMs x max(0, N - 20) after the `ts` of checkpoint r (N
+ * contributors of r + 1; every peer derives it from the same ledger). Why: the share deadline runs
+ * from that start, and a peer starts only once checkpoint r reached its ledger and it adopted model r
+ * (ledger propagation alone took 1.2-3.5 s at 40 peers on the benchmark machine). While the ledger
+ * co-signing took seconds (issue #4: 1.5-9 s at 40 peers) it hid this; once it took ~0.3 s, members
+ * dealt their zero masks late and every 40-peer round retried with receipts split by dealer set (3 of
+ * 3 runs); with a 2.5 s delay none did (period 12.4-13.7 s against 17.2-20.4 s before the co-signing
+ * changes). Up to 20 peers (the 10-peer overhead benchmark) the delay stays `startDelayMs`.
+ */
+export function startDelayFor (contributors: number, startDelayMs: number, perPeerMs: number): number {
+  const extra = Number.isFinite(contributors) && Number.isFinite(perPeerMs) && perPeerMs > 0 ? perPeerMs * Math.max(0, contributors - 20) : 0
+  return Math.round(Math.max(0, startDelayMs) + extra)
+}
+
+/** How long a machine still running may take to finish after the ledger got its round's checkpoint (ms). */
+const LEDGER_FIRST_GRACE_MS = 3000
+
 /** Committee warm-up (Peer.warmCommittee): dials in flight per peer, and the spread of their start. */
 const WARM_CONCURRENCY = 2
 const WARM_JITTER_PER_PEER_MS = 20
@@ -154,6 +174,7 @@ export const PEER_DEFAULTS: Readonly<Omit<PeerOptions, 'dataDir'>> = Object.free
   listenWs: [],
   bootstrap: [],
   startDelayMs: 150,
+  startMsPerPeer: 100,
   maxRetries: 3,
   tickMs: 50,
   sendTimeoutMs: 20_000,
@@ -611,7 +632,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
       ? sleep(0).then(async () => await this.train(prev.model, r)).then(update => ({ update }), (err: unknown) => ({ err: err as Error }))
       : undefined
     const prevTs = r === 1 ? undefined : (await this.ledger.getByCid(st.checkpointCid(r - 1)!.toString()))?.entry.ts
-    const base = r === 1 ? (typeof o.startAt === 'function' ? await o.startAt() : (o.startAt ?? Date.now())) : (prevTs ?? Date.now()) + o.startDelayMs
+    const base = r === 1 ? (typeof o.startAt === 'function' ? await o.startAt() : (o.startAt ?? Date.now())) : (prevTs ?? Date.now()) + startDelayFor(setup.contributors.length, o.startDelayMs, o.startMsPerPeer)
     // A round run again (no ledger checkpoint after the last run) cannot start at `base`: every
     // deadline of every retry would be long past and the machine would fail at once, forever (this
     // stalled the 5-peer test for minutes). Start at the next point of a grid every peer derives from
@@ -746,6 +767,14 @@ export class Peer extends TypedEmitter<PeerEvents> {
       const rec = this.ledger.state.checkpoints[r]
       if (!machine.isDone && own !== undefined && rec !== undefined && rec.retry === own.body.retry &&
         toHex(rec.body.modelHash) === toHex(own.body.modelHash) && toHex(rec.body.groupSumsHash) === toHex(own.body.groupSumsHash)) return { ck: own }
+      // Anyone else whose machine is still running: the quorum's checkpoint signatures are on their
+      // way by gossip (co-signing starts at each member's own signature, so the ledger can now be
+      // first). Let the machine finish (`ended` wins the race): without it, a non-member would fetch
+      // model r by hash from other peers (round info, model: round trips on round r + 1's critical
+      // path, seen at 40 peers as late shares and zero masks in every next round) and would not
+      // check the projections.
+      const grace = Date.now() + LEDGER_FIRST_GRACE_MS
+      while (!signal.aborted && !machine.isDone && this.ledger.state.lastRound === r && Date.now() < grace) await sleep(25)
       return {}
     })()
     const end = await Promise.race([ended, ledgerMoved, aborted<{ ck?: CompletedCheckpoint, failed?: string }>({ failed: 'stopped' })])

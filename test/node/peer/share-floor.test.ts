@@ -32,3 +32,22 @@ describe('node/peer: share deadline floor', () => {
     }))
   })
 })
+
+describe('node/peer: start delay of the next round (startDelayFor)', () => {
+  it('startDelayMs up to 20 contributors (the 10-peer benchmark keeps 150 ms), then + perPeer x (N - 20): 40 peers 2.15 s, 70 peers 5.15 s', async () => {
+    const { startDelayFor } = await import('../../../src/node/peer/peer.ts')
+    assert.equal(PEER_DEFAULTS.startDelayMs, 150)
+    assert.equal(PEER_DEFAULTS.startMsPerPeer, 100)
+    assert.equal(startDelayFor(10, 150, 100), 150)
+    assert.equal(startDelayFor(20, 150, 100), 150)
+    assert.equal(startDelayFor(40, 150, 100), 2150)
+    assert.equal(startDelayFor(70, 150, 100), 5150)
+    assert.equal(startDelayFor(40, 150, 0), 150)
+    // hostile: never NaN or negative
+    for (const [n, d, p] of [[Number.NaN, 150, 100], [40, -5, 100], [40, 150, Number.NaN], [-3, 150, 100], [Infinity, 150, 100]]) {
+      const v = startDelayFor(n!, d!, p!)
+      assert.ok(Number.isFinite(v) && v >= 0, `${n} ${d} ${p} -> ${v}`)
+    }
+    fc.assert(fc.property(fc.integer({ min: 0, max: 10_000 }), fc.integer({ min: 0, max: 1000 }), (n, p) => startDelayFor(n + 1, 150, p) >= startDelayFor(n, 150, p)))
+  })
+})
