@@ -18,6 +18,7 @@ import { modelHash, projectionsForCheckpoint, recomputeFromBlob, ruleStateHash, 
 import type { RuleState } from '../../gossip-fl/round/rules.ts'
 import type { Hash } from '../../gossip-fl/round/messages.ts'
 import { checkProjections } from '../../reputation/outlier-evidence.ts'
+import { bytesEqual } from '../../gossip-fl/round/util.ts'
 
 /**
  * A checkpoint whose co-signed projections (or model) are not what its published group sums
@@ -70,10 +71,6 @@ export interface Verified {
   projectionsChecked: boolean
 }
 
-function same (a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i])
-}
-
 /** The reason a body's projections differ from a recomputation, or null. */
 export function projectionMismatch (body: Pick<VerifiableBody, 'groups' | 'projections'>, means: readonly Float32Array[], aggregate: Float32Array, exclusion: boolean): string | null {
   if (!exclusion) return body.projections === undefined ? null : 'projections-without-exclusion'
@@ -99,9 +96,9 @@ export function projectionMismatch (body: Pick<VerifiableBody, 'groups' | 'proje
  */
 export function verifyFromSums (i: VerifyInputs): Verified {
   const re = recomputeFromBlob(i.prevModel, i.blob, i.rule, i.ruleState, i.opts)
-  if (!same(modelHash(re.model, i.hash), i.body.modelHash)) throw new CheckpointMismatchError(i.body.round, 'model-hash-mismatch', i.signers)
+  if (!bytesEqual(modelHash(re.model, i.hash), i.body.modelHash)) throw new CheckpointMismatchError(i.body.round, 'model-hash-mismatch', i.signers)
   const why = projectionMismatch(i.body, re.means, re.aggregate, i.exclusion)
   if (why !== null) throw new CheckpointMismatchError(i.body.round, why, i.signers)
-  const verified = i.body.ruleStateHash === undefined || same(ruleStateHash(re.ruleState, i.hash), i.body.ruleStateHash)
+  const verified = i.body.ruleStateHash === undefined || bytesEqual(ruleStateHash(re.ruleState, i.hash), i.body.ruleStateHash)
   return { model: re.model, ruleState: re.ruleState, verified, projectionsChecked: i.exclusion }
 }

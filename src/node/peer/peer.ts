@@ -822,7 +822,9 @@ export class Peer extends TypedEmitter<PeerEvents> {
       this.emit('warning', { round: r, message: `the ledger's checkpoint ${r} is the one this peer refused (${this.refused.get(r)!.reason}); it runs no later round` })
       return false
     }
-    if (result !== undefined && toHex(modelHash(result.model, nativeSha256)) === toHex(rec.body.modelHash)) {
+    // The ledger may hold another retry's checkpoint than the one this peer adopted: compare once.
+    const adopted = result !== undefined && toHex(modelHash(result.model, nativeSha256)) === toHex(rec.body.modelHash)
+    if (adopted) {
       this.current = result
     } else {
       this.current = undefined // previousModel fetches the ledger's model
@@ -836,7 +838,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
       ms: Date.now() - start,
       misbehaviour,
       verified,
-      projectionsChecked: projectionsChecked && result !== undefined && toHex(modelHash(result.model, nativeSha256)) === toHex(rec.body.modelHash),
+      projectionsChecked: projectionsChecked && adopted,
       ledgerCid: rec.cid.toString(),
       retries: rec.retry
     }
@@ -904,7 +906,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
       verified = v.verified
       projectionsChecked = v.projectionsChecked
     }
-    if (toHex(modelHash(model, nativeSha256)) !== toHex(b.modelHash)) throw new PeerProtocolError('recomputed model does not match the co-signed model hash')
+    // verifyFromSums already compared the recomputed model's hash (CheckpointMismatchError); a member's own model is checked here.
+    if (ck.model !== undefined && toHex(modelHash(model, nativeSha256)) !== toHex(b.modelHash)) throw new PeerProtocolError('recomputed model does not match the co-signed model hash')
     // The group sums first, under their checked hash: the other peers are fetching them now.
     await this.models.blobs.put(blob, b.groupSumsHash)
     await this.models.putModel(model)
