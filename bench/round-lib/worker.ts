@@ -22,7 +22,23 @@ import { join } from 'node:path'
 import { Session } from 'node:inspector/promises'
 import { writeFile } from 'node:fs/promises'
 import { multiaddr } from '@multiformats/multiaddr'
-import { createPeer, type Peer, type Trainer } from '../../src/node/peer/peer.ts'
+import { createPeer, type Peer, type PeerOptions, type Trainer } from '../../src/node/peer/peer.ts'
+
+/**
+ * Peer options from the environment, for A/B runs (issue #4): TESSERA_CONTRIBUTION_GOSSIP=1 (contributions
+ * on the round topic as before), TESSERA_SHARE_MS_PER_PEER, TESSERA_START_MS_PER_PEER (ms per contributor).
+ */
+function peerKnobs (): Partial<PeerOptions> {
+  const o: Partial<PeerOptions> = {}
+  const env = process.env
+  if (env.TESSERA_CONTRIBUTION_GOSSIP === '1') o.contributionGossip = true
+  const num = (v: string | undefined): number | undefined => v === undefined || v === '' || !Number.isFinite(Number(v)) ? undefined : Number(v)
+  const share = num(env.TESSERA_SHARE_MS_PER_PEER)
+  if (share !== undefined) o.shareMsPerPeer = share
+  const start = num(env.TESSERA_START_MS_PER_PEER)
+  if (start !== undefined) o.startMsPerPeer = start
+  return o
+}
 import type { InboundObservation } from '../../src/node/peer/round-router.ts'
 import { peerIdFromString } from '@libp2p/peer-id'
 
@@ -146,7 +162,7 @@ async function main (): Promise<void> {
       const k = (o.msg as unknown as { k: number }).k
       l.push({ t: Date.now(), type: `${o.msg.type}${k > 0 ? `@k${k}` : ''}`, from: o.from })
     }
-    const p = createPeer({ dataDir: join(root, `peer-${i}`), startAt: async () => await gate, observe }, { trainer: fixedTrainer() })
+    const p = createPeer({ dataDir: join(root, `peer-${i}`), startAt: async () => await gate, observe, ...peerKnobs() }, { trainer: fixedTrainer() })
     p.on('round', e => {
       events.get(i)!.push({ round: e.round, member: e.member, contributed: e.contributed, bytesSent: e.bytesSent })
       send({ kind: 'round', peer: i, round: e.round })

@@ -15,6 +15,7 @@ export class Ledger {
   readonly store: LedgerStore
   readonly verifier: Verifier
   private queue: Promise<unknown> = Promise.resolve()
+  private readonly listeners = new Set<(entries: readonly SignedEntry[]) => void>()
 
   private constructor(store: LedgerStore, verifier: Verifier) {
     this.store = store
@@ -24,6 +25,16 @@ export class Ledger {
   /** Open (and fully re-verify) a stored ledger; see LedgerStore.open. */
   static async open(opts: StoreOpenOptions): Promise<Ledger> {
     return new Ledger(await LedgerStore.open(opts), opts.verifier)
+  }
+
+  /**
+   * Call `listener` with the entries of every append once they are durable and in the state, in
+   * ledger order, whoever appended them (own writes, sync, catch-up). Returns the unsubscribe.
+   * A listener must not throw (errors are swallowed) and runs synchronously after the write.
+   */
+  onAppended(listener: (entries: readonly SignedEntry[]) => void): () => void {
+    this.listeners.add(listener)
+    return () => { this.listeners.delete(listener) }
   }
 
   get state(): LedgerState { return this.store.state }
@@ -89,6 +100,9 @@ export class Ledger {
         await this.store.write(accepted.map((s) => ({ signed: s, meta: { author: toHexAuthor(s), seq: s.entry.seq, type: s.entry.type, round: roundOf(s) } })))
         // A single entry is committed to the state only once it is on disk.
         for (const c of commits) c()
+        for (const l of this.listeners) {
+          try { l(accepted) } catch { /* a listener's failure is not the ledger's */ }
+        }
       }
       if (failure !== undefined) throw failure
       return accepted

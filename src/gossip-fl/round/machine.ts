@@ -53,6 +53,13 @@ export type RoundInput =
   | { kind: 'message', from: string, payload: Uint8Array, decoded?: RoundMessage }
   | { kind: 'tick', now: number }
   | { kind: 'trained', update: Float32Array }
+  /**
+   * A contribution the host took from its verified ledger (`RoundConfig.contributionsFromLedger`):
+   * the ledger entry {round, retry, commitments} is signed by the contributor's key, the same
+   * Ed25519 key that signs its round messages, and the ledger verified it, so the machine does not
+   * verify it again. Every other check of a gossiped contribution applies.
+   */
+  | { kind: 'contribution', from: string, round: number, retry: number, commitments: Uint8Array[] }
 
 /**
  * Ledger entry bodies the host signs, chains and appends (E's ledger); ledger.ts
@@ -184,6 +191,17 @@ export interface RoundConfig {
    * it (default), bodies and plans are exactly as before.
    */
   outliers?: { excluded: readonly string[] }
+  /**
+   * Contributions come from the host's ledger (`step({kind: 'contribution'})`), not from gossip:
+   * the machine does not publish its own contribution on `round/contribution/1` (its `append`
+   * output still carries the same commitments, which the host's ledger announces). Default false:
+   * published as before (the simulator, the harness). Why (issue #4): every contribution crossed
+   * the network twice, as a round message and as its ledger entry, each reaching every peer ~D
+   * times with a gossipsub signature check, our own signature check, decode and forwarding; at 40
+   * peers gossipsub was 38% of the CPU profile and these contributions about half of its messages.
+   * Gossiped contributions (an older peer) are still accepted.
+   */
+  contributionsFromLedger?: boolean
 }
 
 const MAX_BUFFERED = 4096
@@ -217,6 +235,10 @@ interface RetryState {
   sigs: Map<string, Map<string, Uint8Array>>
   bodies: Map<string, CheckpointBody>
   shared: boolean
+  /** non-members: members whose zero check this peer saw on gossip (not verified: only for `stall`) */
+  zchecksSeen: Set<string>
+  /** why this peer refused the leader's plan, if it did (only for `stall`) */
+  planRefused?: string
 }
 
 /** Thrown internally for one bad input; turned into a misbehaviour output. */
@@ -253,6 +275,8 @@ export class RoundMachine {
   private out: RoundOutput[] = []
   /** Messages to myself (shares, masks, partial sums, my own gossip): handled locally, never sent. */
   private local: RoundMessage[] = []
+  /** contributions the host delivered from its ledger (already verified there): no signature check */
+  private readonly vouched = new WeakSet<RoundMessage>()
 
   constructor(cfg: RoundConfig) {
     this.cfg = cfg
@@ -311,6 +335,7 @@ export class RoundMachine {
       case 'message': this.onBytes(input.from, input.payload, input.decoded); break
       case 'tick': this.onTick(input.now); break
       case 'trained': this.onTrained(input.update); break
+      case 'contribution': this.onLedgerContribution(input); break
       default: throw new RoundStateError(`unknown input kind '${String((input as { kind?: unknown }).kind)}'`)
     }
     return this.flush()
@@ -341,7 +366,7 @@ export class RoundMachine {
     return {
       k, seed, committee, myIndex: committee.indexOf(this.self), deadlines: phaseDeadlines(this.cfg.params, this.cfg.startTime, k - this.first),
       contributions: new Map(), shares: new Map(), zeros: new Map(), receipts: new Map(), receiptSent: false, planSent: false,
-      partialsSent: false, partials: new Map(), earlyPartials: [], earlyChecks: [], zchecks: new Map(), zeroBlame: new Map(), finalized: false, sigs: new Map(), bodies: new Map(), shared: false
+      partialsSent: false, partials: new Map(), earlyPartials: [], earlyChecks: [], zchecks: new Map(), zeroBlame: new Map(), finalized: false, sigs: new Map(), bodies: new Map(), shared: false, zchecksSeen: new Set()
     }
   }
 
@@ -406,12 +431,17 @@ export class RoundMachine {
         why = `, admitted ${v.admitted.length}${[...refused].map(([k, n]) => `, ${k} ${n}`).join('')}`
         blocks = (v.blockHolders ?? []).join('/') || '-'
       } catch { /* diagnostics only */ }
-      parts.push(`no plan (receipts holding each dealer block: ${blocks}${why})`)
+      // Whose view: the leader's verdicts decide the plan; any other peer only saw no (valid) plan arrive.
+      const whose = this.isLeader ? 'no plan: leader' : R.planRefused !== undefined ? `plan refused (${R.planRefused}); my view` : 'no plan received from the leader; my view'
+      parts.push(`${whose} (receipts holding each dealer block: ${blocks}${why})`)
     } else {
       const groups = R.plan.groups.length
       const complete = R.plan.groups.filter((grp, g) => grp.holders.every(h => R.partials.get(g)?.has(h) === true)).length
       const best = Math.max(0, ...[...R.sigs.values()].map(m => m.size))
-      parts.push(`plan ${groups} groups`, `zero check ${R.zeroOk === undefined ? 'pending' : R.zeroOk ? 'ok' : 'failed'}`, `partials complete ${complete}/${groups}`, `signatures ${best}/${checkpointQuorum(R.committee.length)}`)
+      const sigs = `signatures ${best}/${checkpointQuorum(R.committee.length)}`
+      // A non-member neither verifies the zero check nor receives partial sums: say what it saw.
+      if (!this.isMember) parts.push(`plan ${groups} groups`, `not a member: zero checks seen ${R.zchecksSeen.size}/${R.committee.length} (unverified), partial sums not visible`, sigs)
+      else parts.push(`plan ${groups} groups`, `zero check ${R.zeroOk === undefined ? 'pending' : R.zeroOk ? 'ok' : 'failed'}`, `partials complete ${complete}/${groups}`, sigs)
     }
     return parts.join(', ')
   }
@@ -467,8 +497,15 @@ export class RoundMachine {
       const msg: ShareMsg = { type: 'share', r: this.cfg.round, k: R.k, from: this.self, x: holderX(j), data: shares[j]! }
       this.send(R.committee[j]!, FAMILY_SHARE, msg)
     }
-    const c = this.signed<ContributionMsg>({ type: 'contribution', r: this.cfg.round, k: R.k, from: this.self, dim: this.dim, commitments })
-    this.publish(TOPIC_CONTRIBUTION, c)
+    if (this.cfg.contributionsFromLedger === true) {
+      // The ledger entry (the append below) is the only copy the other peers get.
+      const own: ContributionMsg = { type: 'contribution', r: this.cfg.round, k: R.k, from: this.self, dim: this.dim, commitments, sig: new Uint8Array(0) }
+      this.vouched.add(own)
+      this.local.push(own)
+    } else {
+      const c = this.signed<ContributionMsg>({ type: 'contribution', r: this.cfg.round, k: R.k, from: this.self, dim: this.dim, commitments })
+      this.publish(TOPIC_CONTRIBUTION, c)
+    }
     this.out.push({ kind: 'append', entry: { type: 'contribution', round: this.cfg.round, retry: R.k, dim: this.dim, commitments } })
   }
 
@@ -660,6 +697,21 @@ export class RoundMachine {
 
   // ------------------------------------------------------------ messages in
 
+  /** A contribution from the host's ledger: routed as a gossiped one, its signature already checked there. */
+  private onLedgerContribution(input: { from: string, round: number, retry: number, commitments: Uint8Array[] }): void {
+    if (typeof input.from !== 'string' || !Number.isSafeInteger(input.round) || !Number.isSafeInteger(input.retry) || input.retry < 0 || !Array.isArray(input.commitments) || !input.commitments.every(c => c instanceof Uint8Array)) {
+      throw new RoundStateError('a ledger contribution needs from, integer round and retry, and commitments as bytes')
+    }
+    const msg: ContributionMsg = { type: 'contribution', r: input.round, k: input.retry, from: input.from, dim: this.dim, commitments: input.commitments, sig: new Uint8Array(0) }
+    this.vouched.add(msg)
+    try {
+      this.route(input.from, msg)
+    } catch (err) {
+      if (err instanceof Drop) this.misbehave(err.peer, err.reason, err.severity, err.error)
+      else throw err
+    }
+  }
+
   private onBytes(from: string, payload: Uint8Array, decoded?: RoundMessage): void {
     let msg: RoundMessage
     try {
@@ -736,7 +788,7 @@ export class RoundMachine {
   private onContribution(msg: ContributionMsg): void {
     const R = this.retry
     if (!this.eligible.has(msg.from)) reject(msg.from, 'not-contributor', new UnauthorizedSenderError(`contribution from ${msg.from}, not an eligible contributor`))
-    this.requireSig(msg)
+    if (!this.vouched.has(msg)) this.requireSig(msg)
     if (R.contributions.has(msg.from)) ignore(msg.from, 'duplicate', new DuplicateMessageError(`second contribution from ${msg.from}`))
     if (msg.commitments.length !== R.committee.length || msg.dim !== this.dim) reject(msg.from, 'wrong-length', new ProtocolViolationError('contribution with a wrong number of commitments or dimension'))
     R.contributions.set(msg.from, msg)
@@ -778,10 +830,12 @@ export class RoundMachine {
     const mineV = this.verdicts(Math.max(0, planBlock(msg.dealers, R.committee, p.threshold)))
     const complete = R.receipts.size === R.committee.length
     const why = checkPlan(msg, R.committee, this.eligible, p.groupSize, p.threshold, mineV, this.cfg.schedule === undefined ? undefined : R.seed, this.excluded, complete)
+    if (why !== null) R.planRefused = why
     if (why !== null) reject(msg.from, `bad-plan:${why}`, new ProtocolViolationError(`plan refused: ${why}`))
     if (this.isMember) {
       for (const grp of msg.groups) {
         if (grp.holders.includes(this.self) && !grp.members.every(c => R.shares.has(c))) {
+          R.planRefused = 'holder-lacks-share'
           reject(msg.from, 'bad-plan:holder-lacks-share', new ProtocolViolationError('plan names me holder of a share I do not hold'))
         }
       }
@@ -809,7 +863,7 @@ export class RoundMachine {
   private onZeroCheck(msg: ZeroCheckMsg): void {
     const R = this.retry
     this.requireMember(msg.from, 'zero check')
-    if (!this.isMember) return // only members act on it (non-members skip the signature check too)
+    if (!this.isMember) { if (R.plan !== undefined) R.zchecksSeen.add(msg.from); return } // only members act on it (non-members skip the signature check too)
     this.requireSig(msg)
     if (R.plan === undefined) {
       if (R.earlyChecks.length >= R.committee.length) ignore(msg.from, 'too-early', new WrongRoundError('zero check before any plan'))

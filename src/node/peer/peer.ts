@@ -128,6 +128,13 @@ export interface PeerOptions {
   heartbeatIntervalMs: number
   /** local edge reputation (defaults: src/reputation/local.ts) */
   localReputation?: Partial<LocalReputationParams>
+  /**
+   * Also publish contributions on the round's gossip topic, and take other peers' from there (the
+   * protocol before issue #4's scale work; A/B and mixed networks). Default false: the round machine
+   * takes contributions from the ledger entries this peer appends (`contributionsFromLedger`), so
+   * each contribution crosses the network once instead of twice.
+   */
+  contributionGossip: boolean
 }
 
 /**
@@ -182,7 +189,8 @@ export const PEER_DEFAULTS: Readonly<Omit<PeerOptions, 'dataDir'>> = Object.free
   ledgerWaitMs: 60_000,
   pubsubDiscovery: true,
   heartbeatIntervalMs: 200,
-  shareMsPerPeer: 75
+  shareMsPerPeer: 75,
+  contributionGossip: false
 })
 
 export interface RoundEvent extends RoundInfo {
@@ -217,6 +225,9 @@ export interface PeerEvents {
 }
 
 interface Current { round: number, model: Float32Array, ruleState: RuleState | undefined }
+
+/** A contribution entry of the ledger, as the round machine takes it. */
+interface LedgerContribution { from: string, round: number, retry: number, commitments: Uint8Array[] }
 
 /** node:crypto's native SHA-256 for the round's model-sized hashes (RoundConfig.sha256). */
 export const nativeSha256 = (b: Uint8Array): Uint8Array => new Uint8Array(createHash('sha256').update(b).digest())
@@ -262,6 +273,10 @@ export class Peer extends TypedEmitter<PeerEvents> {
   /** the round machines' signer and verifier (one per peer: the verifier caches public KeyObjects) */
   private roundSigner!: ReturnType<typeof roundSignerFrom>
   private roundVerify!: ReturnType<typeof roundVerifyFrom>
+  /** contributions of rounds not yet checkpointed, as they reached this ledger (the machine's input) */
+  private readonly ledgerContributions = new Map<number, LedgerContribution[]>()
+  /** the running machine's feed of ledger contributions (runRound) */
+  private feedContribution: ((c: LedgerContribution) => void) | undefined
 
   constructor (options: Partial<PeerOptions> & Pick<PeerOptions, 'dataDir'>, components: PeerComponents = {}) {
     super()
@@ -291,6 +306,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     const verifier = nodeVerifier({ threadPool: false })
     this.roundVerify = roundVerifyFrom(verifier)
     this.ledger = await Ledger.open({ location: join(o.dataDir, 'ledger'), verifier })
+    this.ledger.onAppended((entries) => { this.onLedgerEntries(entries) })
     if (this.ledger.state.genesisCid === null) {
       const g = await this.readGenesis()
       await this.ledger.append(g)
@@ -392,6 +408,28 @@ export class Peer extends TypedEmitter<PeerEvents> {
     } catch (err) {
       throw new NoGenesisError(`the ledger in ${this.options.dataDir} is empty and no genesis could be read from ${g}: ${(err as Error).message}`)
     }
+  }
+
+  /**
+   * Contributions reach the round machine from the ledger (issue #4): every entry is verified there
+   * (the contributor's Ed25519 key, the same that signs its round messages), so the machine takes its
+   * commitments as they are. Kept per round until the ledger has moved past it (a machine started
+   * late is given those that came before it).
+   */
+  private onLedgerEntries (entries: readonly SignedEntry[]): void {
+    const last = this.ledger.state.lastRound
+    for (const e of entries) {
+      if (e.entry.type !== 'contribution') continue
+      const b = (e as SignedEntry<'contribution'>).entry.body
+      const from = toHex(e.entry.author)
+      if (from === this.self || b.round <= last) continue
+      const c: LedgerContribution = { from, round: b.round, retry: b.retry, commitments: b.commitments }
+      let list = this.ledgerContributions.get(b.round)
+      if (list === undefined) { list = []; this.ledgerContributions.set(b.round, list) }
+      if (list.length < 65_536) list.push(c)
+      this.feedContribution?.(c)
+    }
+    for (const r of this.ledgerContributions.keys()) if (r < last) this.ledgerContributions.delete(r)
   }
 
   private penalise (peer: string, reason: string, source: 'round' | 'transport' | 'sync'): void {
@@ -670,7 +708,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
       maskWaitMs: setup.params.deadlines.receiptMs / 2,
       // Receipt as soon as every share, contribution and mask is in (the later phases end early already).
       earlyReceipt: true,
-      sha256: nativeSha256
+      sha256: nativeSha256,
+      contributionsFromLedger: !o.contributionGossip
       })
     } catch (err) {
       this.emit('warning', { round: r, message: `cannot start round ${r}: ${(err as Error).message}` })
@@ -743,6 +782,12 @@ export class Peer extends TypedEmitter<PeerEvents> {
     if (early > 0 && r === 1) this.warmCommittee(r, true)
     emit(machine.start())
     this.router.attach(active)
+    // Contributions from the ledger (those that came before the machine, then as they come).
+    const feed = (c: LedgerContribution): void => { if (c.round === r && !machine.isDone) emit(machine.step({ kind: 'contribution', ...c })) }
+    if (!o.contributionGossip) {
+      this.feedContribution = feed
+      for (const c of this.ledgerContributions.get(r) ?? []) feed(c)
+    }
     // After the event loop was blocked (local training is synchronous), let the messages that arrived
     // meanwhile be read before a deadline fires: timers run before I/O in Node's loop, so the overdue tick
     // would publish a receipt without the shares and masks waiting in the sockets (receipts then split by
@@ -781,6 +826,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     for (const off of offAbort) off()
     clearInterval(this.tickTimer)
     this.tickTimer = undefined
+    if (this.feedContribution === feed) this.feedContribution = undefined
     this.router.detach(r)
     if (signal.aborted) return false
     const bytesSent = this.router.bytesSent
