@@ -7,9 +7,11 @@
  *
  *   Accept  deliver and forward
  *   Ignore  drop silently (stale, duplicate): no penalty
- *   Reject  drop, and call onMisbehaviour(author, reason) so reputation can
- *           charge the author. Messages are signed (StrictSign), so the author
- *           is the one who signed it, not merely the neighbour that forwarded it.
+ *   Reject  drop, and call onMisbehaviour(from, reason) so reputation can
+ *           charge it. Envelopes are unsigned (StrictNoSign, libp2p.ts), so
+ *           `from` is the neighbour that sent the message (see authorOf); the
+ *           payloads of every Tessera topic carry their authors' signatures, which
+ *           the topic validators check.
  *
  * A validator that throws is treated as Ignore: a bug on our side is not
  * evidence against the sender.
@@ -208,10 +210,7 @@ export class GossipService implements Startable {
     const sub = this.subs.get(topic)
     if (sub == null) return Validation.Ignore
     const via = peerNameFromPeerId(propagationSource) ?? propagationSource.toString()
-    // StrictSign: gossipsub has checked the signature before calling us; an
-    // unsigned message here would be a policy breach, so refuse it outright.
-    if (msg.type !== 'signed') return Validation.Reject
-    const from = peerNameFromPeerId(msg.from)
+    const from = authorOf(msg, via)
     if (from === undefined) return Validation.Reject
     if (msg.data.length > sub.maxBytes) {
       this.report(from, { kind: 'oversized-message', where: topic, detail: `${msg.data.length} bytes > cap ${sub.maxBytes}`, via })
@@ -233,13 +232,25 @@ export class GossipService implements Startable {
   private readonly onGossipMessage = (evt: CustomEvent<GossipsubMessage>): void => {
     const { msg, propagationSource } = evt.detail
     const sub = this.subs.get(msg.topic)
-    if (sub == null || msg.type !== 'signed') return
-    const from = peerNameFromPeerId(msg.from)
-    if (from === undefined) return
+    if (sub == null) return
     const via = peerNameFromPeerId(propagationSource) ?? propagationSource.toString()
+    const from = authorOf(msg, via)
+    if (from === undefined) return
     const m: GossipMessage = { topic: msg.topic, from, via, data: plain(msg.data) }
     try { sub.onMessage(m) } catch { /* a subscriber's failure is its own */ }
   }
+}
+
+/**
+ * Who answers for a gossip message at this layer. Signed envelopes (StrictSign): the
+ * signer. Unsigned ones (StrictNoSign, gossip wire 2, libp2p.ts): the neighbour that sent
+ * it, the only peer the transport authenticates (Noise); the payload's author is the
+ * topic's business, and its validator checks the author's signature inside the payload. An
+ * honest peer forwards only what its validator accepted, so a forged or malformed message
+ * is charged to the peer that injected it, never to an honest author it names.
+ */
+function authorOf (msg: Message, via: string): string | undefined {
+  return msg.type === 'signed' ? peerNameFromPeerId(msg.from) : via
 }
 
 /** libp2p service factory: `services: { gossip: tesseraGossip({...}) }` (needs the `pubsub` service). */

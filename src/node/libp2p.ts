@@ -4,7 +4,8 @@
  *   transports   TCP + WebSockets listeners (browsers dial the WebSockets one)
  *   encryption   Noise XX (libp2p noise spec), authenticating the Ed25519 PeerId
  *   muxer        Yamux
- *   services     identify; gossipsub (StrictSign, topic validators, network-scoped
+ *   services     identify; gossipsub (StrictNoSign: payloads authenticate their authors;
+ *                topic validators, network-scoped
  *                allowed topics) as `pubsub`; Tessera gossip (gossip.ts) and stream
  *                RPC (stream-rpc.ts); circuit relay v2 server, so browsers can
  *                reserve a slot and be reached through this peer (the relay
@@ -30,12 +31,15 @@ import { gossipsub, type GossipSub, type SubscriptionChangeData } from '@libp2p/
 import { isPrivateKey, type MultiaddrConnection, type PeerDiscovery, type PrivateKey, type Transport as Libp2pTransportModule, type Upgrader } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { Uint8ArrayList } from 'uint8arraylist'
+import { createHash } from 'node:crypto'
+import { publicKeyFromProtobuf, publicKeyToProtobuf } from '@libp2p/crypto/keys'
 import { InvalidParametersError } from '../util/errors.ts'
 import { meshKeeper, type MeshKeeper } from './mesh-keeper.ts'
 import { tesseraGossip, gossipConfig, type GossipInit, type GossipService } from './gossip.ts'
 import { fastNoiseCrypto, quietNoise } from './noise-crypto.ts'
 import { streamRpc, streamRpcConfig, type StreamRpcInit, type StreamRpc } from './stream-rpc.ts'
 import { isNetworkId, networkProtocols } from './protocol-ids.ts'
+import { Validation, type GossipMessage, type ValidationResult } from './transport.ts'
 
 export interface TesseraLibp2pOptions {
   /** the peer's Ed25519 key (identity.ts) */
@@ -206,23 +210,33 @@ export interface WireMeter {
 const COALESCE_MAX_BYTES = 256 * 1024
 
 /**
- * Gossipsub's de-duplication id computed before any verification (its
- * `fastMsgIdFn`). Without one, gossipsub checks the Ed25519 signature of every
- * copy of a message before it looks in its seen-cache, and with a mesh of
- * degree D every message arrives up to D times: in a 10-peer round these
- * duplicate verifications were 10-14% of all CPU. The id is the topic plus the
- * signature bytes. An entry enters the cache only after its message passed
- * validation, so a forged copy (same signature, other bytes) is at worst
- * dropped as a duplicate of a message already delivered; it can never make a
- * valid message look seen (Ed25519 signatures are strongly unforgeable, RFC 8032
- * §5.1.7 with the canonical-S check). Unsigned messages (refused under
- * StrictSign anyway) fall back to topic, sender and seqno.
+ * Gossipsub message id (its `msgIdFn`) under StrictNoSign: the first 20 bytes of
+ * SHA-256(decimal byte length of topic || ':' || topic || data), node's native
+ * SHA-256. Gossipsub records an id in its seen-cache (and its fast-id cache)
+ * BEFORE the topic validator runs, so a forged message whose id equals a valid
+ * message's id would make that valid message a "duplicate" if it arrived first.
+ * With unsigned envelopes the id must therefore bind the whole content: a second
+ * preimage of a 160-bit truncated SHA-256 (FIPS 180-4; truncation per NIST
+ * SP 800-107 §5.1) is out of reach, and a collision (2^80) only lets an attacker
+ * shadow one of its own messages with another of its own. The topic is inside
+ * the hash, so a copy replayed on another topic (rejected there) cannot shadow
+ * the original. No `fastMsgIdFn`: without signatures to skip, a duplicate costs
+ * one hash either way.
  */
-export function fastMessageId (msg: { topic: string, signature?: Uint8Array, from?: Uint8Array, seqno?: Uint8Array }): string {
-  const bin = (b: Uint8Array | undefined): string => b === undefined ? '' : String.fromCharCode.apply(null, b as unknown as number[])
-  return msg.signature !== undefined && msg.signature.length > 0
-    ? `s/${msg.topic}/${bin(msg.signature)}`
-    : `u/${msg.topic}/${bin(msg.from)}/${bin(msg.seqno)}`
+export function gossipMessageId (msg: { topic: string, data?: Uint8Array }): Uint8Array {
+  const d = createHash('sha256').update(`${Buffer.byteLength(msg.topic)}:${msg.topic}`).update(msg.data ?? new Uint8Array(0)).digest()
+  return new Uint8Array(d.buffer, d.byteOffset, MESSAGE_ID_BYTES)
+}
+
+const MESSAGE_ID_BYTES = 20
+
+/**
+ * Gossipsub's message id -> map key (its `msgIdToStrFn`): one Latin-1 character
+ * per byte, injective, made natively. The default (base64 through uint8arrays)
+ * was 60 MB of allocation in IHAVE handling per measured 10-peer benchmark run.
+ */
+export function messageIdToKey (id: Uint8Array): string {
+  return Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('latin1')
 }
 
 /**
@@ -382,6 +396,184 @@ function announceOnFirstSubscriber (factory: (components: any) => PeerDiscovery,
   }
 }
 
+// ---- signed discovery announcements (topic peer/discovery/2) ---------------------------------
+
+/**
+ * A discovery announcement is @libp2p/pubsub-peer-discovery's Peer protobuf (field 1 the
+ * announced peer's public key, field 2 its multiaddrs) followed by field 3, the time of
+ * announcement (ms since the epoch, varint), and field 4, the announced peer's Ed25519
+ * signature (RFC 8032) of
+ *
+ *   "tessera/discovery/v2" || 0x00 || topic || 0x00 || the bytes of fields 1-3
+ *
+ * in that order, each of fields 1, 3 and 4 exactly once. The module's decoder skips fields
+ * 3 and 4, so it reads our announcements unchanged. With unsigned gossip envelopes this is
+ * what makes an announcement authentic: it names the peer that signed it, so nobody can
+ * announce addresses for another peer (under StrictSign anyone could: the module never
+ * compared the announced key with the envelope's signer). The topic in the signed bytes
+ * keeps an announcement to one network; the time lets a replay of old addresses be ignored.
+ */
+const DISCOVERY_DOMAIN = new TextEncoder().encode('tessera/discovery/v2\0')
+export const DISCOVERY_LIMITS = Object.freeze({
+  maxKeyBytes: 64,
+  maxAddrs: 32,
+  maxAddrBytes: 512,
+  /** announcements older than this (ms) are ignored (a replay, or a clock far behind) */
+  maxAgeMs: 10 * 60_000,
+  /** ... and so are those this far (ms) in the future */
+  maxSkewMs: 2 * 60_000
+})
+
+function pbVarint (out: number[], v: number): void {
+  while (v >= 0x80) { out.push((v % 0x80) | 0x80); v = Math.floor(v / 0x80) }
+  out.push(v)
+}
+
+function pbBytes (out: number[], field: number, b: Uint8Array): void {
+  pbVarint(out, (field << 3) | 2)
+  pbVarint(out, b.length)
+  for (let i = 0; i < b.length; i++) out.push(b[i]!)
+}
+
+function discoverySigningBytes (topic: string, body: Uint8Array): Uint8Array {
+  const t = new TextEncoder().encode(topic)
+  const out = new Uint8Array(DISCOVERY_DOMAIN.length + t.length + 1 + body.length)
+  out.set(DISCOVERY_DOMAIN, 0)
+  out.set(t, DISCOVERY_DOMAIN.length)
+  out[DISCOVERY_DOMAIN.length + t.length] = 0
+  out.set(body, DISCOVERY_DOMAIN.length + t.length + 1)
+  return out
+}
+
+/** The signed announcement of `privateKey`'s peer at `addrs` (multiaddr bytes) on `topic`. */
+export async function encodeDiscoveryAnnouncement (topic: string, privateKey: PrivateKey, addrs: Uint8Array[], atMs: number): Promise<Uint8Array> {
+  const body: number[] = []
+  pbBytes(body, 1, publicKeyToProtobuf(privateKey.publicKey))
+  for (const a of addrs.slice(0, DISCOVERY_LIMITS.maxAddrs)) pbBytes(body, 2, a)
+  pbVarint(body, (3 << 3) | 0)
+  pbVarint(body, Math.max(0, Math.floor(atMs)))
+  const bodyBytes = Uint8Array.from(body)
+  const sig = await privateKey.sign(discoverySigningBytes(topic, bodyBytes))
+  const out = [...body]
+  pbBytes(out, 4, sig)
+  return Uint8Array.from(out)
+}
+
+/** Why an announcement is refused; `stale` ones are ignored, anything else is provably bad. */
+export type DiscoveryVerdict = { ok: true, peer: string } | { ok: false, stale: boolean, why: string }
+
+/** Check one announcement (bytes already under the topic cap): shape, key, signature, age. */
+export function verifyDiscoveryAnnouncement (topic: string, data: Uint8Array, nowMs: number): DiscoveryVerdict {
+  const bad = (why: string): DiscoveryVerdict => ({ ok: false, stale: false, why })
+  let pos = 0
+  const varint = (): number | undefined => {
+    let v = 0
+    let mul = 1
+    for (let i = 0; i < 8; i++) {
+      if (pos >= data.length) return undefined
+      const b = data[pos++]!
+      v += (b & 0x7f) * mul
+      if (b < 0x80) return Number.isSafeInteger(v) ? v : undefined
+      mul *= 0x80
+    }
+    return undefined
+  }
+  const bytesOf = (max: number): Uint8Array | undefined => {
+    const n = varint()
+    if (n === undefined || n > max || pos + n > data.length) return undefined
+    const b = data.subarray(pos, pos + n)
+    pos += n
+    return b
+  }
+  let key: Uint8Array | undefined
+  let addrs = 0
+  let at: number | undefined
+  let bodyEnd = -1
+  let sig: Uint8Array | undefined
+  let last = 0
+  while (pos < data.length) {
+    const tag = varint()
+    if (tag === undefined) return bad('bad tag')
+    const field = Math.floor(tag / 8)
+    // Canonical order (1, 2*, 3, 4), each singular field once: the signed body is then unambiguous.
+    if (field < last || (field === last && field !== 2)) return bad('fields out of order or repeated')
+    last = field
+    if (field === 1 && tag === 0x0a) { key = bytesOf(DISCOVERY_LIMITS.maxKeyBytes); if (key === undefined) return bad('bad public key field') } else if (field === 2 && tag === 0x12) {
+      if (++addrs > DISCOVERY_LIMITS.maxAddrs || bytesOf(DISCOVERY_LIMITS.maxAddrBytes) === undefined) return bad('bad or too many addresses')
+    } else if (field === 3 && tag === 0x18) { at = varint(); if (at === undefined) return bad('bad time') } else if (field === 4 && tag === 0x22) {
+      bodyEnd = pos - 1
+      sig = bytesOf(64)
+      if (sig === undefined || sig.length !== 64) return bad('bad signature field')
+    } else return bad(`unexpected field ${field}`)
+  }
+  if (key === undefined || at === undefined || sig === undefined) return bad('unsigned announcement (wire 2 needs key, time and signature)')
+  let pub
+  try { pub = publicKeyFromProtobuf(key) } catch { return bad('not a public key') }
+  if (pub.type !== 'Ed25519') return bad('not an Ed25519 key')
+  let ok: boolean
+  // Node's @libp2p/crypto verifies synchronously; anything but `true` (a Promise elsewhere) is no.
+  try { ok = (pub.verify(discoverySigningBytes(topic, data.subarray(0, bodyEnd)), sig) as unknown) === true } catch { ok = false }
+  if (!ok) return bad('bad signature')
+  if (at < nowMs - DISCOVERY_LIMITS.maxAgeMs || at > nowMs + DISCOVERY_LIMITS.maxSkewMs) return { ok: false, stale: true, why: 'stale or future announcement' }
+  return { ok: true, peer: pub.toString() }
+}
+
+/**
+ * @libp2p/pubsub-peer-discovery, with signed announcements (above) and a topic validator
+ * (through the gossip service, so a forged one is Rejected before delivery or forwarding
+ * and charged to the neighbour that sent it) that lets only verified ones reach the
+ * module. The module broadcasts once when it starts, when gossipsub knows no subscriber
+ * yet (so that broadcast is skipped), and then every interval; the wrapper also
+ * broadcasts once, shortly after the first remote subscription to the discovery topic
+ * reaches it: with a long interval a newcomer would otherwise stay unknown for a whole
+ * interval.
+ */
+function signedDiscovery (factory: (components: any) => PeerDiscovery, topic: string): (components: any) => PeerDiscovery {
+  return (components) => {
+    const d = factory(components) as PeerDiscovery & { afterStart?: () => void, beforeStop?: () => void, _broadcast?: () => void, isStarted?: () => boolean }
+    if (typeof d._broadcast !== 'function' || typeof d.afterStart !== 'function') throw new Error('@libp2p/pubsub-peer-discovery changed: no _broadcast/afterStart to sign announcements with')
+    // Services are built after peer discovery: look pubsub up at start (the components throw before).
+    type Events = { addEventListener: (t: string, l: (e: any) => void) => void, removeEventListener: (t: string, l: (e: any) => void) => void }
+    type Pub = Events & { getSubscribers: (t: string) => unknown[], publish: (t: string, d: Uint8Array) => Promise<unknown> }
+    let pubsub: Pub | undefined
+    let done = false
+    let timer: ReturnType<typeof setTimeout> | undefined
+    d._broadcast = () => {
+      const ps = components.pubsub as Pub
+      if (ps.getSubscribers(topic).length === 0) return
+      const addrs = (components.addressManager.getAddresses() as Array<{ bytes: Uint8Array }>).map((ma) => ma.bytes)
+      void encodeDiscoveryAnnouncement(topic, components.privateKey as PrivateKey, addrs, Date.now())
+        .then(async (msg) => await ps.publish(topic, msg)).catch(() => undefined)
+    }
+    const onChange = (evt: CustomEvent<SubscriptionChangeData>): void => {
+      if (done || !evt.detail.subscriptions.some((s) => s.subscribe && s.topic === topic)) return
+      done = true
+      pubsub?.removeEventListener('subscription-change', onChange)
+      // Gossipsub opens its outbound stream to the new subscriber asynchronously: wait a moment.
+      timer = setTimeout(() => { timer = undefined; if (d.isStarted?.() !== false) { try { d._broadcast!() } catch { /* stopped meanwhile */ } } }, 250)
+    }
+    const afterStart = d.afterStart.bind(d)
+    d.afterStart = () => {
+      afterStart()
+      pubsub = components.pubsub as Pub
+      if (!done) pubsub.addEventListener('subscription-change', onChange)
+    }
+    const beforeStop = d.beforeStop?.bind(d)
+    d.beforeStop = () => {
+      pubsub?.removeEventListener('subscription-change', onChange)
+      if (timer !== undefined) clearTimeout(timer)
+      beforeStop?.()
+    }
+    return d
+  }
+}
+
+/** The discovery topic's validator (installed through the gossip service). */
+export function discoveryValidator (m: GossipMessage): ValidationResult {
+  const v = verifyDiscoveryAnnouncement(m.topic, m.data, Date.now())
+  return v.ok ? Validation.Accept : v.stale ? Validation.Ignore : Validation.Reject
+}
+
 /** Peers this node refuses to connect to, both ways (the transport's bans, local reputation). */
 export interface PeerGate { denied: (peerId: string) => boolean }
 
@@ -394,17 +586,24 @@ export async function createTesseraLibp2p (options: Partial<TesseraLibp2pOptions
 
   const peerDiscovery: Array<(components: any) => PeerDiscovery> = []
   if (c.bootstrap.length > 0) peerDiscovery.push(bootstrap({ list: c.bootstrap }))
-  if (c.pubsubDiscovery) peerDiscovery.push(announceOnFirstSubscriber(pubsubPeerDiscovery({ interval: c.discoveryIntervalMs, topics: [net.topics.discovery.name] }), net.topics.discovery.name))
+  if (c.pubsubDiscovery) peerDiscovery.push(signedDiscovery(pubsubPeerDiscovery({ interval: c.discoveryIntervalMs, topics: [net.topics.discovery.name] }), net.topics.discovery.name))
 
   const services: Record<string, (components: any) => unknown> = {
     identify: identify(),
     pubsub: gossipsub({
-      globalSignaturePolicy: 'StrictSign',
+      // Unsigned envelopes (gossip wire 2, protocol-ids.ts GOSSIP_WIRE): every payload on our
+      // topics authenticates its author itself (round messages and ledger entries carry their
+      // authors' Ed25519 signatures, discovery announcements are signed by the announced peer:
+      // `signedDiscovery`), and the topic validators verify those signatures before anything is
+      // delivered or forwarded. Gossipsub's own signature was a second Ed25519 signature and
+      // verification per message (4.8% of a 10-peer round's CPU with its per-message key import).
+      globalSignaturePolicy: 'StrictNoSign',
       fallbackToFloodsub: false,
       emitSelf: false,
       allowPublishToZeroTopicPeers: true,
       doPX: false,
-      fastMsgIdFn: fastMessageId,
+      msgIdFn: gossipMessageId,
+      msgIdToStrFn: messageIdToKey,
       // Publish to the mesh (D peers), not to every subscriber: with flood publishing each of N
       // contributions went to all N - 1 peers and was then forwarded again, O(N^2) copies per round.
       floodPublish: c.floodPublish,
@@ -462,6 +661,9 @@ export async function createTesseraLibp2p (options: Partial<TesseraLibp2pOptions
         },
     services: services as any
   })
+  // The discovery module reads only what this validator accepted (gossipsub's 'message' event
+  // follows validation); the no-op handler: the module listens itself.
+  if (c.pubsubDiscovery) node.services.gossip.subscribe(net.topics.discovery.name, discoveryValidator, () => {}, { maxBytes: net.topics.discovery.maxBytes })
   slowHeartbeatAfterStartup(node, c)
   return node
 }

@@ -7,7 +7,14 @@
  *
  *   netid            = hex(SHA-256("tessera/netid/v1" || genesisId)[0..8])   16 hex chars
  *   stream protocol  = /tessera/<netid>/<family>/<semver>   e.g. /tessera/0f3a…/round-share/1.0.0
- *   gossip topic     = /tessera/<netid>/<suffix>            e.g. /tessera/0f3a…/round/receipt/2
+ *   gossip topic     = /tessera/<netid>/g2/<suffix>         e.g. /tessera/0f3a…/g2/round/receipt/2
+ *
+ * `g2` is the gossip wire version (GOSSIP_WIRE): gossipsub envelopes carry no
+ * signature, seqno or author (StrictNoSign); every payload authenticates its own
+ * author (libp2p.ts, docs/architecture/network.md "Payload-authenticated gossip").
+ * Wire 1 (no segment) used StrictSign envelopes; a wire-1 peer's topics are not
+ * among a wire-2 peer's allowed topics, so gossipsub drops its subscriptions and
+ * messages unread.
  *
  * The round protocol (src/gossip-fl/round/messages.ts) names its families
  * network-free (`/tessera/round-share/1.0.0`) and its topics by suffix
@@ -61,8 +68,11 @@ export const GOSSIP_TOPICS = {
   checkpoint: { suffix: 'round/checkpoint/2', maxBytes: 1 * MiB },
   /** new ledger entries announced by hash (DESIGN "The ledger", Sync) */
   announce: { suffix: 'ledger/announce/1', maxBytes: 64 * KiB },
-  /** libp2p pubsub peer discovery, scoped to the network */
-  discovery: { suffix: 'peer/discovery/1', maxBytes: 4 * KiB }
+  /**
+   * libp2p pubsub peer discovery, scoped to the network. 2: the module's Peer protobuf plus a
+   * timestamp and the announced peer's own Ed25519 signature (libp2p.ts `signedDiscovery`)
+   */
+  discovery: { suffix: 'peer/discovery/2', maxBytes: 4 * KiB }
 } as const
 
 export type StreamFamily = keyof typeof STREAM_FAMILIES
@@ -81,6 +91,12 @@ export interface NetworkProtocols {
   /** Every topic name of the network (gossipsub `allowedTopics`). */
   allTopics: string[]
 }
+
+/**
+ * Gossip wire version, the first segment after the netid of every topic: 2 = unsigned gossipsub
+ * envelopes, payloads that authenticate their authors (see the module comment).
+ */
+export const GOSSIP_WIRE = 'g2'
 
 const DOMAIN = new TextEncoder().encode('tessera/netid/v1')
 
@@ -120,7 +136,7 @@ export function networkProtocols (netId: string): NetworkProtocols {
 
 const SEGMENT = '[a-z][a-z0-9-]{0,31}'
 const UNSCOPED = new RegExp(`^/tessera/(${SEGMENT})/(\\d+\\.\\d+\\.\\d+)$`)
-const SUFFIX = new RegExp(`^${SEGMENT}(?:/${SEGMENT}){0,3}/\\d+(?:\\.\\d+){0,2}$`)
+const SUFFIX = new RegExp(`^${SEGMENT}(?:/${SEGMENT}){0,2}/\\d+(?:\\.\\d+){0,2}$`)
 const SCOPED = new RegExp(`^/tessera/([0-9a-f]{16})/(${SEGMENT}(?:/${SEGMENT}){0,3})/(\\d+(?:\\.\\d+){0,2})$`)
 
 /** `/tessera/<family>/<semver>` (network-free, as the round names it) -> `/tessera/<netid>/<family>/<semver>`. */
@@ -131,11 +147,11 @@ export function scopeProtocol (netId: string, unscoped: string): string {
   return `/tessera/${netId}/${m[1]!}/${m[2]!}`
 }
 
-/** A topic suffix such as `round/receipt/2` -> `/tessera/<netid>/round/receipt/2`. */
+/** A topic suffix such as `round/receipt/2` -> `/tessera/<netid>/g2/round/receipt/2` (GOSSIP_WIRE). */
 export function scopeTopic (netId: string, suffix: string): string {
   if (!isNetworkId(netId)) throw new InvalidParametersError(`network id must be 16 lowercase hex characters, got '${String(netId).slice(0, 40)}'`)
   if (typeof suffix !== 'string' || !SUFFIX.test(suffix)) throw new InvalidParametersError(`'${String(suffix).slice(0, 80)}' is not a topic suffix like round/receipt/2`)
-  return `/tessera/${netId}/${suffix}`
+  return `/tessera/${netId}/${GOSSIP_WIRE}/${suffix}`
 }
 
 /** Parse a scoped protocol id or topic name into netid, name and version; undefined if it is not one. */

@@ -70,7 +70,12 @@ export interface HandleOptions {
 
 export interface GossipMessage {
   topic: string
-  /** the author (signed on libp2p: the gossipsub `from` field with StrictSign) */
+  /**
+   * The peer the transport vouches for: in memory the publisher (one hop); on libp2p, whose
+   * gossip envelopes are unsigned (gossip.ts authorOf), the neighbour that sent it, i.e. `via`.
+   * A payload's author is authenticated by the payload itself: round messages and ledger
+   * entries carry their authors' signatures, checked by the topic's validator.
+   */
   from: string
   /** the neighbour that forwarded it (equals `from` for a direct delivery) */
   via: string

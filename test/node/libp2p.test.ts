@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import fc from 'fast-check'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { createTesseraLibp2p, fastMessageId, libp2pConfig, LIBP2P_DEFAULTS } from '../../src/node/libp2p.ts'
+import { createTesseraLibp2p, gossipMessageId, messageIdToKey, libp2pConfig, LIBP2P_DEFAULTS } from '../../src/node/libp2p.ts'
 import { libp2pHarness } from './libp2p-harness.ts'
 import { Libp2pTransport } from '../../src/node/libp2p-transport.ts'
 import { NET, waitFor } from './transport-compliance.ts'
@@ -99,15 +101,23 @@ describe('node/libp2p', function () {
     assert.ok(c.ipColocationWhitelist.includes('127.0.0.1'))
   })
 
-  it('fastMessageId: one id per signed message, distinct across signatures and topics, never two messages alike', () => {
-    const sig = (b: number): Uint8Array => new Uint8Array(64).fill(b)
-    const a = fastMessageId({ topic: 't', signature: sig(1) })
-    assert.equal(a, fastMessageId({ topic: 't', signature: sig(1), from: new Uint8Array(3), seqno: new Uint8Array(8) }))
-    assert.notEqual(a, fastMessageId({ topic: 't', signature: sig(2) }))
-    assert.notEqual(a, fastMessageId({ topic: 'u', signature: sig(1) }))
-    const u1 = fastMessageId({ topic: 't', from: Uint8Array.of(1), seqno: Uint8Array.of(1, 2) })
-    assert.notEqual(u1, fastMessageId({ topic: 't', from: Uint8Array.of(1), seqno: Uint8Array.of(1, 3) }))
-    assert.notEqual(u1, fastMessageId({ topic: 't', signature: Uint8Array.of(1, 1, 2) }), 'unsigned and signed ids live in separate spaces')
+  it('gossipMessageId: 20 bytes of SHA-256 over topic and data, distinct across topics and data; keys are injective', () => {
+    const enc = (t: string): Uint8Array => new TextEncoder().encode(t)
+    const a = gossipMessageId({ topic: 't', data: enc('hello') })
+    assert.equal(a.length, 20)
+    // the definition: SHA-256("<topic byte length>:" || topic || data)[0..20]
+    assert.deepEqual(Array.from(a), Array.from(createHash('sha256').update('1:t').update('hello').digest().subarray(0, 20)))
+    assert.deepEqual(Array.from(a), Array.from(gossipMessageId({ topic: 't', data: enc('hello') })))
+    assert.notDeepEqual(Array.from(a), Array.from(gossipMessageId({ topic: 't', data: enc('hellp') })))
+    assert.notDeepEqual(Array.from(a), Array.from(gossipMessageId({ topic: 'u', data: enc('hello') })))
+    // the topic's length is inside: (topic 'ab', data 'c') and (topic 'a', data 'bc') differ
+    assert.notDeepEqual(Array.from(gossipMessageId({ topic: 'ab', data: enc('c') })), Array.from(gossipMessageId({ topic: 'a', data: enc('bc') })))
+    assert.equal(gossipMessageId({ topic: 't' }).length, 20)
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 40 }), fc.uint8Array({ maxLength: 40 }), (x, y) => {
+      const same = x.length === y.length && x.every((v, i) => v === y[i])
+      assert.equal(messageIdToKey(x) === messageIdToKey(y), same)
+      assert.equal(messageIdToKey(x).length, x.length)
+    }))
   })
 
   it('the wire meter counts every byte a node sends and receives, framing included', async () => {
@@ -199,7 +209,7 @@ describe('node/libp2p', function () {
     }
   })
 
-  it('gossip crosses a hop: the author is the signer, via is the forwarder; a Reject is not forwarded', async () => {
+  it('gossip crosses a hop: envelopes are unsigned, so `from` is the forwarder (via); a Reject is not forwarded and is charged to the sender', async () => {
     const mk = async (): Promise<Libp2pTransport> => await Libp2pTransport.create({ privateKey: await generateKeyPair('Ed25519'), netId: NET.netId, pubsubDiscovery: false, heartbeatIntervalMs: 100 })
     const [a, b, c] = [await mk(), await mk(), await mk()]
     try {
@@ -221,7 +231,8 @@ describe('node/libp2p', function () {
       await a.publish(topic, Uint8Array.of(1))
       await waitFor(() => atC.length >= 1, 10_000, 'forwarded delivery')
       await new Promise((resolve) => setTimeout(resolve, 300))
-      assert.deepEqual(atC, [{ from: a.self, via: b.self, d: 1 }])
+      // StrictNoSign: the transport vouches for the neighbour only; payloads authenticate authors
+      assert.deepEqual(atC, [{ from: b.self, via: b.self, d: 1 }])
       assert.deepEqual(rejectedAtB, [a.self])
     } finally {
       await Promise.all([a, b, c].map(async (t) => { await t.stop() }))

@@ -33,7 +33,9 @@ describe('node/protocol-ids', () => {
       assert.match(p.version, /^\d+(\.\d+){0,2}$/)
     }
     assert.equal(net.protocols['round-share'].id, `/tessera/${net.netId}/round-share/1.0.0`)
-    assert.equal(net.topics.receipt.name, `/tessera/${net.netId}/round/receipt/2`)
+    // gossip wire 2 (unsigned envelopes, payload-authenticated): a segment after the netid
+    assert.equal(net.topics.receipt.name, `/tessera/${net.netId}/g2/round/receipt/2`)
+    assert.equal(net.topics.discovery.name, `/tessera/${net.netId}/g2/peer/discovery/2`)
     // gossip caps stay well under gossipsub's ~4 MiB silent-drop size
     assert.ok(MAX_GOSSIP_BYTES <= 1024 * 1024)
     // shares must carry multi-megabyte vectors
@@ -56,7 +58,7 @@ describe('node/protocol-ids', () => {
     for (const bad of ['', '/tessera/x', `/tessera/${net.netId}/round-share/1.0.0`, '/other/round-share/1.0.0', '/tessera/Round/1.0.0']) {
       assert.throws(() => scopeProtocol(net.netId, bad), (e: Error) => e.name === 'InvalidParametersError', bad)
     }
-    for (const bad of ['', '/round/receipt/1', 'round/receipt', 'a/b/c/d/e/1', 'Round/x/1']) {
+    for (const bad of ['', '/round/receipt/1', 'round/receipt', 'a/b/c/d/e/1', 'a/b/c/d/1', 'Round/x/1']) {
       assert.throws(() => scopeTopic(net.netId, bad), (e: Error) => e.name === 'InvalidParametersError', bad)
     }
   })

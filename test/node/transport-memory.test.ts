@@ -9,7 +9,7 @@ transportCompliance('in-memory', async (n) => {
   const transports = Array.from({ length: n }, () => net.createTransport())
   for (const t of transports) await t.start()
   return { transports, teardown: async () => { for (const t of transports) await t.stop() } }
-}, { settleMs: 50 })
+}, { settleMs: 50, oneHop: true })
 
 describe('in-memory transport: topic peers when links come up', () => {
   it('onTopicPeer fires when a subscribed peer starts and when a cut link is mended, not while cut', async () => {

@@ -572,25 +572,30 @@ export class LedgerSync extends TypedEmitter<LedgerSyncEvents> {
     const state = this.c.ledger.state
     const id = a.cid.toString()
     if (state.entries.has(id)) return
+    // Gossip envelopes are unsigned (src/node/libp2p.ts): the transport names only the neighbour
+    // that sent the announcement (m.from = m.via on libp2p). The entry's author is who has it for
+    // sure, and who answers for it: an inline envelope's signature was verified by `validate`, so
+    // an entry that then breaks a ledger rule is charged to its author (ingest `invalid`), not to
+    // the honest neighbour that forwarded a validly signed entry.
+    const author = toHex(a.author)
     let cands: Candidate[]
     if (a.env !== undefined) {
-      cands = [{ signed: pre?.signed ?? decodeEnvelope(a.env), pos: Number.MAX_SAFE_INTEGER, from: m.from }]
+      cands = [{ signed: pre?.signed ?? decodeEnvelope(a.env), pos: Number.MAX_SAFE_INTEGER, from: author }]
     } else {
-      cands = await this.client.fetchCids(m.from, [a.cid]).catch(() => [])
-      if (cands.length === 0 && m.via !== m.from) cands = await this.client.fetchCids(m.via, [a.cid]).catch(() => [])
+      cands = await this.client.fetchCids(author, [a.cid]).catch(() => [])
+      if (cands.length === 0 && m.via !== author) cands = await this.client.fetchCids(m.via, [a.cid]).catch(() => [])
       if (cands.length === 0) return
     }
-    const author = toHex(a.author)
     const behind = a.seq - state.next(author).seq
     // Missing predecessors in the author's chain: fetch them (bounded), then retry.
     if (behind > 0 && behind <= this.options.maxChainGap) {
       const from = Math.max(0, state.next(author).seq - 1)
-      const more = await this.client.fetchChain(m.from, [{ author: a.author, from, to: a.seq - 1 }]).catch(() => [])
+      const more = await this.client.fetchChain(author, [{ author: a.author, from, to: a.seq - 1 }]).catch(() => [])
       cands.push(...more)
     }
     const r = await this.ingestGrouped(cands)
     if (behind > this.options.maxChainGap) {
-      await this.pullFrom(m.from).catch(() => {})
+      await this.pullFrom(author).catch(() => {})
       return
     }
     if (!r.deferred.some((c) => c.signed.cid.equals(a.cid))) return
@@ -603,7 +608,7 @@ export class LedgerSync extends TypedEmitter<LedgerSyncEvents> {
       await this.ingestGrouped([])
       if (!this.started || state.entries.has(id)) return
     }
-    await this.pullFrom(m.from).catch(() => {})
+    await this.pullFrom(author).catch(() => {})
   }
 
   /** Sleep `ms`, ended early by stop() (through `sleepers`: no listener per sleep on the lifetime signal). */
