@@ -14,7 +14,8 @@
  * secret's coordinates. Use this on values that are revealed anyway (group sums).
  */
 import type { Rng } from '../util/rng.ts'
-import { P, reduce, randomFieldElements, assertFieldVector } from './field.ts'
+import { randomFieldElements, assertFieldVector } from './field.ts'
+import { projectKernel } from './kernels.ts'
 import { ShareFormatError, ShareParametersError, TooManyFaultsError, show } from './errors.ts'
 import { onPolynomial, berlekampWelch } from './polynomial.ts'
 import { type Share, assertShares, reconstruct, MAX_HOLDERS } from './shamir.ts'
@@ -24,8 +25,6 @@ export function randomProjection(n: number, rng: Rng): Uint32Array {
   if (!Number.isSafeInteger(n) || n < 0 || n > 2 ** 30) throw new ShareFormatError(`projection length must be an integer in [0, 2^30], got ${show(n)}`)
   return randomFieldElements(rng, new Uint32Array(n))
 }
-
-const CHUNK = 32
 
 /**
  * sum_i r[i] * y[i] mod p. r = rh * 2^16 + rl; 32 products of each half stay below
@@ -40,37 +39,15 @@ export function project(y: Uint32Array, r: Uint32Array): number {
 
 /** project on validated input (field elements, equal lengths). */
 function projectUnchecked(y: Uint32Array, r: Uint32Array): number {
-  return projectOrFlag(y, r)
+  return projectKernel(y, r)
 }
 
 /**
  * The projection of y (r validated, equal lengths), or -1 when an entry of y is
  * not a field element: the check rides along the pass that reads y anyway, so
- * robustReconstruct reads each share vector once, not twice.
- * Exactness: y < 2^32 even when it is not a field element, so each product stays
- * below 2^48 and a chunk of 32 below 2^53.
+ * robustReconstruct reads each share vector once, not twice (kernels.ts).
  */
-function projectOrFlag(y: Uint32Array, r: Uint32Array): number {
-  const n = y.length
-  let L = 0
-  let H = 0
-  let bad = false
-  for (let i0 = 0; i0 < n; i0 += CHUNK) {
-    const end = Math.min(n, i0 + CHUNK)
-    let l = 0
-    let h = 0
-    for (let i = i0; i < end; i++) {
-      const v = y[i]!
-      if (v >= P) bad = true
-      const w = r[i]!
-      l += v * (w & 0xffff)
-      h += v * (w >>> 16)
-    }
-    L = reduce(L + l)
-    H = reduce(H + h)
-  }
-  return bad ? -1 : reduce(H * 65536 + L)
-}
+const projectOrFlag = projectKernel
 
 function assertT(t: unknown): asserts t is number {
   if (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > MAX_HOLDERS) throw new ShareParametersError(`threshold t must be an integer in [1, ${MAX_HOLDERS}], got ${show(t)}`)

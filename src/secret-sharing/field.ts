@@ -110,10 +110,19 @@ export function assertFieldElement(v: unknown, what: string): number {
 /** Throws FieldElementError unless `v` is a Uint32Array whose entries are all < p. */
 export function assertFieldVector(v: unknown, what: string): Uint32Array {
   if (!(v instanceof Uint32Array)) throw new ShareFormatError(`${what} must be a Uint32Array`)
-  for (let i = 0; i < v.length; i++) {
-    if (v[i]! >= P) throw new FieldElementError(`${what}[${i}] = ${v[i]} is not a field element (>= p)`)
-  }
+  const i = firstNonField(v)
+  if (i >= 0) throw new FieldElementError(`${what}[${i}] = ${v[i]} is not a field element (>= p)`)
   return v
+}
+
+/**
+ * Index of the first entry >= p, or -1. The scan is its own small function (issue #4): V8
+ * optimizes it once for every caller, instead of compiling each caller's copy of the loop
+ * on stack replacement mid-vector (see kernels.ts).
+ */
+export function firstNonField(v: Uint32Array): number {
+  for (let i = 0; i < v.length; i++) if (v[i]! >= P) return i
+  return -1
 }
 
 /**

@@ -21,40 +21,27 @@
  * (unless its deviation preserves every holder's sum of squares: see the docs).
  */
 import type { Rng } from '../util/rng.ts'
-import { reduce, add, mul, addInto, assertFieldElement, assertFieldVector } from './field.ts'
+import { add, mul, addInto, assertFieldElement, assertFieldVector } from './field.ts'
 import { ShareFormatError, ShareParametersError, InconsistentSharesError, show } from './errors.ts'
 import { assertEvaluationPoints, onPolynomial, berlekampWelch, lagrangeWeightsAtZero, evalPoly } from './polynomial.ts'
 import { share, assertShareParameters, MAX_HOLDERS } from './shamir.ts'
+import { normSquareKernel } from './kernels.ts'
 
 /** One holder's scalar point: evaluation point x and value y. */
 export type PointShare = { x: number, y: number }
-
-const CHUNK = 1 << 19
-const TWO17 = 131072
 
 /**
  * sum_i y[i]^2 mod p: this holder's point on the degree-2(t-1) norm polynomial.
  * With y = yh 2^16 + yl: y^2 = 2 yh^2 + yh yl 2^17 + yl^2 (mod p) since 2^32 = 2; the
  * sums of yh yl (< 2^31 each) and of 2 yh^2 + yl^2 (< 2^33 each) over 2^19 terms stay
- * below 2^53, so a chunk needs no reduction at all.
+ * below 2^53, so a chunk needs no reduction at all (kernels.ts normSquareKernel, which
+ * also flags an entry >= p in the same pass: then assertFieldVector names it).
  */
 export function normSquarePoint(y: Uint32Array): number {
-  assertFieldVector(y, 'share')
-  let acc = 0
-  for (let i0 = 0; i0 < y.length; i0 += CHUNK) {
-    const end = Math.min(y.length, i0 + CHUNK)
-    let a = 0
-    let b = 0
-    for (let i = i0; i < end; i++) {
-      const v = y[i]!
-      const yh = v >>> 16
-      const yl = v & 0xffff
-      a += yh * yl
-      b += 2 * yh * yh + yl * yl
-    }
-    acc = reduce(acc + reduce(reduce(a) * TWO17 + reduce(b)))
-  }
-  return acc
+  if (!(y instanceof Uint32Array)) assertFieldVector(y, 'share') // throws ShareFormatError
+  const v = normSquareKernel(y)
+  if (v < 0) assertFieldVector(y, 'share') // throws FieldElementError, naming the entry
+  return v
 }
 
 /** normSquarePoint of each share vector a holder holds (e.g. one per contributor). */

@@ -20,6 +20,7 @@ import type { Rng } from '../util/rng.ts'
 import { P, reduce, randomFieldElements, assertFieldVector } from './field.ts'
 import { ShareFormatError, ShareParametersError, show } from './errors.ts'
 import { assertEvaluationPoints, lagrangeWeightsAtZero } from './polynomial.ts'
+import { mulRows, madRows, reduceRows, joinRows } from './kernels.ts'
 
 /** A share as exchanged between parties: evaluation point x (>= 1) and the vector f(x). */
 export type Share = { x: number, y: Uint32Array }
@@ -336,7 +337,7 @@ export function linearCombination(ys: readonly Uint32Array[], w: Uint32Array): U
   return combine(ys, w, n)
 }
 
-/** linearCombination on validated input (field elements, equal lengths n). */
+/** linearCombination on validated input (field elements, equal lengths n). The loops are kernels.ts's. */
 function combine(ys: readonly Uint32Array[], w: Uint32Array, n: number): Uint32Array {
   const out = new Uint32Array(n)
   const k = ys.length
@@ -347,32 +348,14 @@ function combine(ys: readonly Uint32Array[], w: Uint32Array, n: number): Uint32A
   for (let b0 = 0; b0 < n; b0 += BLOCK) {
     const len = Math.min(BLOCK, n - b0)
     for (let j = 0; j < k; j++) {
-      if (j > 0 && j % 32 === 0) {
-        for (let i = 0; i < len; i++) { lo[i] = reduce(lo[i]!); hi[i] = reduce(hi[i]!) }
-      }
-      const y = ys[j]!
+      if (j > 0 && j % 32 === 0) reduceRows(lo, hi, len)
       const wj = w[j]!
       const wl = wj & 0xffff
       const wh = wj >>> 16
-      if (j === 0) {
-        for (let i = 0; i < len; i++) {
-          const v = y[b0 + i]!
-          if (v >= P) bad = true
-          lo[i] = v * wl
-          hi[i] = v * wh
-        }
-      } else {
-        for (let i = 0; i < len; i++) {
-          const v = y[b0 + i]!
-          if (v >= P) bad = true
-          lo[i] += v * wl
-          hi[i] += v * wh
-        }
-      }
+      if (j === 0 ? mulRows(ys[j]!, b0, len, wl, wh, lo, hi) : madRows(ys[j]!, b0, len, wl, wh, lo, hi)) bad = true
     }
     if (bad) break
-    // value = lo + hi * 2^16 with hi reduced first: (< 2^31) * 2^16 + lo < 2^53
-    for (let i = 0; i < len; i++) out[b0 + i] = reduce(reduce(hi[i]!) * 65536 + lo[i]!)
+    joinRows(out, b0, len, lo, hi)
   }
   if (bad) {
     for (const y of ys) assertFieldVector(y, 'share y') // names the offending entry

@@ -13,7 +13,7 @@ import * as dagCbor from '@ipld/dag-cbor'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { P, HALF } from '../../secret-sharing/field.ts'
 import { ruleByName, type RuleState } from './rules.ts'
-import { bytesToVector, vectorToBytes, LIMITS, LITTLE_ENDIAN, type Hash } from './messages.ts'
+import { bytesAsVector, vectorToBytes, LIMITS, LITTLE_ENDIAN, type Hash } from './messages.ts'
 import { MessageDecodeError, MessageTooLargeError } from './errors.ts'
 import { InvalidParametersError } from '../../util/errors.ts'
 import { projectionsOnAggregate } from '../aggregation/distances.ts'
@@ -66,7 +66,7 @@ export function decodeGroupSums(b: Uint8Array): GroupSums {
   for (const e of o.groups as unknown[]) {
     const g = e as Record<string, unknown>
     if (g === null || typeof g !== 'object' || !isInt(g.size, LIMITS.maxContributors) || g.size < 1 || !(g.sum instanceof Uint8Array)) bad('bad group entry')
-    const v = bytesToVector(g.sum as Uint8Array)
+    const v = bytesAsVector(g.sum as Uint8Array) // a view of the decoder's own copy
     if (dim >= 0 && v.length !== dim) bad('group sums of different lengths')
     dim = v.length
     sizes.push(g.size as number)
@@ -108,6 +108,20 @@ export function ruleStateHash(state: RuleState | undefined, hash: Hash = sha256)
  */
 export function groupMeanFromField(sum: Uint32Array, scale: number, size: number, bound: number): Float32Array {
   const mean = new Float32Array(sum.length)
+  const norm = Math.sqrt(fieldMeanKernel(sum, scale, size, mean))
+  if (norm > bound) scaleKernel(mean, bound / norm)
+  return mean
+}
+
+// The loops of the recomputation (issue #4), each the whole body of a small function, primed
+// once at load (`prime` below): V8 compiles each once with complete type feedback, instead of
+// compiling the callers on stack replacement mid-vector and bailing out after the loop on
+// every call (measured with --trace-deopt in the 10-peer round: groupMeanFromField, fromMeans,
+// centeredClipping), with the baseline tier boxing every float (heap numbers) meanwhile.
+// Same operations in the same order as the former inline loops: the same bits.
+
+/** mean[i] = fround(centered(sum[i]) / scale / size); returns the float64 sum of mean[i]^2 in index order. */
+function fieldMeanKernel(sum: Uint32Array, scale: number, size: number, mean: Float32Array): number {
   let sq = 0
   for (let i = 0; i < sum.length; i++) {
     const v = sum[i]!
@@ -116,12 +130,24 @@ export function groupMeanFromField(sum: Uint32Array, scale: number, size: number
     mean[i] = m
     sq += m * m
   }
-  const norm = Math.sqrt(sq)
-  if (norm > bound) {
-    const f = bound / norm
-    for (let i = 0; i < mean.length; i++) mean[i] = mean[i]! * f
-  }
-  return mean
+  return sq
+}
+
+/** v[i] = v[i] * f (float64 product, rounded to float32 when stored). */
+function scaleKernel(v: Float32Array, f: number): void {
+  for (let i = 0; i < v.length; i++) v[i] = v[i]! * f
+}
+
+/** sum of (a[i] - b[i])^2 in float64, index order. */
+function squaredDistanceKernel(a: Float32Array, b: Float32Array): number {
+  let s = 0
+  for (let i = 0; i < a.length; i++) { const d = a[i]! - b[i]!; s += d * d }
+  return s
+}
+
+/** out[i] = prev[i] + lr * x[i] (float64, rounded to float32 when stored). */
+function axpyKernel(out: Float32Array, prev: Float32Array, lr: number, x: Float32Array): void {
+  for (let i = 0; i < out.length; i++) out[i] = prev[i]! + lr * x[i]!
 }
 
 /** Group mean as float32, scaled down to `bound` if its norm exceeds it. */
@@ -161,11 +187,8 @@ export const FAR_FACTOR = 2
  */
 export function farGroupIndices(means: readonly Float32Array[], aggregate: Float32Array, factor = FAR_FACTOR): number[] {
   if (means.length < 3) return []
-  const dist = means.map(m => {
-    let s = 0
-    for (let i = 0; i < m.length; i++) { const d = m[i]! - aggregate[i]!; s += d * d }
-    return Math.sqrt(s)
-  })
+  const dist: number[] = []
+  for (const m of means) dist.push(Math.sqrt(squaredDistanceKernel(m, aggregate)))
   const sorted = [...dist].sort((a, b) => a - b)
   const n = sorted.length
   const med = n % 2 === 1 ? sorted[(n - 1) / 2]! : (sorted[n / 2 - 1]! + sorted[n / 2]!) / 2
@@ -200,7 +223,7 @@ export function recomputeModelFromField(prevModel: Float32Array, groupSums: read
 function fromMeans(prevModel: Float32Array, means: Float32Array[], rule: RuleSpec, ruleState: RuleState | undefined, opts: RecomputeOptions): Recomputed {
   const r = ruleByName(rule.name).aggregate(means, ruleState, rule.params ?? {})
   const model = new Float32Array(prevModel.length)
-  for (let i = 0; i < model.length; i++) model[i] = prevModel[i]! + opts.serverLr * r.aggregate[i]!
+  axpyKernel(model, prevModel, opts.serverLr, r.aggregate)
   return { model, aggregate: r.aggregate, means, ruleState: r.state, far: farGroupIndices(means, r.aggregate) }
 }
 
@@ -248,3 +271,20 @@ export function checkCheckpointProjections(
   for (let j = 0; j < expected.length; j++) if (expected[j] !== body.projections[j]) return `projection-mismatch: group ${j}`
   return null
 }
+
+/** Run each kernel once on a small input so every operation has type feedback before V8 optimizes it. */
+function prime(): void {
+  const n = 67
+  const sum = new Uint32Array(n)
+  for (let i = 0; i < n; i++) sum[i] = i % 2 === 0 ? i * 7919 : P - 1 - i * 7919
+  const a = new Float32Array(n)
+  const b = new Float32Array(n)
+  for (let pass = 0; pass < 2; pass++) {
+    fieldMeanKernel(sum, 65536, 3, a)
+    scaleKernel(a, 0.5)
+    b.set(a)
+    squaredDistanceKernel(a, b)
+    axpyKernel(b, a, 0.5, a)
+  }
+}
+prime()

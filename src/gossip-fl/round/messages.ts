@@ -13,6 +13,7 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { isPeerId } from '../../reputation/peer-id.ts'
+import { firstNonField } from '../../secret-sharing/field.ts'
 import { MessageDecodeError, MessageTooLargeError } from './errors.ts'
 
 /** Protocol ids (one versioned id per family, House style 3). Direct streams: */
@@ -157,6 +158,18 @@ export function bytesToVector(b: Uint8Array): Uint32Array {
 }
 
 /**
+ * The field vector in `b` WITHOUT a copy where that is possible (issue #4): on a little-endian
+ * platform with b's offset 4-byte aligned, a Uint32Array view of b's own memory (it then shares
+ * b's memory: for bytes nobody else writes, such as the CBOR decoder's output, which copies
+ * every byte string into a fresh buffer); otherwise a copy, as bytesToVector.
+ */
+export function bytesAsVector(b: Uint8Array): Uint32Array {
+  if (b.length % 4 !== 0) throw new MessageDecodeError(`vector bytes length ${b.length} is not a multiple of 4`)
+  if (LITTLE_ENDIAN && b.byteOffset % 4 === 0) return new Uint32Array(b.buffer, b.byteOffset, b.length / 4)
+  return bytesToVector(b)
+}
+
+/**
  * The little-endian bytes of a Uint32Array for encoding: the array's own memory on
  * little-endian platforms (no copy; dag-cbor copies it into its output anyway).
  */
@@ -278,8 +291,11 @@ function peers(v: unknown, what: string, max: number): string[] {
 function fieldVector(v: unknown, what: string): Uint32Array {
   const b = bytes(v, what)
   if (b.length > LIMITS.maxDim * 4) fail(`${what} longer than ${LIMITS.maxDim} elements`)
-  const vec = bytesToVector(b)
-  for (let i = 0; i < vec.length; i++) if (vec[i]! >= 2147483647) fail(`${what}[${i}] is not a field element`)
+  // A view of the decoder's fresh copy of the byte string (no second copy); the entry check
+  // is secret-sharing's small scan function (optimized once for all its callers).
+  const vec = bytesAsVector(b)
+  const i = firstNonField(vec)
+  if (i >= 0) fail(`${what}[${i}] is not a field element`)
   return vec
 }
 

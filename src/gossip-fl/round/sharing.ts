@@ -12,6 +12,7 @@ import { seededRng } from '../../util/rng.ts'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { share as shamirShare, holderX } from '../../secret-sharing/shamir.ts'
 import { robustReconstruct } from '../../secret-sharing/consistency.ts'
+import { addMod2, addModInto } from '../../secret-sharing/kernels.ts'
 import { normSquarePoint, dealZeroShares, robustReconstructNormSquared } from '../../secret-sharing/norm-check.ts'
 
 export { P, holderX }
@@ -137,17 +138,8 @@ export function sumSharesInto(out: Uint32Array, vs: readonly Uint32Array[]): Uin
   if (vs.length === 0) { out.fill(0); return out }
   const a = vs[0]!
   if (vs.length === 1) { out.set(a.subarray(0, n)); return out }
-  const b = vs[1]!
-  for (let i = 0; i < n; i++) {
-    const s = a[i]! + b[i]!
-    out[i] = s >= P ? s - P : s
-  }
-  for (let j = 2; j < vs.length; j++) {
-    const v = vs[j]!
-    for (let i = 0; i < n; i++) {
-      const s = out[i]! + v[i]!
-      out[i] = s >= P ? s - P : s
-    }
-  }
+  // The loops are src/secret-sharing/kernels.ts's (small functions V8 optimizes once).
+  addMod2(out, a, vs[1]!, n)
+  for (let j = 2; j < vs.length; j++) addModInto(out, vs[j]!, n)
   return out
 }
