@@ -54,8 +54,12 @@ export interface EntriesResponse {
   more: boolean
 }
 
-/** A ledger announcement (gossip): the entry's identity, and its envelope when small. */
-export interface Announcement { cid: CID, author: Uint8Array, seq: number, env?: Uint8Array }
+/**
+ * A ledger announcement (gossip): the entry's identity, and its envelope when small. `n`: set on
+ * a re-announcement (a counter of the announcer's), so its bytes, and so its gossip message id
+ * (a hash of the bytes under unsigned envelopes), differ from the first announcement's.
+ */
+export interface Announcement { cid: CID, author: Uint8Array, seq: number, env?: Uint8Array, n?: number }
 
 const bad = (m: string): never => { throw new SyncProtocolError(m) }
 
@@ -165,6 +169,7 @@ export function decodeEntriesResponse (b: Uint8Array, cap: number): EntriesRespo
 export function encodeAnnouncement (a: Announcement): Uint8Array {
   const o: Record<string, unknown> = { v: 1, cid: a.cid, author: a.author, seq: a.seq }
   if (a.env !== undefined) o.env = a.env
+  if (a.n !== undefined) o.n = a.n
   return dagCbor.encode(o)
 }
 
@@ -172,5 +177,6 @@ export function decodeAnnouncement (b: Uint8Array, cap: number): Announcement {
   const m = decode(b, cap, 'announcement')
   const a: Announcement = { cid: cid(m.cid, 'cid'), author: bytes(m.author, 'author', 32), seq: int(m.seq, 'seq') }
   if (m.env !== undefined) a.env = bytes(m.env, 'env', undefined, cap)
+  if (m.n !== undefined) a.n = int(m.n, 'n', 1)
   return a
 }

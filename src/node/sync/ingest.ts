@@ -35,6 +35,11 @@ export interface Candidate {
   pos: number
   /** the peer it came from (undefined: local) */
   from?: string
+  /**
+   * who answers if it is provably invalid (default `from`): the author, for an entry whose
+   * author's signature was verified on unsigned gossip (ledger-sync.ts onAnnouncement)
+   */
+  accountable?: string
 }
 
 const PROVABLE: ReadonlySet<LedgerRule> = new Set<LedgerRule>(['malformed', 'signature', 'proof', 'commitment'])

@@ -19,7 +19,7 @@ import {
 } from '../../ledger/index.ts'
 import { networkIdFromGenesis, networkProtocols, type ProtocolSpec, type TopicSpec } from '../protocol-ids.ts'
 import { Validation, type GossipMessage, type Transport, type ValidationResult } from '../transport.ts'
-import { SYNC_LIMITS, decodeAnnouncement, encodeAnnouncement, type ChainRange, type HeadInfo, type HeadsResponse } from './codec.ts'
+import { SYNC_LIMITS, decodeAnnouncement, encodeAnnouncement, type Announcement, type ChainRange, type HeadInfo, type HeadsResponse } from './codec.ts'
 import { GenesisUnavailableError, SyncNotStartedError } from './errors.ts'
 import { TypedEmitter } from './events.ts'
 import { Ingestor, type Candidate } from './ingest.ts'
@@ -248,6 +248,8 @@ export class LedgerSync extends TypedEmitter<LedgerSyncEvents> {
   private readonly selfAuthor: string
   /** own announcements kept for re-announcing (oldest first; at most reannounceMaxEntries) */
   private recent: Recent[] = []
+  /** re-announcements made (each one's `n`) */
+  private reannounceCount = 0
   /** announce-topic subscribers seen, with when (each triggers at most one re-announcement per window) */
   private readonly subscribersSeen = new Map<string, number>()
   /** new subscribers waiting for the next re-announcement */
@@ -269,7 +271,7 @@ export class LedgerSync extends TypedEmitter<LedgerSyncEvents> {
         const id = c.signed.cid.toString()
         this.emit('entry', { cid: id, author: toHex(c.signed.entry.author), seq: c.signed.entry.seq, type: c.signed.entry.type, from: c.from })
       },
-      invalid: (c, err) => { if (c.from !== undefined) this.report(c.from, 'invalid-entry', `${err.rule}: ${err.message}`, c.signed.cid.toString()) },
+      invalid: (c, err) => { const who = c.accountable ?? c.from; if (who !== undefined) this.report(who, 'invalid-entry', `${err.rule}: ${err.message}`, c.signed.cid.toString()) },
       equivocation: (info) => { this.emit('equivocation', info) }
     }, { batch: this.options.appendBatch })
     this.client = new SyncClient({
@@ -435,7 +437,8 @@ export class LedgerSync extends TypedEmitter<LedgerSyncEvents> {
     const id = signed.cid.toString()
     const env = signed.envelope
     const inline = env.length <= this.options.inlineMaxBytes
-    const msg = encodeAnnouncement(inline ? { cid: signed.cid, author: signed.entry.author, seq: signed.entry.seq, env } : { cid: signed.cid, author: signed.entry.author, seq: signed.entry.seq })
+    const ann: Announcement = inline ? { cid: signed.cid, author: signed.entry.author, seq: signed.entry.seq, env } : { cid: signed.cid, author: signed.entry.author, seq: signed.entry.seq }
+    const msg = encodeAnnouncement(ann)
     let recipients = 0
     let sent = false
     try {
@@ -443,14 +446,14 @@ export class LedgerSync extends TypedEmitter<LedgerSyncEvents> {
       this.emit('announced', { cid: id, inline, recipients })
       sent = true
     } catch { /* no peers or stopping: a new subscriber brings a re-announcement, catch-up the rest */ }
-    this.remember(id, msg, recipients)
+    this.remember(id, ann, recipients)
     return sent
   }
 
   /** Keep an own announcement for re-announcing to peers that subscribe within the window. */
-  private remember (cid: string, msg: Uint8Array, recipients: number): void {
+  private remember (cid: string, ann: Announcement, recipients: number): void {
     if (this.options.reannounceWindowMs === 0 || recipients > this.options.reannounceMaxRecipients) return
-    this.recent.push({ cid, msg, at: Date.now(), times: 0, reached: recipients })
+    this.recent.push({ cid, ann, at: Date.now(), times: 0, reached: recipients })
     this.recent = this.eligible(Date.now())
   }
 
@@ -502,7 +505,11 @@ export class LedgerSync extends TypedEmitter<LedgerSyncEvents> {
     for (const e of list) {
       if (!this.started) return
       let r = 0
-      try { r = (await this.c.transport.publish(this.topic.name, e.msg)).recipients } catch { /* stopping, or no peers */ }
+      // A fresh `n` per re-announcement: gossip envelopes are unsigned and gossipsub's message id is
+      // a hash of the bytes (src/node/libp2p.ts gossipMessageId), so the same bytes again would be a
+      // duplicate of our own first announcement and never leave.
+      const msg = encodeAnnouncement({ ...e.ann, n: ++this.reannounceCount })
+      try { r = (await this.c.transport.publish(this.topic.name, msg)).recipients } catch { /* stopping, or no peers */ }
       // A send that reached nobody does not use up the entry's re-announcements.
       if (r > 0) e.times++
       e.reached = Math.max(e.reached, r)
@@ -572,30 +579,33 @@ export class LedgerSync extends TypedEmitter<LedgerSyncEvents> {
     const state = this.c.ledger.state
     const id = a.cid.toString()
     if (state.entries.has(id)) return
-    // Gossip envelopes are unsigned (src/node/libp2p.ts): the transport names only the neighbour
-    // that sent the announcement (m.from = m.via on libp2p). The entry's author is who has it for
-    // sure, and who answers for it: an inline envelope's signature was verified by `validate`, so
-    // an entry that then breaks a ledger rule is charged to its author (ingest `invalid`), not to
-    // the honest neighbour that forwarded a validly signed entry.
+    // Gossip envelopes are unsigned (src/node/libp2p.ts): m.from is the neighbour that delivered the
+    // announcement (on libp2p m.from = m.via; in memory the announcer). It validated the
+    // announcement before forwarding it, and holds the entry or fetches it now; we pull from it.
+    // An inline envelope's author signature was verified by `validate`, so a provably invalid entry
+    // (ingest.ts PROVABLE) is charged to that author, not to an honest neighbour that forwarded a
+    // validly signed entry; for an entry fetched by CID the serving peer answers, as in a pull.
     const author = toHex(a.author)
     let cands: Candidate[]
     if (a.env !== undefined) {
-      cands = [{ signed: pre?.signed ?? decodeEnvelope(a.env), pos: Number.MAX_SAFE_INTEGER, from: author }]
+      cands = [{ signed: pre?.signed ?? decodeEnvelope(a.env), pos: Number.MAX_SAFE_INTEGER, from: m.from, accountable: author }]
     } else {
-      cands = await this.client.fetchCids(author, [a.cid]).catch(() => [])
-      if (cands.length === 0 && m.via !== author) cands = await this.client.fetchCids(m.via, [a.cid]).catch(() => [])
+      cands = await this.client.fetchCids(m.from, [a.cid]).catch(() => [])
+      if (cands.length === 0 && m.via !== m.from) cands = await this.client.fetchCids(m.via, [a.cid]).catch(() => [])
+      // The neighbour may still be fetching it itself: its author has it for certain.
+      if (cands.length === 0 && author !== m.from && author !== this.selfAuthor) cands = await this.client.fetchCids(author, [a.cid]).catch(() => [])
       if (cands.length === 0) return
     }
     const behind = a.seq - state.next(author).seq
     // Missing predecessors in the author's chain: fetch them (bounded), then retry.
     if (behind > 0 && behind <= this.options.maxChainGap) {
       const from = Math.max(0, state.next(author).seq - 1)
-      const more = await this.client.fetchChain(author, [{ author: a.author, from, to: a.seq - 1 }]).catch(() => [])
+      const more = await this.client.fetchChain(m.from, [{ author: a.author, from, to: a.seq - 1 }]).catch(() => [])
       cands.push(...more)
     }
     const r = await this.ingestGrouped(cands)
     if (behind > this.options.maxChainGap) {
-      await this.pullFrom(author).catch(() => {})
+      await this.pullFrom(m.from).catch(() => {})
       return
     }
     if (!r.deferred.some((c) => c.signed.cid.equals(a.cid))) return
@@ -608,7 +618,7 @@ export class LedgerSync extends TypedEmitter<LedgerSyncEvents> {
       await this.ingestGrouped([])
       if (!this.started || state.entries.has(id)) return
     }
-    await this.pullFrom(author).catch(() => {})
+    await this.pullFrom(m.from).catch(() => {})
   }
 
   /** Sleep `ms`, ended early by stop() (through `sleepers`: no listener per sleep on the lifetime signal). */
@@ -842,7 +852,7 @@ export class LedgerSync extends TypedEmitter<LedgerSyncEvents> {
 }
 
 /** An own announcement kept for re-announcing. */
-interface Recent { cid: string, msg: Uint8Array, at: number, times: number, reached: number }
+interface Recent { cid: string, ann: Announcement, at: number, times: number, reached: number }
 
 /** Bound on remembered announce-topic subscribers. */
 const MAX_SUBSCRIBERS_SEEN = 4096
