@@ -80,6 +80,27 @@ export function joinRows(out: Uint32Array, off: number, len: number, lo: Float64
   for (let i = 0; i < len; i++) out[off + i] = reduce(reduce(hi[i]!) * 65536 + lo[i]!)
 }
 
+/**
+ * out[i] = (w0 y0[i] + w1 y1[i]) mod p in one pass: the row kernels' formula for two vectors
+ * (lo and hi sums of two products each, < 2^48; then (hi mod p) * 2^16 + lo < 2^48), without
+ * the rows (reconstruction from t = 2 shares, the default threshold). True when an entry of
+ * y0 or y1 is >= p.
+ */
+export function combine2(out: Uint32Array, y0: Uint32Array, y1: Uint32Array, w0: number, w1: number): boolean {
+  const l0 = w0 & 0xffff
+  const h0 = w0 >>> 16
+  const l1 = w1 & 0xffff
+  const h1 = w1 >>> 16
+  let bad = false
+  for (let i = 0; i < out.length; i++) {
+    const a = y0[i]!
+    const b = y1[i]!
+    if (a >= P || b >= P) bad = true
+    out[i] = reduce(reduce(a * h0 + b * h1) * 65536 + (a * l0 + b * l1))
+  }
+  return bad
+}
+
 const NORM_CHUNK = 1 << 19
 const TWO17 = 131072
 
@@ -152,6 +173,7 @@ function prime(): void {
     reduceRows(lo, hi, n)
     joinRows(out, 0, n, lo, hi)
     normSquareKernel(y)
+    combine2(out, y, r, 0x7fff1234, 0x12345678 % P)
     addMod2(out, y, r, n)
     addModInto(out, y, n)
     y[3] = P // the flag paths

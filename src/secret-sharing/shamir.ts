@@ -20,7 +20,7 @@ import type { Rng } from '../util/rng.ts'
 import { P, reduce, randomFieldElements, assertFieldVector } from './field.ts'
 import { ShareFormatError, ShareParametersError, show } from './errors.ts'
 import { assertEvaluationPoints, lagrangeWeightsAtZero } from './polynomial.ts'
-import { mulRows, madRows, reduceRows, joinRows } from './kernels.ts'
+import { mulRows, madRows, reduceRows, joinRows, combine2 } from './kernels.ts'
 
 /** A share as exchanged between parties: evaluation point x (>= 1) and the vector f(x). */
 export type Share = { x: number, y: Uint32Array }
@@ -341,6 +341,11 @@ export function linearCombination(ys: readonly Uint32Array[], w: Uint32Array): U
 function combine(ys: readonly Uint32Array[], w: Uint32Array, n: number): Uint32Array {
   const out = new Uint32Array(n)
   const k = ys.length
+  if (k === 2) {
+    // t = 2 (the default threshold): one fused pass, the same field elements as the rows.
+    if (combine2(out, ys[0]!, ys[1]!, w[0]!, w[1]!)) for (const y of ys) assertFieldVector(y, 'share y')
+    return out
+  }
   const lo = new Float64Array(BLOCK)
   const hi = new Float64Array(BLOCK)
   // Entries >= p are caught here, in the same pass, instead of a separate scan.
