@@ -56,18 +56,21 @@ describe('ledger/store (LevelDB)', function () {
     await again.close()
   })
 
-  it('onAppended: listeners get each durable append in ledger order (batches and single entries), never a refused entry; unsubscribe stops them', async () => {
+  it('onVerified: listeners get each append\'s checked entries in ledger order (batches and single entries) before the write, never a refused entry; unsubscribe stops them', async () => {
     const net = await makeNet({ peers: 4 })
     await runRound(net)
     const ledger = await Ledger.open({ location: dir, verifier })
     const seen: string[][] = []
-    const off = ledger.onAppended((es) => { seen.push(es.map((e) => e.cid.toString())) })
-    ledger.onAppended(() => { throw new Error('a throwing listener does not break the append') })
+    const sizes: number[] = []
+    const off = ledger.onVerified((es) => { seen.push(es.map((e) => e.cid.toString())); sizes.push(ledger.size) })
+    ledger.onVerified(() => { throw new Error('a throwing listener does not break the append') })
     await ledger.appendMany(net.log.slice(0, 5))
     await ledger.append(net.log[5]!.envelope)
     // A duplicate (already stored) is refused: no call.
     await assert.rejects(ledger.append(net.log[5]!.envelope), (e: Error) => e.name === 'LedgerVerificationError')
     assert.deepEqual(seen, [net.log.slice(0, 5).map((e) => e.cid.toString()), [net.log[5]!.cid.toString()]])
+    assert.deepEqual(sizes, [0, 5], 'called before the write (a single entry is committed after it)')
+    assert.equal(ledger.size, 6)
     // A batch with a bad entry: the valid prefix is reported, then the error.
     const bad = new Uint8Array(net.log[7]!.envelope)
     bad[bad.length - 1] ^= 1

@@ -306,7 +306,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     const verifier = nodeVerifier({ threadPool: false })
     this.roundVerify = roundVerifyFrom(verifier)
     this.ledger = await Ledger.open({ location: join(o.dataDir, 'ledger'), verifier })
-    this.ledger.onAppended((entries) => { this.onLedgerEntries(entries) })
+    this.ledger.onVerified((entries) => { this.onLedgerEntries(entries) })
     if (this.ledger.state.genesisCid === null) {
       const g = await this.readGenesis()
       await this.ledger.append(g)
@@ -417,12 +417,13 @@ export class Peer extends TypedEmitter<PeerEvents> {
    * late is given those that came before it).
    */
   private onLedgerEntries (entries: readonly SignedEntry[]): void {
+    // Called before the batch is committed: a checkpoint in the same batch is not in `lastRound` yet.
     const last = this.ledger.state.lastRound
     for (const e of entries) {
       if (e.entry.type !== 'contribution') continue
       const b = (e as SignedEntry<'contribution'>).entry.body
       const from = toHex(e.entry.author)
-      if (from === this.self || b.round <= last) continue
+      if (from === this.self || b.round < last) continue
       const c: LedgerContribution = { from, round: b.round, retry: b.retry, commitments: b.commitments }
       let list = this.ledgerContributions.get(b.round)
       if (list === undefined) { list = []; this.ledgerContributions.set(b.round, list) }
