@@ -11,9 +11,14 @@
  *
  * Prints one JSON object on stdout. Goals (2-core machine): share <= 150 ms,
  * reconstruct <= 50 ms.
+ *
+ * `roundKernels` (issue #4): the round's shape (d = 101,770 = the MLP, t = 2) for the
+ * kernels of src/secret-sharing/kernels.ts against the former inline loops, timed in the
+ * same run with the process CPU time (median of RUNS after a warm-up), results compared.
  */
 import { parseFlags, numberFlag } from '../src/util/args.ts'
 import { seededRng, cryptoRng, type Rng } from '../src/util/rng.ts'
+import { addMod2, mulRows, madRows, joinRows } from '../src/secret-sharing/kernels.ts'
 import {
   share, reconstruct, randomFieldElements, fixedPoint, normSquarePoint, project, randomProjection,
   robustReconstruct, type Share,
@@ -147,6 +152,51 @@ const robust = time(() => robustReconstruct(tampered, t, seeded))
 
 const perSec = (ms: number): number => Math.round(n / (ms / 1000))
 
+// ---- issue #4: the round's kernels against the former inline loops (d = 101,770, t = 2) ----
+function cpuTime(fn: () => unknown): number {
+  for (let w = 0; w < 20; w++) fn()
+  const xs: number[] = []
+  for (let r = 0; r < Math.max(runs, 15); r++) {
+    const c0 = process.cpuUsage()
+    fn()
+    const c = process.cpuUsage(c0)
+    xs.push((c.user + c.system) / 1000)
+  }
+  return Number(median(xs).toFixed(3))
+}
+const D = 101_770
+const P31 = 2147483647
+const ya = randomFieldElements(seeded, new Uint32Array(D))
+const yb = randomFieldElements(seeded, new Uint32Array(D))
+/** The former sumSharesInto loop (a branch per element, mispredicted half the time on shares). */
+function formerAdd(out: Uint32Array, a: Uint32Array, b: Uint32Array): void {
+  for (let i = 0; i < out.length; i++) { const s = a[i]! + b[i]!; out[i] = s >= P31 ? s - P31 : s }
+}
+/** The former reconstruction from 2 shares: rows of 4096 (mulRows, madRows, joinRows). */
+function formerCombine2(out: Uint32Array, a: Uint32Array, b: Uint32Array, w0: number, w1: number): void {
+  const lo = new Float64Array(4096)
+  const hi = new Float64Array(4096)
+  for (let b0 = 0; b0 < out.length; b0 += 4096) {
+    const len = Math.min(4096, out.length - b0)
+    mulRows(a, b0, len, w0 & 0xffff, w0 >>> 16, lo, hi)
+    madRows(b, b0, len, w1 & 0xffff, w1 >>> 16, lo, hi)
+    joinRows(out, b0, len, lo, hi)
+  }
+}
+const addNew = new Uint32Array(D)
+const addOld = new Uint32Array(D)
+const addNewMs = cpuTime(() => addMod2(addNew, ya, yb, D))
+const addOldMs = cpuTime(() => formerAdd(addOld, ya, yb))
+const pair: Share[] = [{ x: 1, y: ya }, { x: 2, y: yb }]
+const recOld = new Uint32Array(D)
+const recNewMs = cpuTime(() => reconstruct(pair, 2))
+const recOldMs = cpuTime(() => formerCombine2(recOld, ya, yb, 2, P31 - 1)) // Lagrange weights at 0 for x = 1, 2: 2 and -1
+const roundKernels = {
+  d: D,
+  sumSharesIntoCpuMs: { new: addNewMs, former: addOldMs, speedup: Number((addOldMs / addNewMs).toFixed(2)), same: equal(addNew, addOld) },
+  reconstructT2CpuMs: { new: recNewMs, former: recOldMs, speedup: Number((recOldMs / recNewMs).toFixed(2)), same: equal(reconstruct(pair, 2), recOld) },
+}
+
 const result = {
   bench: 'secret-sharing',
   node: process.version,
@@ -158,6 +208,7 @@ const result = {
   normSquarePoint: { ms: normPoint, perSec: perSec(normPoint.medianMs) },
   projection: { ms: projectT, perSec: perSec(projectT.medianMs) },
   robustReconstruct: { holders: m, corrupted: 2, ms: robust },
+  roundKernels,
   goals: { shareMs: 150, reconstructMs: 50 },
   met: { shareSeeded: shareSeeded.medianMs <= 150, shareCrypto: shareCrypto.medianMs <= 150, reconstruct: rec.medianMs <= 50 },
 }
