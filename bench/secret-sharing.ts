@@ -190,7 +190,9 @@ const addOldMs = cpuTime(() => formerAdd(addOld, ya, yb))
 const pair: Share[] = [{ x: 1, y: ya }, { x: 2, y: yb }]
 const recOld = new Uint32Array(D)
 const recNewMs = cpuTime(() => reconstruct(pair, 2))
-const recOldMs = cpuTime(() => formerCombine2(recOld, ya, yb, 2, P31 - 1)) // Lagrange weights at 0 for x = 1, 2: 2 and -1
+// Lagrange weights at 0 for x = 1, 2: 2 and -1; a fresh output per call, as reconstruct
+const recOldMs = cpuTime(() => formerCombine2(new Uint32Array(D), ya, yb, 2, P31 - 1))
+formerCombine2(recOld, ya, yb, 2, P31 - 1)
 const roundKernels = {
   d: D,
   sumSharesIntoCpuMs: { new: addNewMs, former: addOldMs, speedup: Number((addOldMs / addNewMs).toFixed(2)), same: equal(addNew, addOld) },
