@@ -98,8 +98,16 @@ export interface PeerOptions {
    * so this only needs to cover the appender's own adoption, not the ledger's propagation.
    */
   startDelayMs: number
-  /** added to `startDelayMs` per contributor beyond 20 (`startDelayFor`; 0 = none) */
+  /** added to `startDelayMs` per contributor beyond 20 (`startDelayFor`; 0 = none); with `earlyStart`, to the share phase instead */
   startMsPerPeer: number
+  /**
+   * The per-contributor start slack (`startMsPerPeer` x max(0, N - 20)) lengthens the share phase
+   * instead of delaying the machine's start (default true; false = the start delay of before). The
+   * share deadline is the same instant either way (`roundTiming`), so a peer that starts late
+   * still has the same time to deal its masks, but the others start, share and deal at once, and
+   * a round in which everything arrived ends early (early receipts) instead of idling first.
+   */
+  earlyStart: boolean
   /** machine retries with a new committee before it gives up */
   maxRetries: number
   /** clock tick of the machine (ms) */
@@ -168,6 +176,21 @@ export function startDelayFor (contributors: number, startDelayMs: number, perPe
   return Math.round(Math.max(0, startDelayMs) + extra)
 }
 
+/**
+ * When round r + 1 starts after the `ts` of checkpoint r, and how long its share phase lasts (ms),
+ * for N contributors: every peer derives both from the ledger (N) and its options, so all agree.
+ * share = max(charter share deadline, shareFloorMs(N)) + slack, start = startDelayMs (+ slack without
+ * earlyStart), slack = startMsPerPeer x max(0, N - 20). The share deadline (start + share) is the
+ * same instant with and without earlyStart; round 1 (the launcher's barrier) has no slack.
+ */
+export function roundTiming (contributors: number, charterShareMs: number, o: Pick<PeerOptions, 'startDelayMs' | 'startMsPerPeer' | 'shareMsPerPeer' | 'earlyStart'>, firstRound: boolean): { startDelayMs: number, shareMs: number } {
+  const floor = shareFloorMs(contributors, firstRound ? 2 * o.shareMsPerPeer : o.shareMsPerPeer)
+  const base = Math.max(charterShareMs, floor)
+  if (firstRound) return { startDelayMs: 0, shareMs: base }
+  const slack = startDelayFor(contributors, 0, o.startMsPerPeer)
+  return o.earlyStart ? { startDelayMs: startDelayFor(contributors, o.startDelayMs, 0), shareMs: base + slack } : { startDelayMs: startDelayFor(contributors, o.startDelayMs, o.startMsPerPeer), shareMs: base }
+}
+
 /** How long a machine still running may take to finish after the ledger got its round's checkpoint (ms). */
 const LEDGER_FIRST_GRACE_MS = 3000
 
@@ -190,7 +213,8 @@ export const PEER_DEFAULTS: Readonly<Omit<PeerOptions, 'dataDir'>> = Object.free
   pubsubDiscovery: true,
   heartbeatIntervalMs: 200,
   shareMsPerPeer: 75,
-  contributionGossip: false
+  contributionGossip: false,
+  earlyStart: true
 })
 
 export interface RoundEvent extends RoundInfo {
@@ -633,7 +657,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     }
   }
 
-  private roundSetup (r: number): { params: RoundParams, seed: Uint8Array, candidates: Array<{ peer: string, weight: number }>, contributors: string[], outliers?: { excluded: string[] } } {
+  private roundSetup (r: number): { params: RoundParams, startDelayMs: number, seed: Uint8Array, candidates: Array<{ peer: string, weight: number }>, contributors: string[], outliers?: { excluded: string[] } } {
     const st = this.ledger.state
     const charter = this.charter
     let candidates: Array<{ peer: string, weight: number }>
@@ -646,12 +670,12 @@ export class Peer extends TypedEmitter<PeerEvents> {
     const contributors = st.memberInfo(r - 1).filter(m => m.excludedAtRound === undefined).map(m => m.peer)
     let params = charterRoundParams(charter, candidates.length, this.options.maxRetries)
     // Round 1: every connection to the committee is new (no earlier checkpoint to warm them from).
-    const floor = shareFloorMs(contributors.length, r === 1 ? 2 * this.options.shareMsPerPeer : this.options.shareMsPerPeer)
-    if (params.deadlines.shareMs < floor) params = { ...params, deadlines: { ...params.deadlines, shareMs: floor } }
+    const timing = roundTiming(contributors.length, params.deadlines.shareMs, this.options, r === 1)
+    if (params.deadlines.shareMs !== timing.shareMs) params = { ...params, deadlines: { ...params.deadlines, shareMs: timing.shareMs } }
     // Persistent-outlier exclusion (charter v3): the same set as E's LedgerState checks plans and
     // checkpoints against, from the checkpoints of rounds < r; the machine records the evidence.
     const outliers = st.exclusionEnabled ? { excluded: st.outlierExclusion(r) } : undefined
-    return { params, seed: st.seed(r, 0), candidates, contributors, ...(outliers === undefined ? {} : { outliers }) }
+    return { params, startDelayMs: timing.startDelayMs, seed: st.seed(r, 0), candidates, contributors, ...(outliers === undefined ? {} : { outliers }) }
   }
 
   /** Run round r; true when it emitted the round's 'round' event (checkpoint r is in the ledger). */
@@ -671,7 +695,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
       ? sleep(0).then(async () => await this.train(prev.model, r)).then(update => ({ update }), (err: unknown) => ({ err: err as Error }))
       : undefined
     const prevTs = r === 1 ? undefined : (await this.ledger.getByCid(st.checkpointCid(r - 1)!.toString()))?.entry.ts
-    const base = r === 1 ? (typeof o.startAt === 'function' ? await o.startAt() : (o.startAt ?? Date.now())) : (prevTs ?? Date.now()) + startDelayFor(setup.contributors.length, o.startDelayMs, o.startMsPerPeer)
+    const base = r === 1 ? (typeof o.startAt === 'function' ? await o.startAt() : (o.startAt ?? Date.now())) : (prevTs ?? Date.now()) + setup.startDelayMs
     // A round run again (no ledger checkpoint after the last run) cannot start at `base`: every
     // deadline of every retry would be long past and the machine would fail at once, forever (this
     // stalled the 5-peer test for minutes). Start at the next point of a grid every peer derives from

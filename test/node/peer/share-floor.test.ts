@@ -51,3 +51,23 @@ describe('node/peer: start delay of the next round (startDelayFor)', () => {
     fc.assert(fc.property(fc.integer({ min: 0, max: 10_000 }), fc.integer({ min: 0, max: 1000 }), (n, p) => startDelayFor(n + 1, 150, p) >= startDelayFor(n, 150, p)))
   })
 })
+
+describe('node/peer: round timing (roundTiming, issue #4: the start slack moved into the share phase)', () => {
+  it('earlyStart (default): the machine starts after 150 ms and the share phase carries the slack; the share deadline is the same instant as with the start delay', async () => {
+    const { roundTiming, startDelayFor } = await import('../../../src/node/peer/peer.ts')
+    assert.equal(PEER_DEFAULTS.earlyStart, true)
+    const o = { startDelayMs: 150, startMsPerPeer: 100, shareMsPerPeer: 75, earlyStart: true }
+    assert.deepEqual(roundTiming(40, 3000, o, false), { startDelayMs: 150, shareMs: 4500 + 2000 })
+    assert.deepEqual(roundTiming(70, 3000, o, false), { startDelayMs: 150, shareMs: 6750 + 5000 })
+    assert.deepEqual(roundTiming(10, 3000, o, false), { startDelayMs: 150, shareMs: 3000 }, 'the 10-peer benchmark unchanged')
+    assert.deepEqual(roundTiming(40, 3000, { ...o, earlyStart: false }, false), { startDelayMs: 2150, shareMs: 4500 })
+    assert.deepEqual(roundTiming(40, 3000, o, true), { startDelayMs: 0, shareMs: 7500 }, 'round 1: the barrier, no slack')
+    fc.assert(fc.property(fc.integer({ min: 1, max: 5000 }), fc.integer({ min: 0, max: 60_000 }), fc.integer({ min: 0, max: 500 }), fc.integer({ min: 0, max: 500 }), (n, charter, per, share) => {
+      const a = roundTiming(n, charter, { startDelayMs: 150, startMsPerPeer: per, shareMsPerPeer: share, earlyStart: true }, false)
+      const b = roundTiming(n, charter, { startDelayMs: 150, startMsPerPeer: per, shareMsPerPeer: share, earlyStart: false }, false)
+      assert.equal(a.startDelayMs + a.shareMs, b.startDelayMs + b.shareMs, 'same share deadline')
+      assert.ok(a.startDelayMs <= b.startDelayMs && a.shareMs >= charter)
+      assert.equal(b.startDelayMs, startDelayFor(n, 150, per))
+    }), { numRuns: 300 })
+  })
+})
