@@ -237,6 +237,11 @@ interface RetryState {
   shared: boolean
   /** non-members: members whose zero check this peer saw on gossip (not verified: only for `stall`) */
   zchecksSeen: Set<string>
+  /**
+   * Leader: receipts + contributions held at its last attempt that gave no group (-1: none yet). It
+   * tries again as more arrive, up to the plan deadline (sendPlan).
+   */
+  planTried: number
   /** why this peer refused the leader's plan, if it did (only for `stall`) */
   planRefused?: string
 }
@@ -366,7 +371,7 @@ export class RoundMachine {
     return {
       k, seed, committee, myIndex: committee.indexOf(this.self), deadlines: phaseDeadlines(this.cfg.params, this.cfg.startTime, k - this.first),
       contributions: new Map(), shares: new Map(), zeros: new Map(), receipts: new Map(), receiptSent: false, planSent: false,
-      partialsSent: false, partials: new Map(), earlyPartials: [], earlyChecks: [], zchecks: new Map(), zeroBlame: new Map(), finalized: false, sigs: new Map(), bodies: new Map(), shared: false, zchecksSeen: new Set()
+      partialsSent: false, partials: new Map(), earlyPartials: [], earlyChecks: [], zchecks: new Map(), zeroBlame: new Map(), finalized: false, sigs: new Map(), bodies: new Map(), shared: false, zchecksSeen: new Set(), planTried: -1
     }
   }
 
@@ -457,7 +462,7 @@ export class RoundMachine {
       const d = R.deadlines
       if (this.now >= d.checkpoint) { this.nextRetry(`checkpoint deadline passed without quorum (${this.stall()})`); continue }
       if (this.isMember && !R.receiptSent && this.now >= d.share && (this.now >= d.share + this.maskWait || R.zeros.size >= R.committee.length)) { this.sendReceipt(); continue }
-      if (this.isLeader && !R.planSent && this.now >= d.receipt) { this.sendPlan(); continue }
+      if (this.isLeader && !R.planSent && this.now >= d.receipt && (R.planTried < 0 || (this.now < d.plan && R.receipts.size + R.contributions.size !== R.planTried))) { this.sendPlan(); continue }
       // The zero check is decided at the plan deadline if every dealer has 2t - 1 points; with fewer it
       // waits for late ones up to the partial deadline (no partial sum is sent before it passes, so
       // waiting costs no secrecy; deciding on too few points fails the retry for certain).
@@ -562,7 +567,6 @@ export class RoundMachine {
 
   private sendPlan(): void {
     const R = this.retry
-    R.planSent = true
     const p = this.cfg.params
     const v = this.verdicts()
     // Default: groups from the ROUND seed (a retry with the same admitted set re-forms the same groups,
@@ -571,7 +575,13 @@ export class RoundMachine {
     const plan = this.cfg.schedule === undefined
       ? buildPlan(v, R.committee, this.cfg.seed, p.groupSize, p.threshold, { exclude })
       : buildPlan(v, R.committee, R.seed, p.groupSize, p.threshold, { recut: true, exclude })
-    if (plan.groups.length === 0) return // nothing to aggregate: the deadline will trigger a retry
+    // Nothing to aggregate yet. Before (issue #4, the unexplained 40-peer "no plan" retries) the leader
+    // gave up here for the whole attempt, though receipts that came a moment after its receipt deadline
+    // would have admitted everyone (seen: "no plan: leader (receipts holding each dealer block: 5/5,
+    // admitted 40)" at the checkpoint deadline). Now it tries again as receipts or contributions come,
+    // until the plan deadline; the attempt still retries if none gives a group.
+    if (plan.groups.length === 0) { R.planTried = R.receipts.size + R.contributions.size; return }
+    R.planSent = true
     const msg = this.signed<PlanMsg>({ type: 'plan', r: this.cfg.round, k: R.k, from: this.self, dealers: v.dealers, groups: plan.groups, refused: plan.refused, blamed: plan.blamed })
     this.publish(TOPIC_PLAN, msg)
     this.out.push({ kind: 'append', entry: { type: 'plan', round: this.cfg.round, retry: R.k, groups: plan.groups, refused: plan.refused, blamed: plan.blamed } })
@@ -793,6 +803,18 @@ export class RoundMachine {
     if (msg.commitments.length !== R.committee.length || msg.dim !== this.dim) reject(msg.from, 'wrong-length', new ProtocolViolationError('contribution with a wrong number of commitments or dimension'))
     R.contributions.set(msg.from, msg)
     this.maybeEarlyReceipt()
+    if (this.isLeader && !R.planSent && R.receipts.size === R.committee.length && this.now < R.deadlines.receipt && this.holdsReceiptedContributions()) this.sendPlan()
+  }
+
+  /**
+   * Leader: every contributor some receipt acknowledges has its contribution here. The early plan (all m
+   * receipts in) waits for it: a contribution still on its way (they come from the ledger on the node)
+   * would leave that contributor out of the plan, as unverifiable; the receipt deadline plans anyway.
+   */
+  private holdsReceiptedContributions(): boolean {
+    const R = this.retry
+    for (const r of R.receipts.values()) for (const h of r.held) if (!R.contributions.has(h.c)) return false
+    return true
   }
 
   private onZero(msg: ZeroMsg): void {
@@ -817,7 +839,7 @@ export class RoundMachine {
     const shape = receiptShapeError(msg, R.committee, this.cfg.params.threshold)
     if (shape !== null) reject(msg.from, 'bad-receipt', new ProtocolViolationError(`receipt: ${shape}`))
     R.receipts.set(msg.from, msg)
-    if (this.isLeader && !R.planSent && R.receipts.size === R.committee.length) this.sendPlan()
+    if (this.isLeader && !R.planSent && R.receipts.size === R.committee.length && this.holdsReceiptedContributions()) this.sendPlan()
   }
 
   private onPlan(msg: PlanMsg): void {

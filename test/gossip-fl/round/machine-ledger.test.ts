@@ -42,7 +42,7 @@ interface Run {
   contributionGossip: number
 }
 
-function run(fromLedger: boolean, opts: { dropPlanAtRetry0?: boolean, ledgerFirstRetry?: boolean } = {}): Run {
+function run(fromLedger: boolean, opts: { dropPlanAtRetry0?: boolean, ledgerFirstRetry?: boolean, lateReceiptsToLeader?: boolean } = {}): Run {
   const params = resolveRoundParams(PARAMS)
   const master = childRng(SEED, 'keys')
   const signers = Array.from({ length: PEERS }, () => ed25519Signer(seed32(master)))
@@ -82,9 +82,18 @@ function run(fromLedger: boolean, opts: { dropPlanAtRetry0?: boolean, ledgerFirs
     handle(i, machines[i]!.step({ kind: 'trained', update: u }))
   }
   let now = 0
+  const leader = index.get(machines[0]!.committee[0]!)!
+  const held: Array<{ to: number, from: string, payload: Uint8Array }> = []
+  const receiptDeadline = phaseDeadlines(params, 0, 0).receipt
   for (let steps = 0; machines.some(m => !m.isDone); steps++) {
     assert.ok(steps < 200_000, 'round did not end')
     const d = bus.next()
+    // Receipts reach the leader only after it ticked at its receipt deadline (a busy leader).
+    if (d !== undefined && opts.lateReceiptsToLeader === true && now < receiptDeadline && d.channel === 'round/receipt/2' && index.get(d.to) === leader) { held.push({ to: leader, from: d.from, payload: d.payload }); continue }
+    if (d === undefined && now >= receiptDeadline && held.length > 0) {
+      for (const h of held.splice(0)) handle(h.to, machines[h.to]!.step({ kind: 'message', from: h.from, payload: h.payload }))
+      continue
+    }
     if (d !== undefined) { handle(index.get(d.to)!, machines[index.get(d.to)!]!.step({ kind: 'message', from: d.from, payload: d.payload })); continue }
     if (ledger.length > 0) {
       for (const e of ledger.splice(0)) handle(e.to, machines[e.to]!.step({ kind: 'contribution', from: e.from, round: 1, retry: e.retry, commitments: e.commitments }))
@@ -129,6 +138,12 @@ describe('round machine: contributions from the ledger (issue #4)', function () 
     assert.deepEqual(b.rejects, [])
     assert.equal(withModel(b).body.retry, 1)
     assert.deepEqual(withModel(b).body, withModel(a).body)
+  })
+
+  it('a leader whose receipts come after its receipt deadline still plans (before: "no plan" for the attempt, a retry)', () => {
+    const r = run(true, { lateReceiptsToLeader: true })
+    assert.equal(r.retries.length, 0, r.retries.map(x => x.reason).join(' | '))
+    assert.deepEqual(withModel(r).body, withModel(ledger).body)
   })
 
   it('a ledger contribution from a non-contributor is rejected, a stale or duplicate one ignored, a malformed input throws RoundStateError', () => {
