@@ -359,7 +359,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
       netId: this.netId, genesisCid: genesisCid.toString(), announce: 'own', announcePollMs: 25, catchUpIntervalMs: 5000, requestTimeoutMs: 10_000
     })
     this.fetcher = createModelFetch({ transport, store: this.models, onMisbehaviour: (peer, m) => { this.penalise(peer, m.kind, 'sync') } }, { netId: this.netId, requestTimeoutMs: 10_000 })
-    this.router = new RoundRouter({ transport }, { netId: this.netId, sendTimeoutMs: o.sendTimeoutMs, observe: o.observe, onMalformed: (peer, reason) => { this.penalise(peer, reason, 'round') } })
+    this.router = new RoundRouter({ transport }, { netId: this.netId, verify: this.roundVerify, sendTimeoutMs: o.sendTimeoutMs, observe: o.observe, onMalformed: (peer, reason) => { this.penalise(peer, reason, 'round') } })
     // appended: own entries leave at once (not at the sync's next scan); onEntry: the writer's and the
     // co-signer's bounded waits wake on the entry they wait for (issue #4).
     this.writer = new LedgerWriter({
@@ -726,7 +726,9 @@ export class Peer extends TypedEmitter<PeerEvents> {
       candidates: setup.candidates, contributors: setup.contributors, startTime: start, firstRetry,
       ...(setup.outliers === undefined ? {} : { outliers: setup.outliers }),
       schedule: { seed: (k) => st.seed(r, k), committee: (k) => st.committee(r, k) },
-      signer: this.roundSigner, verify: this.roundVerify,
+      // The router's verify answers from its gossip validator's verdict (one Ed25519 check per
+      // gossip message instead of two) and checks anything else with the same verifier.
+      signer: this.roundSigner, verify: this.router.verify,
       rng: cryptoRng(), contribute, faults: o.faults,
       // A member waits (at most half the receipt phase) for zero masks still in flight: receipts with
       // different dealer sets give no norm check at all (npm start's split receipts, peer.md).
