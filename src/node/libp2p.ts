@@ -137,7 +137,7 @@ export const LIBP2P_DEFAULTS: Readonly<Omit<TesseraLibp2pOptions, 'privateKey' |
   // copies per second network-wide. At 10 s (the module's default) and 40 peers these were 3x all
   // round and ledger gossip together (73,000 of 96,000 copies one worker received in a 40-peer
   // benchmark). A peer still announces itself as soon as its first neighbour subscribes
-  // (`announceOnFirstSubscriber`), so a newcomer is known at once; it learns the others' addresses
+  // (`signedDiscovery`), so a newcomer is known at once; it learns the others' addresses
   // within one interval (or from bootstrap and identify).
   discoveryIntervalMs: 60_000,
   relayServer: true,
@@ -355,45 +355,6 @@ export function libp2pConfig (options: Partial<TesseraLibp2pOptions> & Pick<Tess
   gossipConfig(c.gossip)
   streamRpcConfig(c.rpc)
   return c
-}
-
-/**
- * @libp2p/pubsub-peer-discovery broadcasts once when it starts, when gossipsub
- * knows no subscriber yet (so that broadcast is skipped), and then every
- * interval. Wrap it so that the peer also broadcasts once, shortly after the
- * first remote subscription to the discovery topic reaches it: with a long
- * interval a newcomer would otherwise stay unknown for a whole interval.
- */
-function announceOnFirstSubscriber (factory: (components: any) => PeerDiscovery, topic: string): (components: any) => PeerDiscovery {
-  return (components) => {
-    const d = factory(components) as PeerDiscovery & { afterStart?: () => void, beforeStop?: () => void, _broadcast?: () => void, isStarted?: () => boolean }
-    if (typeof d._broadcast !== 'function' || typeof d.afterStart !== 'function') return d
-    // Services are built after peer discovery: look pubsub up at start (the components throw before).
-    type Events = { addEventListener: (t: string, l: (e: any) => void) => void, removeEventListener: (t: string, l: (e: any) => void) => void }
-    let pubsub: Events | undefined
-    let done = false
-    let timer: ReturnType<typeof setTimeout> | undefined
-    const onChange = (evt: CustomEvent<SubscriptionChangeData>): void => {
-      if (done || !evt.detail.subscriptions.some((s) => s.subscribe && s.topic === topic)) return
-      done = true
-      pubsub?.removeEventListener('subscription-change', onChange)
-      // Gossipsub opens its outbound stream to the new subscriber asynchronously: wait a moment.
-      timer = setTimeout(() => { timer = undefined; if (d.isStarted?.() !== false) { try { d._broadcast!() } catch { /* stopped meanwhile */ } } }, 250)
-    }
-    const afterStart = d.afterStart.bind(d)
-    d.afterStart = () => {
-      afterStart()
-      pubsub = components.pubsub as Events
-      if (!done) pubsub.addEventListener('subscription-change', onChange)
-    }
-    const beforeStop = d.beforeStop?.bind(d)
-    d.beforeStop = () => {
-      pubsub?.removeEventListener('subscription-change', onChange)
-      if (timer !== undefined) clearTimeout(timer)
-      beforeStop?.()
-    }
-    return d
-  }
 }
 
 // ---- signed discovery announcements (topic peer/discovery/2) ---------------------------------
