@@ -132,3 +132,16 @@ export class InvalidKeyFileError extends TesseraError {
     this.name = 'InvalidKeyFileError'
   }
 }
+
+/**
+ * A Noise handshake handed the X25519 code a key that is not 32 bytes (RFC 7748 §5: keys are
+ * exactly 32 bytes). The handshake fails with this error and the connection is dropped.
+ */
+export class InvalidX25519KeyError extends TesseraError {
+  readonly length: number
+  constructor (message: string, length: number) {
+    super(message)
+    this.name = 'InvalidX25519KeyError'
+    this.length = length
+  }
+}

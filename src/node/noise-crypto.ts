@@ -26,6 +26,7 @@
 import crypto, { type KeyObject } from 'node:crypto'
 import { defaultCrypto } from '@chainsafe/libp2p-noise/crypto'
 import { noise, type ICryptoInterface } from '@chainsafe/libp2p-noise'
+import { InvalidX25519KeyError } from './errors.ts'
 // Noise's own Uint8ArrayList type (it may be another copy of the package than ours).
 type Bytes = Parameters<ICryptoInterface['generateX25519SharedKey']>[0]
 
@@ -53,7 +54,7 @@ function keyObject (cache: WeakMap<Uint8Array, KeyObject>, key: Bytes, what: str
     if (cached !== undefined) return cached
   }
   const raw = bytes(key)
-  if (raw.length !== 32) throw new Error(`X25519 ${what} key must be 32 bytes, got ${raw.length}`)
+  if (raw.length !== 32) throw new InvalidX25519KeyError(`X25519 ${what} key must be 32 bytes, got ${raw.length}`, raw.length)
   const obj = make(raw)
   if (key instanceof Uint8Array) cache.set(key, obj)
   return obj
