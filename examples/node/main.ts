@@ -3,7 +3,7 @@
  * peer` child process on 127.0.0.1, training the MLP on MNIST split non-IID
  * (Dirichlet alpha 0.5), with 2 peers playing a sign-flip attack, for 20 rounds
  * of the full protocol (committee, Shamir-shared clipped updates, masked norm
- * check, group sums, centered clipping, co-signed ledger checkpoints).
+ * check, group sums, the coordinate-wise median, co-signed ledger checkpoints).
  *
  * Prints per round: the committee, the included contributors per group,
  * refused and blamed peers, test accuracy (peer 0 evaluates the checkpointed
@@ -15,16 +15,17 @@
  * Training (chosen by measurement, see docs/architecture/main-job.md): local
  * Adam (fresh each round), lr 0.003, batch 64, 60 steps, worker momentum 0.5;
  * clip norm C = 8 with every honest update rescaled to exactly C (the attackers
- * use the whole budget, so honest peers do too); centered clipping with tau = C,
- * 3 iterations. All of it is in the charter peer 0 writes (`tessera init`; charter
+ * use the whole budget, so honest peers do too); the charter's default rule, the
+ * coordinate-wise median over group means of 2, with persistent-outlier exclusion
+ * (chosen from the robustness table, docs/results/robustness/README.md). All of it is in the charter peer 0 writes (`tessera init`; charter
  * version 2's training fields), so every peer trains the same way: the peers get
  * no training flags.
  *
  * Environment knobs: TESSERA_PEERS (8), TESSERA_ROUNDS (20), TESSERA_BYZANTINE (2),
  * TESSERA_MODEL (mlp), TESSERA_FEATURES (none; e.g. scatter with TESSERA_MODEL=softmax),
  * TESSERA_STEPS (local steps per round, 60), TESSERA_OPTIMIZER (adam), TESSERA_LR
- * (0.003), TESSERA_BATCH (64), TESSERA_CLIP (8), TESSERA_TAU (= clip), TESSERA_ITERATIONS
- * (centered clipping, 3), TESSERA_FULL_BUDGET (1), TESSERA_MOMENTUM (worker momentum, 0.5), TESSERA_SHARE_MS
+ * (0.003), TESSERA_BATCH (64), TESSERA_CLIP (8), TESSERA_RULE (coordinate-median; e.g.
+ * centered-clipping, then TESSERA_TAU (= clip) and TESSERA_ITERATIONS (3)), TESSERA_FULL_BUDGET (1), TESSERA_MOMENTUM (worker momentum, 0.5), TESSERA_SHARE_MS
  * (share phase in ms; default auto: measured on this machine, at least 8000), TESSERA_OUT (results dir, .tessera/npm-start),
  * TESSERA_KEEP=1 keeps the data dirs, TESSERA_DEBUG=1 echoes the peers' events.
  * Data dirs live under a temp folder that is removed at exit; every child is
@@ -53,6 +54,7 @@ const OPTIMIZER = process.env.TESSERA_OPTIMIZER ?? 'adam'
 const LR = Number(process.env.TESSERA_LR ?? 0.003)
 const BATCH = Number(process.env.TESSERA_BATCH ?? 64)
 const CLIP = Number(process.env.TESSERA_CLIP ?? 8)
+const RULE = process.env.TESSERA_RULE ?? 'coordinate-median'
 const TAU = Number(process.env.TESSERA_TAU ?? CLIP)
 const FULL_BUDGET = (process.env.TESSERA_FULL_BUDGET ?? '1') === '1'
 const MOMENTUM = Number(process.env.TESSERA_MOMENTUM ?? 0.5)
@@ -178,14 +180,14 @@ async function main (): Promise<number> {
   SHARE_MS = Math.round(SHARE_MS)
   shareMs = SHARE_MS
   const DEADLINES = [SHARE_MS, ...LATER_DEADLINES]
-  console.log(`training (the charter's): local ${OPTIMIZER} lr ${LR}, batch ${BATCH}, ${STEPS} steps per round, worker momentum ${MOMENTUM}; clip norm C ${CLIP}${FULL_BUDGET ? ' (honest updates rescaled to C)' : ''}; centered clipping tau ${TAU}, ${ITERATIONS} iterations; m 5, t 2, g 2; share phase ${SHARE_MS} ms`)
+  console.log(`training (the charter's): local ${OPTIMIZER} lr ${LR}, batch ${BATCH}, ${STEPS} steps per round, worker momentum ${MOMENTUM}; clip norm C ${CLIP}${FULL_BUDGET ? ' (honest updates rescaled to C)' : ''}; rule ${RULE}${RULE === 'centered-clipping' ? ` (tau ${TAU}, ${ITERATIONS} iterations)` : ''} over group means; m 5, t 2, g 2; share phase ${SHARE_MS} ms`)
   console.log(`data dirs under ${root}`)
   // The founder (peer 0) writes the charter: every peer is a founder, so all of them are members from round 1.
   const origLog = console.log
   console.log = () => {}
   try {
     const code = await init(['--dir', dirs[0]!, '--founders', names.join(','), '--model', MODEL, '--m', '5', '--t', '2', '--g', '2',
-      '--clip', String(CLIP), '--noise', String(NOISE), '--rule', 'centered-clipping', '--tau', String(TAU), '--iterations', String(ITERATIONS),
+      '--clip', String(CLIP), '--noise', String(NOISE), '--rule', RULE, ...(RULE === 'centered-clipping' ? ['--tau', String(TAU), '--iterations', String(ITERATIONS)] : []),
       '--optimizer', OPTIMIZER, '--lr', String(LR), '--batch', String(BATCH), '--steps', String(STEPS), '--momentum', String(MOMENTUM),
       '--full-budget', FULL_BUDGET ? 'yes' : 'no', '--features', FEATURES,
       '--deadlines', DEADLINES.join(','), '--network-id', 'tessera-demo'])
@@ -326,7 +328,7 @@ async function main (): Promise<number> {
   await writeResults({
     code, peers: N, rounds: ROUNDS, byzantine: BYZ, attack: 'sign-flip', completed: summary.length, finalAccuracy: last?.acc ?? null,
     ledgersVerified: verifiedAll, sameLastCheckpoint: sameHead, seconds: (Date.now() - t0) / 1000,
-    training: { model: MODEL, features: FEATURES, optimizer: OPTIMIZER, lr: LR, batch: BATCH, steps: STEPS, clip: CLIP, tau: TAU, iterations: ITERATIONS, fullBudget: FULL_BUDGET, workerMomentum: MOMENTUM, shareMs },
+    training: { model: MODEL, features: FEATURES, optimizer: OPTIMIZER, lr: LR, batch: BATCH, steps: STEPS, clip: CLIP, rule: RULE, ...(RULE === 'centered-clipping' ? { tau: TAU, iterations: ITERATIONS } : {}), fullBudget: FULL_BUDGET, workerMomentum: MOMENTUM, shareMs },
     perRound: summary.map(x => ({ ...x, acc: x.acc ?? null, trainMax: Number.isFinite(x.trainMax) ? x.trainMax : null }))
   })
   return code

@@ -126,7 +126,12 @@ export function defaultCharter(): Charter {
     training: { epochs: 1, batchSize: 64, learningRate: 0.003, optimizer: 'adam', localMomentum: 0.9, steps: 60, workerMomentum: 0.5, fullBudget: true, features: 'none' },
     dp: { clipNorm: 8, noiseMultiplier: 1, delta: 1e-5, epsilonBudget: 8 },
     committee: { m: 5, t: 3, g: 2 },
-    aggregation: { rule: 'centered-clipping', params: { tau: 8, iterations: 3 } },
+    // The coordinate-wise median over group means of g = 2 (+ exclusion, below in `tessera init`),
+    // chosen from the robustness table (docs/results/robustness/README.md, "Charter defaults"): it
+    // ties centered clipping (the default until session 8) within 0.3 point under every attack at
+    // rounds 20-30 and also removes model replacement's backdoor (3-5% trigger success at g = 2,
+    // against 100% under centered clipping). It loses that defence at g = 3, so g stays 2.
+    aggregation: { rule: 'coordinate-median', params: {} },
     deadlines: { share: 30_000, receipt: 10_000, plan: 10_000, partial: 20_000, checkpoint: 20_000 },
     admission: { mode: 'open', founders: [] },
     watermark: { required: false, schemes: ['trigger-set', 'weight-signature'] },
@@ -135,6 +140,16 @@ export function defaultCharter(): Charter {
     // evidence) stay valid; `tessera init`, which creates real networks, turns it on by default.
     exclusion: { enabled: false, ...DEFAULT_OUTLIER_PARAMS }
   }
+}
+
+/**
+ * A charter's parameters for `rule` when none are given. Centered clipping: tau = the clip norm C
+ * and 3 iterations, the robustness table's setting (Karimireddy, He, Jaggi, ICML 2021, use tau of
+ * the order of the honest updates' norm, which full-budget updates fix at C); the rule's own
+ * defaults (tau 10, 1 iteration) are for unscaled updates. Every other rule: its own defaults ({}).
+ */
+export function defaultRuleParams (rule: string, clipNorm: number): Record<string, number> {
+  return rule === 'centered-clipping' ? { tau: clipNorm, iterations: 3 } : {}
 }
 
 export type CharterInput = Partial<Omit<Charter, 'version' | 'model' | 'training' | 'dp' | 'committee' | 'aggregation' | 'deadlines' | 'watermark' | 'exclusion'>> & {
@@ -161,10 +176,10 @@ export function makeCharter(input: CharterInput = {}): Charter {
     training: { ...d.training, ...input.training },
     dp: { ...d.dp, ...input.dp },
     committee: { ...d.committee, ...input.committee },
-    // Another rule without params gets its own defaults, not centered clipping's tau (which it would refuse).
+    // A rule without params gets the charter's defaults for that rule (defaultRuleParams).
     aggregation: {
       rule: input.aggregation?.rule ?? d.aggregation.rule,
-      params: input.aggregation?.params ?? ((input.aggregation?.rule ?? d.aggregation.rule) === d.aggregation.rule ? d.aggregation.params : {})
+      params: input.aggregation?.params ?? defaultRuleParams(input.aggregation?.rule ?? d.aggregation.rule, input.dp?.clipNorm ?? d.dp.clipNorm)
     },
     deadlines: { ...d.deadlines, ...input.deadlines },
     admission: input.admission ?? d.admission,

@@ -30,7 +30,8 @@ describe('ledger: charter versions and training fields', () => {
     assert.equal(c.version, CHARTER_VERSION)
     assert.equal(CHARTER_VERSION, 3)
     assert.deepEqual(c.training, { epochs: 1, batchSize: 64, learningRate: 0.003, optimizer: 'adam', localMomentum: 0.9, steps: 60, workerMomentum: 0.5, fullBudget: true, features: 'none' })
-    assert.deepEqual(c.aggregation, { rule: 'centered-clipping', params: { tau: 8, iterations: 3 } })
+    // The rule chosen from the robustness table (charter.ts defaultCharter).
+    assert.deepEqual(c.aggregation, { rule: 'coordinate-median', params: {} })
     assert.equal(c.dp.clipNorm, 8)
   })
 
@@ -111,6 +112,8 @@ describe('ledger: charter versions and training fields', () => {
     // Another rule without params takes its own defaults, not centered clipping's tau.
     assert.deepEqual(makeCharter({ aggregation: { rule: 'coordinate-median' } }).aggregation, { rule: 'coordinate-median', params: {} })
     assert.deepEqual(makeCharter({ aggregation: { rule: 'centered-clipping' } }).aggregation.params, { tau: 8, iterations: 3 })
+    // ... and its tau follows the charter's clip norm, as `tessera init` does.
+    assert.deepEqual(makeCharter({ dp: { clipNorm: 2 }, aggregation: { rule: 'centered-clipping' } }).aggregation.params, { tau: 2, iterations: 3 })
   })
 
   it('property: any valid training recipe survives makeCharter -> genesis -> decode unchanged', async () => {

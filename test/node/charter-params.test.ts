@@ -75,9 +75,10 @@ describe('node: charter parameters of a peer', () => {
     // A genesis written by 45752c0's init: parseCharter checks structure only, so it loads; the peer refuses it at start.
     const bad = parseCharter({ ...JSON.parse(JSON.stringify(defaultCharter(), (_k, v: unknown) => v)), admission: { mode: 'open', founders: [] }, aggregation: { rule: 'centered-clipping', params: { tau: 8, iterations: 3, momentum: 0.5 } } })
     assert.throws(() => charterRoundParams(bad), (err: Error) => err.name === 'UnsupportedCharterError' && /momentum/.test(err.message))
-    const p = charterRoundParams(makeCharter({ committee: { m: 5, t: 2, g: 2 } }), 4)
+    const p = charterRoundParams(makeCharter({ committee: { m: 5, t: 2, g: 2 }, aggregation: { rule: 'centered-clipping' } }), 4)
     assert.equal(p.committeeSize, 4)
     assert.deepEqual(p.ruleParams, { tau: 8, iterations: 3 })
+    assert.equal(charterRoundParams(makeCharter()).rule, 'coordinate-median')
     assert.equal(p.clipNorm, 8)
   })
 })

@@ -32,7 +32,7 @@ describe('node: tessera init (charter v3) and tessera peer taking its training f
   before(async () => { root = await mkdtemp(join(tmpdir(), 'tessera-init-test-')) })
   after(async () => { if (root !== '') await rm(root, { recursive: true, force: true }) })
 
-  it('defaults: the charter\'s (Adam, lr 0.003, batch 64, 60 steps, worker momentum 0.5, full budget, clip 8, CC tau 8 with 3 iterations)', async () => {
+  it('defaults: the charter\'s (Adam, lr 0.003, batch 64, 60 steps, worker momentum 0.5, full budget, clip 8, coordinate-wise median)', async () => {
     const dir = join(root, 'defaults')
     assert.equal(await quiet(async () => await init(['--dir', dir])), 0)
     const c = await charterIn(dir)
@@ -41,7 +41,7 @@ describe('node: tessera init (charter v3) and tessera peer taking its training f
     assert.deepEqual(c.exclusion, { enabled: true, window: 20, minObservations: 10, tCritical: 4.3 })
     assert.deepEqual(c.training, { epochs: 1, batchSize: 64, learningRate: 0.003, optimizer: 'adam', localMomentum: 0.9, steps: 60, workerMomentum: 0.5, fullBudget: true, features: 'none' })
     assert.equal(c.dp.clipNorm, 8)
-    assert.deepEqual(c.aggregation, { rule: 'centered-clipping', params: { tau: 8, iterations: 3 } })
+    assert.deepEqual(c.aggregation, { rule: 'coordinate-median', params: {} })
     const readable = JSON.parse(await readFile(join(dir, 'charter.json'), 'utf8')) as { version: number, training: { optimizer: string } }
     assert.equal(readable.version, 3)
     assert.equal(readable.training.optimizer, 'adam')
@@ -50,7 +50,7 @@ describe('node: tessera init (charter v3) and tessera peer taking its training f
   it('flags set every training field, the clip (tau follows it) and the CC iterations', async () => {
     const dir = join(root, 'flags')
     const code = await quiet(async () => await init(['--dir', dir, '--model', 'softmax', '--optimizer', 'sgd', '--lr', '0.1', '--batch', '32', '--steps', '10',
-      '--momentum', '0', '--local-momentum', '0.5', '--full-budget', 'no', '--features', 'scatter', '--clip', '2', '--iterations', '1']))
+      '--momentum', '0', '--local-momentum', '0.5', '--full-budget', 'no', '--features', 'scatter', '--clip', '2', '--rule', 'centered-clipping', '--iterations', '1']))
     assert.equal(code, 0)
     const c = await charterIn(dir)
     assert.deepEqual(c.training, { epochs: 1, batchSize: 32, learningRate: 0.1, optimizer: 'sgd', localMomentum: 0.5, steps: 10, workerMomentum: 0, fullBudget: false, features: 'scatter' })
@@ -75,7 +75,10 @@ describe('node: tessera init (charter v3) and tessera peer taking its training f
       [['--features', 'wavelets'], 'InvalidParametersError'],
       [['--steps', '0'], 'InvalidParametersError'],
       [['--momentum', '1'], 'InvalidParametersError'],
-      [['--iterations', '0'], 'InvalidParametersError'],
+      [['--rule', 'centered-clipping', '--iterations', '0'], 'InvalidParametersError'],
+      // centered clipping's parameters with another rule (the default median) are refused, not ignored
+      [['--tau', '4'], 'InvalidParametersError'],
+      [['--rule', 'trimmed-mean', '--iterations', '2'], 'InvalidParametersError'],
       [['--exclusion', 'maybe'], 'InvalidParametersError'],
       [['--exclusion', '{"window":1}'], 'InvalidParametersError'],
       [['--exclusion', '{"minObservations":30}'], 'InvalidParametersError'],

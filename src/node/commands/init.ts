@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { parseFlags, numberFlag } from '../../util/args.ts'
 import { InvalidParametersError } from '../../util/errors.ts'
 import { defaultCharter, makeCharter, decodeEnvelope, toHex, type CharterInput } from '../../ledger/index.ts'
-import { LOCAL_OPTIMIZERS, type LocalOptimizer } from '../../ledger/charter.ts'
+import { LOCAL_OPTIMIZERS, defaultRuleParams, type LocalOptimizer } from '../../ledger/charter.ts'
 import { FEATURE_NAMES, isFeatureName } from '../../model/features/index.ts'
 import { charterModelSpec, charterRoundParams } from '../peer/charter-params.ts'
 import { loadOrCreateIdentity } from '../identity.ts'
@@ -33,7 +33,7 @@ const HELP = `usage: tessera init --dir DIR [options]
   --m N --t N --g N    committee size, Shamir threshold, group size (default 5, 2, 2)
   --clip C             clip norm (default 8)
   --noise Z            noise multiplier of each group sum (default 0)
-  --rule NAME          aggregation rule (default centered-clipping)
+  --rule NAME          aggregation rule (default coordinate-median)
   --tau X              centered-clipping radius (default: the clip norm)
   --iterations L       centered-clipping iterations (default 3)
   --deadlines S,R,P,Q,C  phase deadlines in ms: share, receipt, plan, partial, checkpoint
@@ -124,7 +124,10 @@ export async function run (argv: string[]): Promise<number> {
   if (values.features !== undefined && !isFeatureName(values.features)) throw new InvalidParametersError(`--features must be one of ${FEATURE_NAMES.join(', ')}, got '${String(values.features)}'`)
   const features = values.features !== undefined && isFeatureName(values.features) ? values.features : (bt.features ?? d.training.features)
   // Centered clipping: tau follows the clip norm unless given; the other rules take the file's params (or their defaults).
-  const ccParams = { ...(rule === d.aggregation.rule ? d.aggregation.params : {}), ...(base.aggregation?.rule === rule ? base.aggregation?.params ?? {} : {}) }
+  const ccParams = { ...defaultRuleParams(rule, clip), ...(base.aggregation?.rule === rule ? base.aggregation?.params ?? {} : {}) }
+  if (rule !== 'centered-clipping' && (values.tau !== undefined || values.iterations !== undefined)) {
+    throw new InvalidParametersError(`--tau and --iterations are centered clipping's parameters; the rule is ${rule} (--rule centered-clipping to use them)`)
+  }
   if (rule === 'centered-clipping') {
     ccParams.tau = numberFlag(values, 'tau', clip)
     if (values.iterations !== undefined) ccParams.iterations = numberFlag(values, 'iterations')
