@@ -140,6 +140,11 @@ async function main (): Promise<void> {
   // DevTools format). Sampling every 32 KiB allocated.
   const heapDir = process.env.TESSERA_BENCH_HEAP_PROF
   const heap = heapDir !== undefined && heapDir.length > 0 ? new Session() : undefined
+  // TESSERA_BENCH_CPU_PROF=DIR: a V8 CPU profile of the measured rounds only (mark -> collect, so
+  // set-up and round 1 are left out, unlike node's --cpu-prof), written to DIR/<pid>.cpuprofile;
+  // bench/round-lib/cpu-buckets.ts sums its self time by package / area. Sampling every 1 ms.
+  const cpuDir = process.env.TESSERA_BENCH_CPU_PROF
+  const prof = cpuDir !== undefined && cpuDir.length > 0 ? new Session() : undefined
   const gcObs = new PerformanceObserver((list) => {
     if (!gcOn) return
     for (const e of list.getEntries()) {
@@ -250,6 +255,12 @@ async function main (): Promise<void> {
           heap.connect()
           await heap.post('HeapProfiler.startSampling', { samplingInterval: 32768, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as object)
         }
+        if (prof !== undefined) {
+          prof.connect()
+          await prof.post('Profiler.enable')
+          await prof.post('Profiler.setSamplingInterval', { interval: 1000 })
+          await prof.post('Profiler.start')
+        }
         send({ kind: 'marked' })
         return
       }
@@ -261,6 +272,11 @@ async function main (): Promise<void> {
           const { profile } = await heap.post('HeapProfiler.stopSampling')
           await writeFile(join(heapDir!, `${process.pid}.heapprofile`), JSON.stringify(profile))
           heap.disconnect()
+        }
+        if (prof !== undefined) {
+          const { profile } = await prof.post('Profiler.stop')
+          await writeFile(join(cpuDir!, `${process.pid}.cpuprofile`), JSON.stringify(profile))
+          prof.disconnect()
         }
         const memEnd = process.memoryUsage()
         const report: WorkerReport = {

@@ -102,6 +102,14 @@ export interface TesseraLibp2pOptions {
   /** gossipsub flood publishing (own messages to every subscriber instead of the mesh) */
   floodPublish: boolean
   /**
+   * IHAVE gossip fan-out (gossipsub v1.1 spec, "Parameters": D_lazy, gossip_factor): each heartbeat
+   * a peer sends IHAVE, per topic with recent messages, to max(gossipLazy, gossipFactor x the
+   * topic's connected non-mesh peers) of them. IHAVE/IWANT is the repair path of messages a mesh
+   * path missed; delivery itself goes along the mesh.
+   */
+  gossipLazy: number
+  gossipFactor: number
+  /**
    * gossipsub mesh degree D and its bounds [Dlo, Dhi] (gossipsub v1.0 spec,
    * "Parameters"). Every message crosses each mesh link once, so a network of N
    * carries about N x D copies of each message.
@@ -139,7 +147,15 @@ export const LIBP2P_DEFAULTS: Readonly<Omit<TesseraLibp2pOptions, 'privateKey' |
   // benchmark). A peer still announces itself as soon as its first neighbour subscribes
   // (`signedDiscovery`), so a newcomer is known at once; it learns the others' addresses
   // within one interval (or from bootstrap and identify).
-  discoveryIntervalMs: 60_000,
+  //
+  // 300 s (was 60 s): with every peer connected to every other (mesh keeper), an announcement re-tells
+  // addresses everybody already holds, yet each copy costs its receivers an Ed25519 verify and a
+  // peer-store merge. That is N announcements per peer per interval whatever the round does: at 70
+  // peers (82 s rounds on a loaded 2-core machine) ~100 per peer-round, 44 ms of Ed25519 verify and
+  // ~60 ms of discovery/peer-store work per peer-round in a CPU profile (vs 4 ms at 40 peers; see
+  // "CPU by area" in docs/architecture/benchmarks-round.md). A newcomer still announces itself at
+  // its first subscriber, and identify carries a connected peer's address changes.
+  discoveryIntervalMs: 300_000,
   relayServer: true,
   maxRelayReservations: 32,
   maxConnections: 200,
@@ -162,9 +178,22 @@ export const LIBP2P_DEFAULTS: Readonly<Omit<TesseraLibp2pOptions, 'privateKey' |
   keepConnectedConcurrency: 2,
   keepConnectedIntervalMs: 2000,
   heartbeatIntervalMs: 1000,
-  heartbeatSteadyIntervalMs: 700,
+  // 1000 ms (was 700; gossipsub's own default is 1 s, v1.0 spec "Parameters"): the heartbeat walks
+  // every topic's peers (N of them, everyone is connected) and flushes IHAVE; 1.2 ms of CPU per beat
+  // and peer at 70 peers, 136 ms per peer-round (82 s rounds), the largest time-driven cost of the
+  // profile ("CPU by area", docs/architecture/benchmarks-round.md). Messages travel along the mesh
+  // as they come, not at heartbeats.
+  heartbeatSteadyIntervalMs: 1000,
   heartbeatStartupMs: 10_000,
   floodPublish: false,
+  // gossip_factor 0 (gossipsub's default 0.25): IHAVE to D_lazy = 6 non-mesh peers per topic and
+  // heartbeat instead of 25% of them. With every peer connected to every other, 0.25 meant ~17 IHAVE
+  // targets per topic at 70 peers (~24 at 100), most of them separate RPCs (an encrypted write each)
+  // carrying ids the receiver already saw from its mesh: the heartbeat's flush was 88 of its 136 ms
+  // per peer-round at 70 peers. 6 random non-mesh peers per heartbeat keep the repair path (each
+  // missed message is offered by every peer that has it, at each of 3 gossip heartbeats).
+  gossipLazy: 6,
+  gossipFactor: 0,
   // Below gossipsub's 6/4/12: meshes filled up to Dhi = 12, and forwarding those copies was the
   // largest single cost at 30 peers in one process (profile, bench/round.ts). Each first copy
   // arrives about D + 0.5 times (measured 4.5 at 4/3/6, 3.3-3.5 at 3/2/4: 22% fewer gossip copies
@@ -329,6 +358,9 @@ export function libp2pConfig (options: Partial<TesseraLibp2pOptions> & Pick<Tess
   int('mesh.Dlo', c.mesh.Dlo, 1, 100)
   int('mesh.D', c.mesh.D, c.mesh.Dlo, 100)
   int('mesh.Dhi', c.mesh.Dhi, c.mesh.D, 200)
+  // At least one IHAVE target: without gossip a message a mesh path lost is only found by catch-up.
+  int('gossipLazy', c.gossipLazy, 1, 100)
+  if (typeof c.gossipFactor !== 'number' || !Number.isFinite(c.gossipFactor) || c.gossipFactor < 0 || c.gossipFactor > 1) throw new InvalidParametersError(`gossipFactor must be a number in [0, 1], got ${String(c.gossipFactor)}`)
   if (!Array.isArray(c.ipColocationWhitelist) || c.ipColocationWhitelist.length > 1024 || c.ipColocationWhitelist.some((a) => typeof a !== 'string' || a.length === 0 || a.length > 64)) {
     throw new InvalidParametersError('ipColocationWhitelist must be an array of at most 1024 IP address strings')
   }
@@ -573,6 +605,8 @@ export async function createTesseraLibp2p (options: Partial<TesseraLibp2pOptions
       Dhi: c.mesh.Dhi,
       // Dout (outbound mesh links kept) must stay below Dlo and at most D / 2.
       Dout: Math.min(c.mesh.Dlo - 1, Math.floor(c.mesh.D / 2)),
+      Dlazy: c.gossipLazy,
+      gossipFactor: c.gossipFactor,
       scoreParams: { IPColocationFactorWhitelist: new Set(c.ipColocationWhitelist) },
       heartbeatInterval: c.heartbeatIntervalMs,
       maxInboundDataLength: gossipCfg.maxMessageBytes,

@@ -52,10 +52,25 @@ describe('node/libp2p', function () {
     }
   })
 
+  it('IHAVE fan-out (gossipLazy, gossipFactor): defaults, validation, handed to gossipsub', async () => {
+    const privateKey = await generateKeyPair('Ed25519')
+    const c = libp2pConfig({ privateKey, netId: NET.netId })
+    assert.equal(c.gossipLazy, 6)
+    assert.equal(c.gossipFactor, 0)
+    assert.equal(c.discoveryIntervalMs, 300_000)
+    for (const b of [{ gossipLazy: 0 }, { gossipLazy: 1.5 }, { gossipLazy: 101 }, { gossipFactor: -0.1 }, { gossipFactor: 1.01 }, { gossipFactor: NaN }, { gossipFactor: '0.25' }]) {
+      assert.throws(() => libp2pConfig({ privateKey, netId: NET.netId, ...b } as never), named('InvalidParametersError'), JSON.stringify(b))
+    }
+    const t = await Libp2pTransport.create({ privateKey, netId: NET.netId, listenWs: [], pubsubDiscovery: false, relayServer: false, gossipLazy: 4, gossipFactor: 0.1 })
+    const opts = (t.node.services.pubsub as unknown as { opts: { Dlazy: number, gossipFactor: number } }).opts
+    assert.equal(opts.Dlazy, 4)
+    assert.equal(opts.gossipFactor, 0.1)
+  })
+
   it('steady heartbeat, Yamux window: defaults, validation, and the switch after start-up', async () => {
     const privateKey = await generateKeyPair('Ed25519')
     const c = libp2pConfig({ privateKey, netId: NET.netId })
-    assert.equal(c.heartbeatSteadyIntervalMs, 700)
+    assert.equal(c.heartbeatSteadyIntervalMs, 1000)
     assert.equal(c.streamWindowBytes, 1024 * 1024)
     for (const b of [{ heartbeatSteadyIntervalMs: 0 }, { heartbeatStartupMs: -1 }, { streamWindowBytes: 1024 }, { streamWindowBytes: 2 ** 25 }, { heartbeatStartupMs: NaN }]) {
       await assert.rejects(createTesseraLibp2p({ privateKey, netId: NET.netId, ...b } as never), named('InvalidParametersError'), JSON.stringify(b))
@@ -65,7 +80,7 @@ describe('node/libp2p', function () {
     try {
       await t.start()
       assert.equal(opts.heartbeatInterval, 100, 'start-up heartbeat')
-      await waitFor(() => opts.heartbeatInterval === 700, 3000, 'steady heartbeat')
+      await waitFor(() => opts.heartbeatInterval === LIBP2P_DEFAULTS.heartbeatSteadyIntervalMs, 3000, 'steady heartbeat')
     } finally {
       await t.stop()
     }
