@@ -37,6 +37,8 @@
  *               address (a stand-in for discovery), so round traffic dials on demand.
  * Environment: TESSERA_BENCH_DEBUG=1 (per-peer warnings, retries, what each peer received),
  *   TESSERA_BENCH_NODE_FLAGS='--cpu-prof --cpu-prof-dir=DIR' (profiles of the workers).
+ *   TESSERA_BENCH_CPU_PROF=DIR (a CPU profile of the measured rounds only, per worker; sum it by area with
+ *   `npx tsx bench/round-lib/cpu-buckets.ts --peers N --rounds R --cpu-ms C DIR`), TESSERA_BENCH_HEAP_PROF=DIR.
  *   --heartbeat-ms X  every peer's gossipsub heartbeat from round 1 on (A/B of the
  *               steady heartbeat; default: the node's own, libp2p.ts).
  *   --limit-s   time bound of one measurement's rounds (default 240 s overhead,
