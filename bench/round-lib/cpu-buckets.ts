@@ -2,7 +2,7 @@
  * Self time of V8 CPU profiles (the workers' TESSERA_BENCH_CPU_PROF output, bench/round-lib/worker.ts)
  * summed by package / area, as ms per peer-round (issue #4: which costs grow with the network size).
  *
- * Usage: npx tsx bench/round-lib/cpu-buckets.ts --peers N --rounds R [--top 25] DIR_OR_FILE...
+ * Usage: npx tsx bench/round-lib/cpu-buckets.ts --peers N --rounds R [--cpu-ms C] [--top 25] DIR_OR_FILE...
  * Prints JSON: { buckets: {name: ms per peer-round}, top: [[function @ file, ms per peer-round]] }.
  * A function's self time goes to the first rule of BUCKETS its script URL (or V8's pseudo-frame
  * name: garbage collector, program, idle) matches.

@@ -17,9 +17,10 @@
  * clip norm C = 8 with every honest update rescaled to exactly C (the attackers
  * use the whole budget, so honest peers do too); the charter's default rule, the
  * coordinate-wise median over group means of 2, with persistent-outlier exclusion
- * (chosen from the robustness table, docs/results/robustness/README.md). All of it is in the charter peer 0 writes (`tessera init`; charter
- * version 2's training fields), so every peer trains the same way: the peers get
- * no training flags.
+ * (chosen from the robustness table, docs/results/robustness/charter-default/).
+ * All of it is in the charter peer 0 writes (`tessera init`; charter version 2's
+ * training fields), so every peer trains the same way: the peers get no training
+ * flags.
  *
  * Environment knobs: TESSERA_PEERS (8), TESSERA_ROUNDS (20), TESSERA_BYZANTINE (2),
  * TESSERA_MODEL (mlp), TESSERA_FEATURES (none; e.g. scatter with TESSERA_MODEL=softmax),
@@ -39,7 +40,7 @@ import { fileURLToPath } from 'node:url'
 import { createInterface } from 'node:readline'
 import { loadOrCreateIdentity } from '../../src/node/identity.ts'
 import { run as init } from '../../src/node/commands/init.ts'
-import { Ledger, toHex } from '../../src/ledger/index.ts'
+import { Ledger, toHex, defaultCharter } from '../../src/ledger/index.ts'
 import { nodeVerifier } from '../../src/ledger/signature-node.ts'
 import { peerEpsilonKnownRounds } from '../../src/model/privacy/index.ts'
 import { featureShape } from '../../src/node/peer/charter-params.ts'
@@ -54,7 +55,9 @@ const OPTIMIZER = process.env.TESSERA_OPTIMIZER ?? 'adam'
 const LR = Number(process.env.TESSERA_LR ?? 0.003)
 const BATCH = Number(process.env.TESSERA_BATCH ?? 64)
 const CLIP = Number(process.env.TESSERA_CLIP ?? 8)
-const RULE = process.env.TESSERA_RULE ?? 'coordinate-median'
+// The charter's default rule unless TESSERA_RULE names another; tau and iterations are centered clipping's.
+const RULE = process.env.TESSERA_RULE ?? defaultCharter().aggregation.rule
+const IS_CC = RULE === 'centered-clipping'
 const TAU = Number(process.env.TESSERA_TAU ?? CLIP)
 const FULL_BUDGET = (process.env.TESSERA_FULL_BUDGET ?? '1') === '1'
 const MOMENTUM = Number(process.env.TESSERA_MOMENTUM ?? 0.5)
@@ -180,14 +183,14 @@ async function main (): Promise<number> {
   SHARE_MS = Math.round(SHARE_MS)
   shareMs = SHARE_MS
   const DEADLINES = [SHARE_MS, ...LATER_DEADLINES]
-  console.log(`training (the charter's): local ${OPTIMIZER} lr ${LR}, batch ${BATCH}, ${STEPS} steps per round, worker momentum ${MOMENTUM}; clip norm C ${CLIP}${FULL_BUDGET ? ' (honest updates rescaled to C)' : ''}; rule ${RULE}${RULE === 'centered-clipping' ? ` (tau ${TAU}, ${ITERATIONS} iterations)` : ''} over group means; m 5, t 2, g 2; share phase ${SHARE_MS} ms`)
+  console.log(`training (the charter's): local ${OPTIMIZER} lr ${LR}, batch ${BATCH}, ${STEPS} steps per round, worker momentum ${MOMENTUM}; clip norm C ${CLIP}${FULL_BUDGET ? ' (honest updates rescaled to C)' : ''}; rule ${RULE}${IS_CC ? ` (tau ${TAU}, ${ITERATIONS} iterations)` : ''} over group means; m 5, t 2, g 2; share phase ${SHARE_MS} ms`)
   console.log(`data dirs under ${root}`)
   // The founder (peer 0) writes the charter: every peer is a founder, so all of them are members from round 1.
   const origLog = console.log
   console.log = () => {}
   try {
     const code = await init(['--dir', dirs[0]!, '--founders', names.join(','), '--model', MODEL, '--m', '5', '--t', '2', '--g', '2',
-      '--clip', String(CLIP), '--noise', String(NOISE), '--rule', RULE, ...(RULE === 'centered-clipping' ? ['--tau', String(TAU), '--iterations', String(ITERATIONS)] : []),
+      '--clip', String(CLIP), '--noise', String(NOISE), '--rule', RULE, ...(IS_CC ? ['--tau', String(TAU), '--iterations', String(ITERATIONS)] : []),
       '--optimizer', OPTIMIZER, '--lr', String(LR), '--batch', String(BATCH), '--steps', String(STEPS), '--momentum', String(MOMENTUM),
       '--full-budget', FULL_BUDGET ? 'yes' : 'no', '--features', FEATURES,
       '--deadlines', DEADLINES.join(','), '--network-id', 'tessera-demo'])
@@ -328,7 +331,7 @@ async function main (): Promise<number> {
   await writeResults({
     code, peers: N, rounds: ROUNDS, byzantine: BYZ, attack: 'sign-flip', completed: summary.length, finalAccuracy: last?.acc ?? null,
     ledgersVerified: verifiedAll, sameLastCheckpoint: sameHead, seconds: (Date.now() - t0) / 1000,
-    training: { model: MODEL, features: FEATURES, optimizer: OPTIMIZER, lr: LR, batch: BATCH, steps: STEPS, clip: CLIP, rule: RULE, ...(RULE === 'centered-clipping' ? { tau: TAU, iterations: ITERATIONS } : {}), fullBudget: FULL_BUDGET, workerMomentum: MOMENTUM, shareMs },
+    training: { model: MODEL, features: FEATURES, optimizer: OPTIMIZER, lr: LR, batch: BATCH, steps: STEPS, clip: CLIP, rule: RULE, ...(IS_CC ? { tau: TAU, iterations: ITERATIONS } : {}), fullBudget: FULL_BUDGET, workerMomentum: MOMENTUM, shareMs },
     perRound: summary.map(x => ({ ...x, acc: x.acc ?? null, trainMax: Number.isFinite(x.trainMax) ? x.trainMax : null }))
   })
   return code

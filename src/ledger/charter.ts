@@ -126,8 +126,8 @@ export function defaultCharter(): Charter {
     training: { epochs: 1, batchSize: 64, learningRate: 0.003, optimizer: 'adam', localMomentum: 0.9, steps: 60, workerMomentum: 0.5, fullBudget: true, features: 'none' },
     dp: { clipNorm: 8, noiseMultiplier: 1, delta: 1e-5, epsilonBudget: 8 },
     committee: { m: 5, t: 3, g: 2 },
-    // The coordinate-wise median over group means of g = 2 (+ exclusion, below in `tessera init`),
-    // chosen from the robustness table (docs/results/robustness/README.md, "Charter defaults"): it
+    // The coordinate-wise median over group means of g = 2 (with exclusion, which `tessera init` turns
+    // on), chosen from the robustness table (docs/results/robustness/charter-default/): it
     // ties centered clipping (the default until session 8) within 0.3 point under every attack at
     // rounds 20-30 and also removes model replacement's backdoor (3-5% trigger success at g = 2,
     // against 100% under centered clipping). It loses that defence at g = 3, so g stays 2.

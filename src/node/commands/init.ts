@@ -123,14 +123,15 @@ export async function run (argv: string[]): Promise<number> {
   }
   if (values.features !== undefined && !isFeatureName(values.features)) throw new InvalidParametersError(`--features must be one of ${FEATURE_NAMES.join(', ')}, got '${String(values.features)}'`)
   const features = values.features !== undefined && isFeatureName(values.features) ? values.features : (bt.features ?? d.training.features)
-  // Centered clipping: tau follows the clip norm unless given; the other rules take the file's params (or their defaults).
-  const ccParams = { ...defaultRuleParams(rule, clip), ...(base.aggregation?.rule === rule ? base.aggregation?.params ?? {} : {}) }
+  // The rule's params: the charter's defaults for it (defaultRuleParams: centered clipping tau = clip),
+  // then the --charter file's when it names the same rule, then --tau / --iterations (centered clipping only).
+  const ruleParams = { ...defaultRuleParams(rule, clip), ...(base.aggregation?.rule === rule ? base.aggregation?.params ?? {} : {}) }
   if (rule !== 'centered-clipping' && (values.tau !== undefined || values.iterations !== undefined)) {
     throw new InvalidParametersError(`--tau and --iterations are centered clipping's parameters; the rule is ${rule} (--rule centered-clipping to use them)`)
   }
   if (rule === 'centered-clipping') {
-    ccParams.tau = numberFlag(values, 'tau', clip)
-    if (values.iterations !== undefined) ccParams.iterations = numberFlag(values, 'iterations')
+    ruleParams.tau = numberFlag(values, 'tau', clip)
+    if (values.iterations !== undefined) ruleParams.iterations = numberFlag(values, 'iterations')
   }
   const input: CharterInput = {
     ...base,
@@ -150,7 +151,7 @@ export async function run (argv: string[]): Promise<number> {
     },
     dp: { ...(base.dp ?? {}), clipNorm: clip, noiseMultiplier: numberFlag(values, 'noise', base.dp?.noiseMultiplier ?? 0) },
     committee: { m: numberFlag(values, 'm', base.committee?.m ?? 5), t: numberFlag(values, 't', base.committee?.t ?? 2), g: numberFlag(values, 'g', base.committee?.g ?? 2) },
-    aggregation: { rule, params: ccParams },
+    aggregation: { rule, params: ruleParams },
     admission: mode === 'open'
       ? { mode: 'open', founders: founders.map(peerIdBytes) }
       : { mode: 'consortium', founders: founders.map(peerIdBytes), k: numberFlag(values, 'k', 1) }
